@@ -1,0 +1,36 @@
+import type { StoreDecision } from '../types';
+
+/** One check, as a synchronous engine sees it: effective-time and config are already resolved by the caller. */
+export interface EngineCheck {
+  /** Whole seconds. */
+  timestamp: number;
+  cost: number;
+  limit: number;
+  windowSeconds: number;
+  extra: number;
+}
+
+/**
+ * A synchronous, in-process implementation of one algorithm over one client's state. Used by
+ * MemoryStore and by the local fallback limiter; the Redis scripts implement the same rules in Lua.
+ */
+export interface Engine<S> {
+  create(): S;
+  check(state: S, request: EngineCheck): StoreDecision;
+  /** Removes `units` recorded at second `at` (unspent lease units). */
+  release(state: S, at: number, units: number, windowSeconds: number): void;
+  /** Applies the window-change rule at the client's clock. */
+  changeWindow(state: S, oldWindowSeconds: number, newWindowSeconds: number): void;
+  /** The client's clock T, or -1 when it has none. */
+  clockOf(state: S): number;
+}
+
+/** The least d in [lo, hi] with `fits(d)`, for a `fits` that stays true once it is true. */
+export function leastTrue(lo: number, hi: number, fits: (d: number) => boolean): number {
+  while (lo < hi) {
+    const mid = lo + Math.floor((hi - lo) / 2);
+    if (fits(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}

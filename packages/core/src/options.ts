@@ -1,0 +1,68 @@
+import { ErrorCodes } from './errors';
+import { MemoryStore } from './stores/memory-store';
+import type { Algorithm, RateLimiterOptions, Store } from './types';
+import {
+  checkAlgorithm,
+  checkFunction,
+  checkKnownKeys,
+  checkLimit,
+  checkPlainObject,
+  checkWindowSeconds,
+  describe,
+} from './validate';
+import { typeError } from './errors';
+
+/** `RateLimiterOptions` with every default filled in and every value validated. */
+export interface ParsedOptions {
+  limit: number;
+  windowSeconds: number;
+  store: Store;
+  /** True when the limiter made the store and so must close it. */
+  ownsStore: boolean;
+  algorithm: Algorithm;
+  now: () => number;
+}
+
+const KNOWN_OPTIONS = ['limit', 'windowSeconds', 'store', 'algorithm', 'now'] as const;
+const STORE_METHODS = ['check', 'release', 'getLimit', 'setLimit', 'onLimitChange', 'close'] as const;
+
+export const DEFAULT_ALGORITHM: Algorithm = 'sliding-window';
+export const defaultNow = (): number => Date.now() / 1000;
+
+/** Validates once, fills defaults with `??` (so 0 stays legal), and never mutates the caller's object. */
+export function parseOptions(options: RateLimiterOptions): ParsedOptions {
+  const o = checkPlainObject(options, 'RateLimiter options');
+  checkKnownKeys(o, KNOWN_OPTIONS, 'RateLimiter options');
+  if (o.limit === undefined) throw typeError(ErrorCodes.INVALID_OPTION, 'slidegate: RateLimiter options.limit is required (an integer >= 0)');
+  if (o.windowSeconds === undefined) {
+    throw typeError(ErrorCodes.INVALID_OPTION, 'slidegate: RateLimiter options.windowSeconds is required (an integer number of seconds >= 1)');
+  }
+  const limit = checkLimit(o.limit, 'RateLimiter options.limit', ErrorCodes.INVALID_OPTION);
+  const windowSeconds = checkWindowSeconds(o.windowSeconds, 'RateLimiter options.windowSeconds', ErrorCodes.INVALID_OPTION);
+  const algorithm = checkAlgorithm(o.algorithm ?? DEFAULT_ALGORITHM, 'RateLimiter options.algorithm');
+  const now = o.now === undefined ? defaultNow : checkFunction<() => number>(o.now, 'RateLimiter options.now');
+  let store: Store;
+  let ownsStore = false;
+  if (o.store === undefined) {
+    store = new MemoryStore({ now });
+    ownsStore = true;
+  } else {
+    store = checkStore(o.store);
+  }
+  return { limit, windowSeconds, store, ownsStore, algorithm, now };
+}
+
+function checkStore(store: unknown): Store {
+  if (typeof store !== 'object' || store === null) {
+    throw typeError(ErrorCodes.INVALID_OPTION, `slidegate: RateLimiter options.store must be a Store (MemoryStore, RedisStore, ...); got ${describe(store)}`);
+  }
+  for (const method of STORE_METHODS) {
+    if (typeof (store as Record<string, unknown>)[method] !== 'function') {
+      throw typeError(
+        ErrorCodes.INVALID_OPTION,
+        `slidegate: RateLimiter options.store must implement the Store interface; its ${method}() is missing`,
+      );
+    }
+  }
+  return store as Store;
+}

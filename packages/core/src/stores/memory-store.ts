@@ -1,0 +1,181 @@
+import { LRUCache } from 'lru-cache';
+import { slidingCounterEngine } from '../algorithms/sliding-counter';
+import { slidingLogEngine, slidingWindowEngine } from '../algorithms/count-deque';
+import type { Engine } from '../algorithms/engine';
+import { ErrorCodes } from '../errors';
+import { checkFunction, checkKnownKeys, checkPlainObject, describe } from '../validate';
+import { rangeError, typeError } from '../errors';
+import type {
+  Algorithm,
+  ClientLimit,
+  LeaseRelease,
+  Store,
+  StoreCheckRequest,
+  StoreDecision,
+  StoreSetLimitRequest,
+} from '../types';
+
+/** Options of `MemoryStore`. */
+export interface MemoryStoreOptions {
+  /**
+   * The most clients tracked at once, per algorithm. Past it the least recently used client is
+   * forgotten: its history is lost and its next request starts a fresh window, which can admit
+   * up to one extra limit's worth for that client. Keep it well above your distinct clients per window.
+   * @default 1_000_000
+   */
+  maxClients?: number;
+  /**
+   * The store's own clock in seconds, used only to expire idle clients (never to decide).
+   * @default () => Date.now() / 1000
+   */
+  now?: () => number;
+  /**
+   * How often expired clients are swept, in milliseconds (0 disables the sweep; expired clients
+   * are then dropped when next touched or evicted).
+   * @default 5000
+   */
+  sweepIntervalMs?: number;
+}
+
+const DEFAULT_MAX_CLIENTS = 1_000_000;
+const DEFAULT_SWEEP_INTERVAL_MS = 5000;
+/** Entries examined per sweep, so a sweep never stalls the event loop. */
+const SWEEP_BUDGET = 10_000;
+
+interface Expiring {
+  expiresAt: number;
+}
+
+const ENGINES: Record<Algorithm, Engine<Expiring>> = {
+  'sliding-window': slidingWindowEngine as unknown as Engine<Expiring>,
+  'sliding-log': slidingLogEngine as unknown as Engine<Expiring>,
+  'sliding-counter': slidingCounterEngine as unknown as Engine<Expiring>,
+};
+
+/**
+ * The embedded default: every client's window in this process. Each check runs synchronously
+ * inside, so concurrent decisions for one client are atomic without locks.
+ */
+export class MemoryStore implements Store {
+  readonly hasOwnClock = false;
+  readonly #maxClients: number;
+  readonly #now: () => number;
+  readonly #clients = new Map<Algorithm, LRUCache<string, Expiring>>();
+  readonly #limits = new Map<string, ClientLimit>();
+  readonly #listeners = new Set<(clientId: string) => void>();
+  readonly #sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    const o = checkPlainObject(options, 'MemoryStore options');
+    checkKnownKeys(o, ['maxClients', 'now', 'sweepIntervalMs'], 'MemoryStore options');
+    this.#maxClients = positiveInteger(o.maxClients ?? DEFAULT_MAX_CLIENTS, 'MemoryStore options.maxClients');
+    this.#now = o.now === undefined ? () => Date.now() / 1000 : checkFunction<() => number>(o.now, 'MemoryStore options.now');
+    const sweepMs = o.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
+    if (sweepMs !== 0) positiveInteger(sweepMs, 'MemoryStore options.sweepIntervalMs');
+    if (sweepMs !== 0) {
+      this.#sweepTimer = setInterval(() => this.sweep(), sweepMs as number);
+      this.#sweepTimer.unref();
+    }
+  }
+
+  check(request: StoreCheckRequest): Promise<StoreDecision> {
+    const engine = ENGINES[request.algorithm];
+    const clients = this.#clientsOf(request.algorithm);
+    const limits = this.#limits.size === 0 ? request.defaults : (this.#limits.get(request.clientId) ?? request.defaults);
+    const now = this.#now();
+    let state = clients.get(request.clientId);
+    if (state === undefined || state.expiresAt <= now) {
+      state = engine.create();
+      state.expiresAt = now + limits.windowSeconds;
+      clients.set(request.clientId, state);
+    }
+    if (request.release !== undefined) engine.release(state, request.release.at, request.release.units, limits.windowSeconds);
+    const decision = engine.check(state, {
+      timestamp: request.timestamp ?? Math.floor(now),
+      cost: request.cost,
+      limit: limits.limit,
+      windowSeconds: limits.windowSeconds,
+      extra: request.extra,
+    });
+    if (decision.allowed) state.expiresAt = now + limits.windowSeconds;
+    return Promise.resolve(decision);
+  }
+
+  release(clientId: string, algorithm: Algorithm, release: LeaseRelease, defaults: ClientLimit): Promise<void> {
+    const state = this.#clientsOf(algorithm).get(clientId);
+    if (state !== undefined) {
+      const limits = this.#limits.get(clientId) ?? defaults;
+      ENGINES[algorithm].release(state, release.at, release.units, limits.windowSeconds);
+    }
+    return Promise.resolve();
+  }
+
+  getLimit(clientId: string): Promise<ClientLimit | undefined> {
+    const limit = this.#limits.get(clientId);
+    return Promise.resolve(limit === undefined ? undefined : { ...limit });
+  }
+
+  setLimit(request: StoreSetLimitRequest): Promise<void> {
+    const old = this.#limits.get(request.clientId) ?? request.defaults;
+    const next = { limit: request.limit.limit, windowSeconds: request.limit.windowSeconds };
+    const state = this.#clientsOf(request.algorithm).get(request.clientId);
+    if (state !== undefined && old.windowSeconds !== next.windowSeconds) {
+      ENGINES[request.algorithm].changeWindow(state, old.windowSeconds, next.windowSeconds);
+      state.expiresAt = this.#now() + next.windowSeconds;
+    }
+    this.#limits.set(request.clientId, next);
+    for (const listener of this.#listeners) listener(request.clientId);
+    return Promise.resolve();
+  }
+
+  onLimitChange(listener: (clientId: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Clients currently tracked, over all algorithms (expired ones not yet swept included). */
+  get size(): number {
+    let size = 0;
+    for (const clients of this.#clients.values()) size += clients.size;
+    return size;
+  }
+
+  /** Drops expired clients, least recently used first, within a fixed budget per call. */
+  sweep(): void {
+    const now = this.#now();
+    for (const clients of this.#clients.values()) {
+      const expired: string[] = [];
+      let examined = 0;
+      for (const clientId of clients.rkeys()) {
+        if (++examined > SWEEP_BUDGET) break;
+        const state = clients.peek(clientId);
+        if (state !== undefined && state.expiresAt <= now) expired.push(clientId);
+      }
+      for (const clientId of expired) clients.delete(clientId);
+    }
+  }
+
+  close(): Promise<void> {
+    if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
+    this.#listeners.clear();
+    return Promise.resolve();
+  }
+
+  #clientsOf(algorithm: Algorithm): LRUCache<string, Expiring> {
+    let clients = this.#clients.get(algorithm);
+    if (clients === undefined) {
+      // maxSize with a size of 1 caps the count without preallocating maxClients slots up front.
+      clients = new LRUCache<string, Expiring>({ maxSize: this.#maxClients, sizeCalculation: () => 1 });
+      this.#clients.set(algorithm, clients);
+    }
+    return clients;
+  }
+}
+
+function positiveInteger(value: unknown, name: string): number {
+  if (typeof value !== 'number') throw typeError(ErrorCodes.INVALID_OPTION, `slidegate: ${name} must be an integer >= 1; got ${describe(value)}`);
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw rangeError(ErrorCodes.INVALID_OPTION, `slidegate: ${name} must be an integer >= 1; got ${describe(value)}`);
+  }
+  return value;
+}
