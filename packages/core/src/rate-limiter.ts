@@ -92,6 +92,7 @@ export class RateLimiter {
       defaults: this.#defaults,
       algorithm: this.#options.algorithm,
       extra: 0,
+      limitFactor: 1,
     });
   }
 }

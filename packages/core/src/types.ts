@@ -77,6 +77,11 @@ export interface StoreCheckRequest {
    * units that were never spent is always safe: no admitted request depends on them.
    */
   release?: LeaseRelease | undefined;
+  /**
+   * Load-adaptive limits: the limit that applies is floor(limit * limitFactor), for the client's own
+   * limit and the defaults alike. 1 leaves limits as configured.
+   */
+  limitFactor: number;
 }
 
 /** Unspent leased units to give back: `units` recorded at second `at`. */
@@ -124,9 +129,10 @@ export interface Store {
   setLimit(request: StoreSetLimitRequest): Promise<void>;
   /**
    * Calls `listener` with a client id whenever that client's limit changes (on any instance that
-   * shares the store). Returns a function that unsubscribes.
+   * shares the store), or with `undefined` when any client's limit may have changed unseen (for
+   * example after the store's subscription reconnected). Returns a function that unsubscribes.
    */
-  onLimitChange(listener: (clientId: string) => void): () => void;
+  onLimitChange(listener: (clientId: string | undefined) => void): () => void;
   /** Releases timers and connections the store owns. */
   close(): Promise<void>;
 }

@@ -62,7 +62,7 @@ export class MemoryStore implements Store {
   readonly #now: () => number;
   readonly #clients = new Map<Algorithm, LRUCache<string, Expiring>>();
   readonly #limits = new Map<string, ClientLimit>();
-  readonly #listeners = new Set<(clientId: string) => void>();
+  readonly #listeners = new Set<(clientId: string | undefined) => void>();
   readonly #sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -93,7 +93,7 @@ export class MemoryStore implements Store {
     const decision = engine.check(state, {
       timestamp: request.timestamp ?? Math.floor(now),
       cost: request.cost,
-      limit: limits.limit,
+      limit: request.limitFactor === 1 ? limits.limit : Math.floor(limits.limit * request.limitFactor),
       windowSeconds: limits.windowSeconds,
       extra: request.extra,
     });
@@ -128,7 +128,7 @@ export class MemoryStore implements Store {
     return Promise.resolve();
   }
 
-  onLimitChange(listener: (clientId: string) => void): () => void {
+  onLimitChange(listener: (clientId: string | undefined) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
