@@ -40,6 +40,8 @@ export class RateLimiter {
       }
       if (this.#closed) throw new ClosedError();
     } catch (error) {
+      // Bad input rejects instead of throwing synchronously, so callers handle one failure path.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- validation only throws Errors
       return Promise.reject(error);
     }
     return this.#decide(clientId, timestamp, cost);

@@ -47,9 +47,9 @@ interface Expiring {
 }
 
 const ENGINES: Record<Algorithm, Engine<Expiring>> = {
-  'sliding-window': slidingWindowEngine as unknown as Engine<Expiring>,
-  'sliding-log': slidingLogEngine as unknown as Engine<Expiring>,
-  'sliding-counter': slidingCounterEngine as unknown as Engine<Expiring>,
+  'sliding-window': slidingWindowEngine,
+  'sliding-log': slidingLogEngine,
+  'sliding-counter': slidingCounterEngine,
 };
 
 /**
