@@ -1,10 +1,15 @@
-// Until the web example lands with the adapters: a short demonstration of the core API.
-import { RateLimiter } from '@slidegate/core';
+// `npm start`: the Express example on PORT (default 3000), on Redis when REDIS_URL is set.
+import { main } from '../examples/express/server.mjs';
 
-const limiter = new RateLimiter({ limit: 3, windowSeconds: 10 });
-for (let i = 0; i < 5; i++) {
-  const d = await limiter.check('demo-client', { timestamp: 1_700_000_000 + i });
-  console.log(`t+${i}s allowed=${d.allowed} remaining=${d.remaining} retryAfter=${d.retryAfter}`);
+const { stop } = await main();
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    stop().then(
+      () => process.exit(0),
+      (error) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  });
 }
-await limiter.close();
-console.log('The web example (Express, Koa, Fastify) comes with the adapters.');

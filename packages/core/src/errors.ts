@@ -6,6 +6,24 @@ export const ErrorCodes = {
   STORE_FAILURE: 'ERR_SLIDEGATE_STORE_FAILURE',
   STORE_TIMEOUT: 'ERR_SLIDEGATE_STORE_TIMEOUT',
   STORE_BAD_REPLY: 'ERR_SLIDEGATE_STORE_BAD_REPLY',
+  /** The circuit breaker is open: the store is not being called (limit reads and writes fail fast). */
+  STORE_UNAVAILABLE: 'ERR_SLIDEGATE_STORE_UNAVAILABLE',
+  /** No usable connection: refused, closed, not ready, or retries exhausted. */
+  STORE_CONNECTION: 'ERR_SLIDEGATE_STORE_CONNECTION',
+  /** Redis WRONGTYPE: one of the client's keys was overwritten with another type. */
+  STORE_WRONG_TYPE: 'ERR_SLIDEGATE_STORE_WRONG_TYPE',
+  /** Redis OOM: maxmemory reached and the policy refuses writes. */
+  STORE_OUT_OF_MEMORY: 'ERR_SLIDEGATE_STORE_OUT_OF_MEMORY',
+  /** Redis READONLY: the node is (now) a replica, e.g. a demoted master after failover. */
+  STORE_READ_ONLY: 'ERR_SLIDEGATE_STORE_READ_ONLY',
+  /** Redis NOSCRIPT surfaced (ioredis normally retries EVALSHA as EVAL on its own). */
+  STORE_NO_SCRIPT: 'ERR_SLIDEGATE_STORE_NO_SCRIPT',
+  /** Redis MOVED/ASK surfaced, or too many Cluster redirections. */
+  STORE_REDIRECTED: 'ERR_SLIDEGATE_STORE_REDIRECTED',
+  /** Redis is busy or not serving yet: BUSY, LOADING, CLUSTERDOWN, TRYAGAIN, MASTERDOWN. */
+  STORE_BUSY: 'ERR_SLIDEGATE_STORE_BUSY',
+  /** An ioredis client configured so that a decision could wait in a queue or be counted twice. */
+  UNSAFE_REDIS_CLIENT: 'ERR_SLIDEGATE_UNSAFE_REDIS_CLIENT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -1,5 +1,12 @@
 export { RateLimiter } from './rate-limiter';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory-store';
+export {
+  RedisStore,
+  DEFAULT_REDIS_PREFIX,
+  type RedisStoreOptions,
+  type RedisStoreUrlOptions,
+  type RedisStoreClock,
+} from './stores/redis-store';
 export { parseOptions, DEFAULT_ALGORITHM } from './options';
 export {
   ErrorCodes,
@@ -9,13 +16,59 @@ export {
   ClosedError,
   type ErrorCode,
 } from './errors';
-export { MAX_WINDOW_SECONDS, MAX_CLIENT_ID_BYTES, ALGORITHMS } from './validate';
+export { MAX_WINDOW_SECONDS, MAX_CLIENT_ID_BYTES, MAX_TIMESTAMP, ALGORITHMS } from './validate';
+// Fault tolerance: timeout, circuit breaker, failure modes, safe ioredis settings.
+export {
+  CircuitBreaker,
+  DEFAULT_BREAKER_OPTIONS,
+  type Breaker,
+  type BreakerOpenEvent,
+  type BreakerOpenReason,
+  type BreakerPermit,
+  type BreakerState,
+  type CircuitBreakerOptions,
+} from './faults/circuit-breaker';
+export { ResilientStore, type ResilientStoreOptions } from './faults/resilient-store';
+export { DEFAULT_TIMEOUT_MS, DEFAULT_FAILURE_MODE } from './faults/fault-options';
+export { classifyStoreError } from './faults/store-errors';
+export { SAFE_REDIS_OPTIONS, SAFE_CLUSTER_OPTIONS, assertSafeRedisClient, unsafeRedisClientSettings } from './faults/redis-client-safety';
+export { redisHeartbeat, HEARTBEAT_SCRIPT } from './faults/redis-heartbeat';
+// Metrics, the status page and load-adaptive limits.
+export { LimiterMetrics, type MetricsSnapshot } from './metrics/limiter-metrics';
+export { watchBreaker, type LimiterEvents, type BreakerEmitter } from './metrics/limiter-events';
+export type { MetricsOptions, MetricsRegistry } from './metrics/metrics-options';
+export { renderMetrics, LATENCY_BUCKETS_SECONDS, BREAKER_STATE_VALUES } from './metrics/prometheus';
+export { STATUS_PAGE_HTML, statusSnapshot, statusReport, type StatusSnapshot, type StatusReport } from './metrics/status-page';
+export type { RatePoint } from './metrics/rate-history';
+export type { TopClient } from './metrics/top-clients';
+export { AdaptiveLimit } from './adaptive/adaptive-limit';
+export { DEFAULT_ADAPTIVE, type AdaptiveOptions, type AdaptiveScope, type LoadSignal } from './adaptive/adaptive-options';
+export { redisShareFactor, SHARE_FACTOR_SCRIPT } from './adaptive/redis-shared-factor';
+// The shared HTTP layer of @slidegate/express, @slidegate/koa and @slidegate/fastify.
+export { HttpLimiter, type RequestAccess } from './http/http-limiter';
+export { ipKey } from './http/client-ip';
+export { rateLimitHeaders, retryAfterHeader, partitionKey, defaultPolicyName, HEADER_MODES, DEFAULT_HEADERS_MODE } from './http/headers';
+export { HTTP_OPTION_NAMES } from './http/parse-http-options';
+export type {
+  HeaderLine,
+  HeadersMode,
+  HttpOutcome,
+  HttpRateLimitOptions,
+  LimitedBody,
+  LimitedMessage,
+  MaybePromise,
+  RateLimitInfo,
+  StoreErrorAction,
+} from './http/types';
 export type {
   Algorithm,
   CheckOptions,
   ClientLimit,
   Decision,
   DecisionSource,
+  FactorProposal,
+  FailureMode,
+  LeaseOptions,
   LeaseRelease,
   RateLimiterOptions,
   Store,

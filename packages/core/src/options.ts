@@ -1,4 +1,8 @@
 import { ErrorCodes } from './errors';
+import { FAULT_OPTION_KEYS, parseFaultOptions, type FaultOptions } from './faults/fault-options';
+import { checkLeaseStore, parseLeaseOptions, type ParsedLeaseOptions } from './leases/lease-options';
+import { parseAdaptiveOptions, type ParsedAdaptiveOptions } from './adaptive/adaptive-options';
+import { parseMetricsOptions, type ParsedMetricsOptions } from './metrics/metrics-options';
 import { MemoryStore } from './stores/memory-store';
 import type { Algorithm, RateLimiterOptions, Store } from './types';
 import {
@@ -21,9 +25,17 @@ export interface ParsedOptions {
   ownsStore: boolean;
   algorithm: Algorithm;
   now: () => number;
+  /** Timeout, breaker and failure mode; applied only to a store that is not `inProcess`. */
+  faults: FaultOptions;
+  /** Local quota leases, or `undefined` when off. */
+  lease: ParsedLeaseOptions | undefined;
+  /** Metrics, or `undefined` when off. */
+  metrics: ParsedMetricsOptions | undefined;
+  /** Load-adaptive limits, or `undefined` when off. */
+  adaptive: ParsedAdaptiveOptions | undefined;
 }
 
-const KNOWN_OPTIONS = ['limit', 'windowSeconds', 'store', 'algorithm', 'now'] as const;
+const KNOWN_OPTIONS = ['limit', 'windowSeconds', 'store', 'algorithm', 'now', 'lease', 'metrics', 'adaptive', ...FAULT_OPTION_KEYS] as const;
 const STORE_METHODS = ['check', 'release', 'getLimit', 'setLimit', 'onLimitChange', 'close'] as const;
 
 export const DEFAULT_ALGORITHM: Algorithm = 'sliding-window';
@@ -41,6 +53,8 @@ export function parseOptions(options: RateLimiterOptions): ParsedOptions {
   const windowSeconds = checkWindowSeconds(o.windowSeconds, 'RateLimiter options.windowSeconds', ErrorCodes.INVALID_OPTION);
   const algorithm = checkAlgorithm(o.algorithm ?? DEFAULT_ALGORITHM, 'RateLimiter options.algorithm');
   const now = o.now === undefined ? defaultNow : checkFunction<() => number>(o.now, 'RateLimiter options.now');
+  const metrics = parseMetricsOptions(o.metrics);
+  const adaptive = parseAdaptiveOptions(o.adaptive);
   let store: Store;
   let ownsStore = false;
   if (o.store === undefined) {
@@ -49,7 +63,10 @@ export function parseOptions(options: RateLimiterOptions): ParsedOptions {
   } else {
     store = checkStore(o.store);
   }
-  return { limit, windowSeconds, store, ownsStore, algorithm, now };
+  const faults = parseFaultOptions(o);
+  const lease = parseLeaseOptions(o.lease);
+  if (lease !== undefined) checkLeaseStore(store);
+  return { limit, windowSeconds, store, ownsStore, algorithm, now, faults, lease, metrics, adaptive };
 }
 
 function checkStore(store: unknown): Store {

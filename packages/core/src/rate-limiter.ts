@@ -1,6 +1,12 @@
 import { ClosedError } from './errors';
 import { parseOptions, type ParsedOptions } from './options';
-import type { CheckOptions, ClientLimit, Decision, RateLimiterOptions, StoreDecision } from './types';
+import type { ResilientStore } from './faults/resilient-store';
+import { wrapStore } from './faults/wrap-store';
+import { LeaseManager } from './leases/lease-manager';
+import { AdaptiveLimit } from './adaptive/adaptive-limit';
+import { attachMetrics } from './metrics/attach-metrics';
+import type { LimiterMetrics } from './metrics/limiter-metrics';
+import type { CheckOptions, ClientLimit, Decision, RateLimiterOptions } from './types';
 import { checkClientId, checkCost, checkLimit, checkTimestamp, checkWindowSeconds, checkPlainObject } from './validate';
 import { ErrorCodes } from './errors';
 
@@ -10,12 +16,52 @@ import { ErrorCodes } from './errors';
  */
 export class RateLimiter {
   readonly #options: ParsedOptions;
+  readonly #resilient: ResilientStore | undefined;
   readonly #defaults: ClientLimit;
+  /** Local quota leases when `lease` is on; decisions then go through it instead of straight to the store. */
+  readonly #leases: LeaseManager | undefined;
+  readonly #metrics: LimiterMetrics | undefined;
+  readonly #detachMetrics: (() => void) | undefined;
+  readonly #adaptive: AdaptiveLimit | undefined;
   #closed = false;
 
   constructor(options: RateLimiterOptions) {
-    this.#options = parseOptions(options);
+    const parsed = parseOptions(options);
+    // With metrics on, the store is observed and store failures counted before anything wraps them.
+    const attached = attachMetrics(parsed);
+    this.#metrics = attached?.metrics;
+    this.#detachMetrics = attached?.detach;
+    const observed = attached?.options ?? parsed;
+    // Wrapped once here: every store call below gets the timeout, breaker and fallback.
+    this.#resilient = wrapStore(observed);
+    this.#options = this.#resilient === undefined ? observed : { ...observed, store: this.#resilient };
     this.#defaults = { limit: this.#options.limit, windowSeconds: this.#options.windowSeconds };
+    const { lease, store, algorithm, now } = this.#options;
+    this.#leases =
+      lease === undefined ? undefined : new LeaseManager({ store, algorithm, defaults: this.#defaults, lease, now });
+    // Clients holding a lease on this instance count as tracked here, beside the store's own.
+    const leases = this.#leases;
+    if (leases !== undefined) this.#metrics?.trackClients(() => leases.size);
+    // The unwrapped store: sharing the factor is a background call with its own deadline.
+    if (parsed.adaptive !== undefined) this.#adaptive = new AdaptiveLimit(parsed.adaptive, parsed.store, this.#metrics);
+  }
+
+  /** This limiter's metrics (counts, status-page figures), or `undefined` when `metrics` is off. */
+  get metrics(): LimiterMetrics | undefined {
+    return this.#metrics;
+  }
+
+  /** The load-adaptive factor controller, or `undefined` when `adaptive` is off. */
+  get adaptive(): AdaptiveLimit | undefined {
+    return this.#adaptive;
+  }
+
+  /**
+   * The timeout, breaker and fallback wrapper around a store that can fail (its `late` and
+   * `instances` figures are for metrics); undefined for an in-process store, which is not wrapped.
+   */
+  get resilientStore(): ResilientStore | undefined {
+    return this.#resilient;
   }
 
   /** The default limit for clients without their own. */
@@ -68,6 +114,9 @@ export class RateLimiter {
       defaults: this.#defaults,
       algorithm: this.#options.algorithm,
     });
+    // Other instances learn of the change through store.onLimitChange; this one drops its lease now.
+    this.#leases?.invalidate(clientId);
+    this.#metrics?.configUpdated();
   }
 
   /** The limit that applies to the client: its own, or the limiter's default. */
@@ -81,20 +130,63 @@ export class RateLimiter {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#options.ownsStore) await this.#options.store.close();
+    try {
+      // The adaptive proposal is withdrawn while the store is still open, too.
+      if (this.#adaptive !== undefined) await this.#adaptive.close();
+      // Leases first: their unspent units go back while the store is still open.
+      if (this.#leases !== undefined) await this.#leases.close();
+      if (this.#resilient !== undefined) await this.#resilient.close();
+      if (this.#options.ownsStore) await this.#options.store.close();
+    } finally {
+      // Last, so the units the leases gave back on the way out are counted too.
+      this.#detachMetrics?.();
+    }
   }
 
-  #decide(clientId: string, timestamp: number | undefined, cost: number): Promise<StoreDecision> {
+  #decide(clientId: string, timestamp: number | undefined, cost: number): Promise<Decision> {
     const { store } = this.#options;
-    if (timestamp === undefined && !store.hasOwnClock) timestamp = Math.floor(this.#options.now());
-    return store.check({
-      clientId,
-      timestamp,
-      cost,
-      defaults: this.#defaults,
-      algorithm: this.#options.algorithm,
-      extra: 0,
-      limitFactor: 1,
+    if (timestamp === undefined && !store.hasOwnClock) {
+      // A clock that returns NaN or a negative number would otherwise decide at a nonsense time.
+      try {
+        timestamp = checkTimestamp(this.#options.now(), 'the value returned by RateLimiter options.now()', ErrorCodes.INVALID_OPTION);
+      } catch (error) {
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- validation only throws Errors
+        return Promise.reject(error);
+      }
+    }
+    const metrics = this.#metrics;
+    const startedAt = metrics === undefined ? -1 : metrics.startTimer();
+    const limitFactor = this.#adaptive === undefined ? 1 : this.#adaptive.factor;
+    if (metrics !== undefined && this.#leases === undefined && store.checkSync !== undefined) {
+      // An in-process store answers synchronously: count the decision now, with no extra promise tick.
+      let sync: Decision;
+      try {
+        sync = store.checkSync({ clientId, timestamp, cost, defaults: this.#defaults, algorithm: this.#options.algorithm, extra: 0, limitFactor });
+      } catch (error) {
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the store throws Errors
+        return Promise.reject(error);
+      }
+      metrics.decision(clientId, sync, startedAt);
+      return Promise.resolve(sync);
+    }
+    // With leases the store never keeps its own clock (refused at construction), so timestamp is set.
+    const decision =
+      this.#leases !== undefined && timestamp !== undefined
+        ? this.#leases.decide(clientId, timestamp, cost, limitFactor)
+        : store.check({
+            clientId,
+            timestamp,
+            cost,
+            defaults: this.#defaults,
+            algorithm: this.#options.algorithm,
+            extra: 0,
+            limitFactor,
+          });
+    // Without metrics the store's own promise goes back untouched: no extra tick.
+    if (metrics === undefined) return decision;
+    return decision.then((d) => {
+      metrics.decision(clientId, d, startedAt);
+      return d;
     });
   }
 }

@@ -1,3 +1,8 @@
+import type { StoreError } from './errors';
+import type { Breaker, CircuitBreakerOptions } from './faults/circuit-breaker';
+import type { AdaptiveOptions } from './adaptive/adaptive-options';
+import type { MetricsOptions } from './metrics/metrics-options';
+
 /**
  * Public types of slidegate's core. Everything here is part of the documented API; internal
  * shapes live in `internal-types.ts`.
@@ -116,6 +121,32 @@ export interface StoreSetLimitRequest {
 export interface Store {
   /** True when the store decides with its own clock when `timestamp` is undefined (e.g. Redis `TIME`). */
   readonly hasOwnClock: boolean;
+  /**
+   * True for a store that lives in this process and cannot fail or block on I/O (MemoryStore).
+   * `RateLimiter` calls such a store directly, with no timeout, breaker or fallback, so it keeps
+   * its full speed. Leave it out (or false) for any store that talks to a server.
+   * @default false
+   */
+  readonly inProcess?: boolean;
+  /**
+   * Optional, for an `inProcess` store: `check` answered synchronously. With metrics on, the limiter
+   * counts the decision as it returns instead of chaining a `.then` onto its promise, which would
+   * cost an in-memory decision about a quarter of its speed.
+   */
+  checkSync?(request: StoreCheckRequest): StoreDecision;
+  /**
+   * Optional: records instance `instanceId` as alive for `ttlSeconds` (0: removes it now) and
+   * returns how many instances are alive, this one included. With it, the `'local'` failure mode
+   * shares each limit among the live instances instead of the configured `instances`.
+   */
+  heartbeat?(instanceId: string, ttlSeconds: number): Promise<number>;
+  /**
+   * Optional, for load-adaptive limits shared by every instance (`adaptive.scope: 'shared'`):
+   * records this instance's factor proposal for `ttlSeconds` (0: withdraws it) and returns the
+   * smallest live proposal of the group, this one included. MemoryStore shares among the limiters
+   * on it; a Redis store implements it with `redisShareFactor` (adaptive/redis-shared-factor.ts).
+   */
+  shareFactor?(proposal: FactorProposal): Promise<number>;
   /** Atomic check-and-record (and lease grant/release) for one client. */
   check(request: StoreCheckRequest): Promise<StoreDecision>;
   /** Gives back unspent leased units without checking anything. */
@@ -135,6 +166,39 @@ export interface Store {
   onLimitChange(listener: (clientId: string | undefined) => void): () => void;
   /** Releases timers and connections the store owns. */
   close(): Promise<void>;
+}
+
+/**
+ * How a decision is made when the store fails, times out, or its circuit breaker is open:
+ * - `'local'`: an in-process window per client with `ceil(L / instances)`, never more than `L`.
+ * - `'open'`: allow every request (availability first; no limit while the store is down).
+ * - `'closed'`: deny every request (protection first; nothing passes while the store is down).
+ * Every such decision has `source: 'fallback'`.
+ */
+export type FailureMode = 'local' | 'open' | 'closed';
+
+/** Tuning of local quota leases (`RateLimiterOptions.lease`). */
+export interface LeaseOptions {
+  /**
+   * The most units one lease may hold beyond the request that acquires it, an integer >= 1. It
+   * bounds what an instance that dies holding leases keeps from others: at most this many units
+   * per client, until they leave the window.
+   * @default 1000
+   */
+  maxUnits?: number;
+  /**
+   * The fraction of a client's remaining quota one lease may take, in (0, 1]. Smaller leaves more
+   * for other instances near the limit; leases shrink to nothing as the client nears its limit
+   * (with 4 instances each offering twice the limit, 0.1 keeps >= 99% of L in use per window).
+   * @default 0.1
+   */
+  share?: number;
+  /**
+   * A lease not used for this many milliseconds is given back to the store, an integer 10..1000.
+   * (A lease also ends 500 ms after it was granted, whatever this says.)
+   * @default 200
+   */
+  idleMs?: number;
 }
 
 /** Options of `RateLimiter`. */
@@ -157,4 +221,72 @@ export interface RateLimiterOptions {
    * @default () => Date.now() / 1000
    */
   now?: () => number;
+  /**
+   * Local quota leases: `true` (or `LeaseOptions`) lets this instance take a small batch of a hot
+   * client's quota from the store and decide the following requests in-process, so a hot client
+   * costs one store call per batch instead of one per request. The shared window stays exact (no
+   * window ever holds more than L); other instances may be denied while units sit leased here
+   * (under-admission, bounded by `maxUnits` per client per instance). Not available with a store
+   * that keeps its own clock (`hasOwnClock`).
+   * @default false
+   */
+  lease?: boolean | LeaseOptions;
+  /**
+   * What decides when the store fails, takes longer than `timeoutMs`, or its breaker is open.
+   * Ignored for an in-process store (`MemoryStore`), which cannot fail that way.
+   * @default 'local'
+   */
+  failureMode?: FailureMode;
+  /**
+   * Deadline of each store call, in milliseconds; a call still unanswered then is decided in
+   * fallback (and never retried: it may still run on the store). Keep it a few ms above the
+   * store's p99 latency; the default leaves room for every decision to answer within 250 ms.
+   * Limit reads and writes (`getLimit`, `updateLimit`) are not decisions and get at least 1000 ms.
+   * @default 50
+   */
+  timeoutMs?: number;
+  /**
+   * The circuit breaker around the store: options for the built-in `CircuitBreaker`, or your own
+   * object implementing `Breaker` (`acquire`, `success`, `failure`).
+   * @default a `CircuitBreaker` with its defaults (opens after 5 failures in a row or a 50% failure
+   * rate over 20+ calls in 5 s; one probe after 125 ms, the wait doubling per failed probe up to 1 s)
+   */
+  breaker?: CircuitBreakerOptions | Breaker;
+  /**
+   * The least number of instances sharing the store, for the `'local'` share `ceil(L / instances)`.
+   * When the store supports heartbeats (RedisStore does), the live count raises it automatically.
+   * @default 1
+   */
+  instances?: number;
+  /**
+   * Called with each store failure (a coded `StoreError`). By default each error code is
+   * reported once per limiter with `process.emitWarning`.
+   * @default one warning per code
+   */
+  onError?: (error: StoreError) => void;
+  /**
+   * Prometheus metrics (`slidegate_*`, through prom-client, loaded only when this is on) and the
+   * figures behind the status page (`statusSnapshot`). `true` uses prom-client's global registry and
+   * the label `name="default"`.
+   * @default false
+   */
+  metrics?: boolean | MetricsOptions;
+  /**
+   * Load-adaptive limits: every client's limit is scaled by a factor that falls while a load signal
+   * (by default the event-loop delay) is over its target and recovers below it. `true` uses the defaults.
+   * @default false
+   */
+  adaptive?: boolean | AdaptiveOptions;
+}
+
+/** A factor proposal for `Store.shareFactor`. */
+export interface FactorProposal {
+  /** Limiters with the same group share one factor. */
+  group: string;
+  /** Identifies the proposing limiter instance. */
+  instanceId: string;
+  /** The proposed factor, 0 < factor <= 1. */
+  factor: number;
+  /** Seconds the proposal stays live; 0 withdraws it. */
+  ttlSeconds: number;
 }

@@ -4,6 +4,11 @@ import type { Algorithm } from './types';
 /** The SPEC's bounds, in one place. */
 export const MAX_WINDOW_SECONDS = 31_536_000;
 export const MAX_CLIENT_ID_BYTES = 1024;
+/**
+ * The latest accepted timestamp: engines compute times up to e + 2W (the counter's next two
+ * windows), and those must stay exact integers in a double, here and in Redis's Lua.
+ */
+export const MAX_TIMESTAMP = Number.MAX_SAFE_INTEGER - 2 * MAX_WINDOW_SECONDS;
 export const ALGORITHMS: readonly Algorithm[] = ['sliding-window', 'sliding-log', 'sliding-counter'];
 
 /** Renders a received value for an error message: its type and a short rendering. */
@@ -15,6 +20,8 @@ export function describe(value: unknown): string {
   }
   if (typeof value === 'number') return `number ${String(value)}`;
   if (typeof value === 'bigint') return `bigint ${value}n`;
+  if (typeof value === 'boolean') return `boolean ${String(value)}`;
+  if (typeof value === 'symbol') return value.toString();
   if (typeof value === 'function') return 'a function';
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'object' ? 'an object' : typeof value;
@@ -50,17 +57,15 @@ export function checkWindowSeconds(windowSeconds: unknown, name = 'windowSeconds
 }
 
 /** Returns the timestamp floored to whole seconds. */
-export function checkTimestamp(timestamp: unknown, name = 'timestamp'): number {
+export function checkTimestamp(timestamp: unknown, name = 'timestamp', code: ErrorCode = ErrorCodes.INVALID_ARGUMENT): number {
   if (typeof timestamp !== 'number') {
-    throw typeError(ErrorCodes.INVALID_ARGUMENT, `slidegate: ${name} must be a number of seconds since the Unix epoch; got ${describe(timestamp)}`);
+    throw typeError(code, `slidegate: ${name} must be a number of seconds since the Unix epoch; got ${describe(timestamp)}`);
   }
-  if (!Number.isFinite(timestamp) || timestamp < 0 || timestamp > Number.MAX_SAFE_INTEGER) {
-    throw rangeError(
-      ErrorCodes.INVALID_ARGUMENT,
-      `slidegate: ${name} must be a finite number of seconds from 0 to ${Number.MAX_SAFE_INTEGER}; got ${describe(timestamp)}`,
-    );
+  if (!Number.isFinite(timestamp) || timestamp < 0 || timestamp > MAX_TIMESTAMP) {
+    throw rangeError(code, `slidegate: ${name} must be a finite number of seconds from 0 to ${MAX_TIMESTAMP}; got ${describe(timestamp)}`);
   }
-  return Math.floor(timestamp);
+  // + 0 turns -0 into 0, so that a decision never reports timestamp -0.
+  return Math.floor(timestamp) + 0;
 }
 
 export function checkCost(cost: unknown, name = 'cost'): number {

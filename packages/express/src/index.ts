@@ -1,1 +1,3 @@
-export {};
+export { rateLimit, type ExpressLimitHandler, type ExpressRateLimitMiddleware, type ExpressRateLimitOptions } from './rate-limit';
+export { SlidegateStore, type SlidegateStoreOptions } from './slidegate-store';
+export { ipKey, type HeadersMode, type RateLimitInfo } from '@slidegate/core';

@@ -1,1 +1,5 @@
-export {};
+import { slidegate } from './plugin';
+
+export { slidegate, type FastifyLimitHandler, type FastifyRateLimitOptions, type FastifyRateLimitRouteOptions } from './plugin';
+export { ipKey, type HeadersMode, type RateLimitInfo } from '@slidegate/core';
+export default slidegate;

@@ -1,1 +1,2 @@
-export {};
+export { rateLimit, type KoaLimitHandler, type KoaRateLimitMiddleware, type KoaRateLimitOptions } from './rate-limit';
+export { ipKey, type HeadersMode, type RateLimitInfo } from '@slidegate/core';

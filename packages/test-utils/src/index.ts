@@ -1,1 +1,12 @@
-export {};
+export { freePort } from './free-port';
+export { startRedis, HOW_TO_GET_REDIS } from './redis-server';
+export type { RedisServer, StartRedisOptions } from './redis-server';
+export { sharedRedis } from './shared-redis';
+export type { SharedRedis } from './shared-redis';
+export { startCluster } from './cluster';
+export type { ClusterNodeEntry, RedisCluster, StartClusterOptions } from './cluster';
+export { startSentinelGroup } from './sentinel';
+export type { SentinelGroup, StartSentinelGroupOptions } from './sentinel';
+export { fakeClock } from './fake-clock';
+export type { FakeClock } from './fake-clock';
+export { livePids } from './process-registry';

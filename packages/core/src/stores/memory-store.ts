@@ -2,12 +2,14 @@ import { LRUCache } from 'lru-cache';
 import { slidingCounterEngine } from '../algorithms/sliding-counter';
 import { slidingLogEngine, slidingWindowEngine } from '../algorithms/count-deque';
 import type { Engine } from '../algorithms/engine';
+import { FactorBoard } from '../adaptive/factor-board';
 import { ErrorCodes } from '../errors';
 import { checkFunction, checkKnownKeys, checkPlainObject, describe } from '../validate';
 import { rangeError, typeError } from '../errors';
 import type {
   Algorithm,
   ClientLimit,
+  FactorProposal,
   LeaseRelease,
   Store,
   StoreCheckRequest,
@@ -40,7 +42,7 @@ export interface MemoryStoreOptions {
 const DEFAULT_MAX_CLIENTS = 1_000_000;
 const DEFAULT_SWEEP_INTERVAL_MS = 5000;
 /** Entries examined per sweep, so a sweep never stalls the event loop. */
-const SWEEP_BUDGET = 10_000;
+export const SWEEP_BUDGET = 10_000;
 
 interface Expiring {
   expiresAt: number;
@@ -58,12 +60,17 @@ const ENGINES: Record<Algorithm, Engine<Expiring>> = {
  */
 export class MemoryStore implements Store {
   readonly hasOwnClock = false;
+  /** In-process: the limiter calls it directly, with no timeout or breaker (see `Store.inProcess`). */
+  readonly inProcess = true;
   readonly #maxClients: number;
   readonly #now: () => number;
   readonly #clients = new Map<Algorithm, LRUCache<string, Expiring>>();
   readonly #limits = new Map<string, ClientLimit>();
   readonly #listeners = new Set<(clientId: string | undefined) => void>();
   readonly #sweepTimer: NodeJS.Timeout | undefined;
+  /** Where each algorithm's sweep stopped, so the next one resumes there. */
+  readonly #sweepCursors = new Map<Algorithm, Iterator<string>>();
+  #factors: FactorBoard | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
     const o = checkPlainObject(options, 'MemoryStore options');
@@ -79,6 +86,11 @@ export class MemoryStore implements Store {
   }
 
   check(request: StoreCheckRequest): Promise<StoreDecision> {
+    return Promise.resolve(this.checkSync(request));
+  }
+
+  /** `check` without the promise, for callers that observe the decision (`Store.checkSync`). */
+  checkSync(request: StoreCheckRequest): StoreDecision {
     const engine = ENGINES[request.algorithm];
     const clients = this.#clientsOf(request.algorithm);
     const limits = this.#limits.size === 0 ? request.defaults : (this.#limits.get(request.clientId) ?? request.defaults);
@@ -98,7 +110,7 @@ export class MemoryStore implements Store {
       extra: request.extra,
     });
     if (decision.allowed) state.expiresAt = now + limits.windowSeconds;
-    return Promise.resolve(decision);
+    return decision;
   }
 
   release(clientId: string, algorithm: Algorithm, release: LeaseRelease, defaults: ClientLimit): Promise<void> {
@@ -128,6 +140,12 @@ export class MemoryStore implements Store {
     return Promise.resolve();
   }
 
+  /** Load-adaptive limits: the smallest live factor proposal of the limiters on this store (`Store.shareFactor`). */
+  shareFactor(proposal: FactorProposal): Promise<number> {
+    this.#factors ??= new FactorBoard(this.#now);
+    return Promise.resolve(this.#factors.propose(proposal));
+  }
+
   onLimitChange(listener: (clientId: string | undefined) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
@@ -140,23 +158,43 @@ export class MemoryStore implements Store {
     return size;
   }
 
-  /** Drops expired clients, least recently used first, within a fixed budget per call. */
+  /**
+   * Drops expired clients, least recently used first, examining at most SWEEP_BUDGET per algorithm
+   * per call. Each call resumes where the last one stopped, so expired clients behind many live
+   * ones (long windows, a late expiry) are reached too; a pass that ends starts over.
+   */
   sweep(): void {
     const now = this.#now();
-    for (const clients of this.#clients.values()) {
+    for (const [algorithm, clients] of this.#clients) {
       const expired: string[] = [];
-      let examined = 0;
-      for (const clientId of clients.rkeys()) {
-        if (++examined > SWEEP_BUDGET) break;
-        const state = clients.peek(clientId);
-        if (state !== undefined && state.expiresAt <= now) expired.push(clientId);
+      let cursor = this.#sweepCursors.get(algorithm);
+      let startedPass = false;
+      for (let examined = 0; examined < SWEEP_BUDGET; ) {
+        if (cursor === undefined) {
+          if (startedPass) break; // one whole pass per call at most
+          cursor = clients.rkeys();
+          startedPass = true;
+        }
+        // A cursor kept across calls may skip or revisit clients touched in between (LRU order
+        // changes); the budget still bounds the call, and the next pass covers what was skipped.
+        const next = cursor.next();
+        if (next.done === true) {
+          cursor = undefined;
+          continue;
+        }
+        examined++;
+        const state = clients.peek(next.value);
+        if (state !== undefined && state.expiresAt <= now) expired.push(next.value);
       }
+      if (cursor === undefined) this.#sweepCursors.delete(algorithm);
+      else this.#sweepCursors.set(algorithm, cursor);
       for (const clientId of expired) clients.delete(clientId);
     }
   }
 
   close(): Promise<void> {
     if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
+    this.#sweepCursors.clear();
     this.#listeners.clear();
     return Promise.resolve();
   }

@@ -1,0 +1,105 @@
+// One HTTP server for the http suite, in its own process: `node http-server.mjs <framework> <variant>`.
+// Answers GET / with a small JSON body, behind no limiter, slidegate, or the framework's usual limiter, on the
+// memory store or Redis. Every limit is 1e9 per 60 s, so every request is allowed: this measures overhead.
+// Reports { port } (or { error }) over IPC, then serves until killed.
+import { detect } from '../lib/available.mjs';
+import { connect, uniquePrefix } from '../lib/redis.mjs';
+
+const [framework, variant] = process.argv.slice(2);
+const LIMIT = 1_000_000_000;
+const WINDOW_SECONDS = 60;
+const BODY = { ok: true };
+
+async function redisClient() {
+  const client = connect({ autoPipelining: true });
+  await client.connect();
+  return client;
+}
+
+async function slidegateOptions(redis) {
+  const options = { limit: LIMIT, windowSeconds: WINDOW_SECONDS };
+  if (redis) {
+    const { RedisStore } = await detect();
+    if (!RedisStore) throw new Error('not available yet: RedisStore');
+    options.store = new RedisStore({ client: await redisClient(), prefix: uniquePrefix('http') });
+  }
+  return options;
+}
+
+async function express() {
+  const { default: expressApp } = await import('express');
+  const app = expressApp();
+  if (variant.startsWith('slidegate')) {
+    const { express: rateLimit } = await detect();
+    if (!rateLimit) throw new Error('not available yet: @slidegate/express rateLimit');
+    app.use(rateLimit(await slidegateOptions(variant.endsWith('redis'))));
+  } else if (variant.startsWith('peer')) {
+    const { rateLimit } = await import('express-rate-limit');
+    const options = { windowMs: WINDOW_SECONDS * 1000, limit: LIMIT, standardHeaders: 'draft-8', legacyHeaders: false };
+    if (variant.endsWith('redis')) {
+      const { RedisStore } = await import('rate-limit-redis');
+      const client = await redisClient();
+      options.store = new RedisStore({ sendCommand: (command, ...args) => client.call(command, ...args), prefix: uniquePrefix('http-erl') });
+    }
+    app.use(rateLimit(options));
+  }
+  app.get('/', (req, res) => res.json(BODY));
+  return new Promise((resolve) => {
+    const server = app.listen(0, '127.0.0.1', () => resolve(server.address().port));
+  });
+}
+
+async function koa() {
+  const { default: Koa } = await import('koa');
+  const app = new Koa();
+  if (variant.startsWith('slidegate')) {
+    const { koa: rateLimit } = await detect();
+    if (!rateLimit) throw new Error('not available yet: @slidegate/koa rateLimit');
+    app.use(rateLimit(await slidegateOptions(variant.endsWith('redis'))));
+  } else if (variant.startsWith('peer')) {
+    const { default: ratelimit } = await import('koa-ratelimit');
+    const redis = variant.endsWith('redis');
+    app.use(
+      ratelimit({
+        driver: redis ? 'redis' : 'memory',
+        db: redis ? await redisClient() : new Map(),
+        duration: WINDOW_SECONDS * 1000,
+        max: LIMIT,
+        id: (ctx) => ctx.ip,
+        ...(redis ? { namespace: uniquePrefix('http-koa') } : {}),
+      }),
+    );
+  }
+  app.use((ctx) => {
+    ctx.body = BODY;
+  });
+  return new Promise((resolve) => {
+    const server = app.listen(0, '127.0.0.1', () => resolve(server.address().port));
+  });
+}
+
+async function fastify() {
+  const { default: Fastify } = await import('fastify');
+  const app = Fastify({ logger: false });
+  if (variant.startsWith('slidegate')) {
+    const { fastify: plugin } = await detect();
+    if (!plugin) throw new Error('not available yet: @slidegate/fastify plugin');
+    await app.register(plugin, await slidegateOptions(variant.endsWith('redis')));
+  } else if (variant.startsWith('peer')) {
+    const { default: rateLimit } = await import('@fastify/rate-limit');
+    const options = { max: LIMIT, timeWindow: WINDOW_SECONDS * 1000 };
+    if (variant.endsWith('redis')) Object.assign(options, { redis: await redisClient(), nameSpace: uniquePrefix('http-fastify') });
+    await app.register(rateLimit, options);
+  }
+  app.get('/', async () => BODY);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  return app.server.address().port;
+}
+
+const FRAMEWORKS = { express, koa, fastify };
+try {
+  const port = await FRAMEWORKS[framework]();
+  process.send({ port });
+} catch (error) {
+  process.send({ error: String(error?.message ?? error) }, () => process.exit(0));
+}

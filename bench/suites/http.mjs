@@ -1,0 +1,163 @@
+// Suite `http` (issue 5 and issue 8 item 2): req/s through each framework with no limiter, slidegate, and the
+// framework's usual limiter, memory store and Redis; autocannon in this process, the server in its own.
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { numberSetting } from '../lib/args.mjs';
+import { medianRun, ratio } from '../lib/stats.mjs';
+import { barChart } from '../lib/svg.mjs';
+import { NOT_AVAILABLE } from '../lib/available.mjs';
+import { HOW_TO_GET_REDIS, redisReachable } from '../lib/redis.mjs';
+
+const SERVER = fileURLToPath(new URL('./http-server.mjs', import.meta.url));
+const FRAMEWORKS = ['express', 'koa', 'fastify'];
+const PEERS = { express: 'express-rate-limit', koa: 'koa-ratelimit', fastify: '@fastify/rate-limit' };
+
+export const title = 'HTTP overhead: frameworks with no limiter, slidegate, and their usual limiter';
+
+function startServer(framework, variant) {
+  return new Promise((resolve, reject) => {
+    const child = fork(SERVER, [framework, variant], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`bench: ${framework} ${variant} server did not start within 15 s`));
+    }, 15_000);
+    child.once('message', (message) => {
+      clearTimeout(timer);
+      resolve({ child, ...message });
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`bench: ${framework} ${variant} server exited (code ${code})`));
+    });
+  });
+}
+
+function stopServer(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.removeAllListeners('exit');
+    child.once('exit', resolve);
+    child.kill('SIGTERM');
+  });
+}
+
+async function load(port, { connections, duration }) {
+  const result = await autocannon({ url: `http://127.0.0.1:${port}/`, connections, duration, pipelining: 1 });
+  return {
+    rps: Math.round(result.requests.average),
+    p50_ms: result.latency.p50,
+    p99_ms: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+function labelOf(framework, variant) {
+  if (variant === 'none') return 'no limiter';
+  if (variant.startsWith('peer')) return `${PEERS[framework]}${variant.endsWith('redis') ? ' (Redis)' : ' (memory)'}`;
+  return `slidegate${variant.endsWith('redis') ? ' (RedisStore)' : ' (memory)'}`;
+}
+
+/** One server process, a warm-up, one measured autocannon run; a missing part or a failure becomes the row's text. */
+async function measureOne(framework, variant, round, settings, log) {
+  const row = { framework, variant, label: labelOf(framework, variant) };
+  let server;
+  try {
+    server = await startServer(framework, variant);
+    if (server.error) return { ...row, rps: server.error.startsWith('not available yet') ? NOT_AVAILABLE : `failed: ${server.error}` };
+    log(`http: ${framework} ${row.label} (${settings.duration} s${settings.rounds > 1 ? `, round ${round}/${settings.rounds}` : ''})`);
+    await load(server.port, { connections: settings.connections, duration: settings.warmup });
+    return { ...row, ...(await load(server.port, settings)) };
+  } catch (error) {
+    return { ...row, rps: `failed: ${error.message}` };
+  } finally {
+    if (server?.child) await stopServer(server.child);
+  }
+}
+
+export async function run({ quick, args, log }) {
+  const settings = {
+    connections: numberSetting(args, 'connections', { quick: 50, full: 50 }, quick),
+    duration: numberSetting(args, 'httpDuration', { quick: 3, full: 10 }, quick),
+    warmup: numberSetting(args, 'httpWarmup', { quick: 0.5, full: 2 }, quick),
+    rounds: numberSetting(args, 'httpRounds', { quick: 1, full: 3 }, quick),
+  };
+  // Redis variants are left out of --quick to keep it under two minutes; --http-redis forces them.
+  const withRedis = (args.httpRedis ?? !quick) && (await redisReachable());
+  const variants = ['none', 'slidegate', 'peer', ...(withRedis ? ['slidegate-redis', 'peer-redis'] : [])];
+  const frameworks = typeof args.frameworks === 'string' ? FRAMEWORKS.filter((f) => args.frameworks.split(',').includes(f)) : FRAMEWORKS;
+  const runs = new Map();
+  for (let round = 1; round <= settings.rounds; round++) {
+    for (const framework of frameworks) {
+      for (const variant of variants) {
+        const key = `${framework}|${variant}`;
+        if (!runs.has(key)) runs.set(key, []);
+        runs.get(key).push(await measureOne(framework, variant, round, settings, log));
+      }
+    }
+  }
+  const rows = [...runs.values()].map((r) => medianRun(r, 'rps'));
+  const num = (v) => (typeof v === 'number' ? v : null);
+  const headline = {};
+  for (const framework of FRAMEWORKS) {
+    const none = num(rows.find((r) => r.framework === framework && r.variant === 'none')?.rps);
+    for (const r of rows.filter((x) => x.framework === framework)) {
+      r.vs_none = r.variant === 'none' ? null : ratio(num(r.rps), none);
+      headline[`http_${framework}_${r.variant.replace('-', '_')}_rps`] = num(r.rps);
+    }
+  }
+  if (!withRedis) {
+    for (const framework of FRAMEWORKS) for (const v of ['slidegate_redis', 'peer_redis']) headline[`http_${framework}_${v}_rps`] ??= null;
+  }
+  const targets = FRAMEWORKS.map((framework) => {
+    const get = (variant) => rows.find((r) => r.framework === framework && r.variant === variant);
+    const ours = num(get('slidegate')?.rps);
+    const none = num(get('none')?.rps);
+    const peer = num(get('peer')?.rps);
+    return {
+      target: `${framework}: slidegate >= 0.95x no limiter, and not below ${PEERS[framework]}`,
+      measured: ours === null ? NOT_AVAILABLE : `${ratio(ours, none)}x no limiter, ${ratio(ours, peer)}x peer`,
+      met: ours === null ? null : ratio(ours, none) >= 0.95 && ours >= peer,
+    };
+  });
+  return {
+    settings: { ...settings, redis_variants: Boolean(withRedis) },
+    raw: { rows },
+    tables: [
+      { title: 'Targets (issue 5)', columns: [{ key: 'target', label: 'target', align: 'left' }, { key: 'measured', label: 'measured', align: 'left' }, { key: 'met', label: 'met' }], rows: targets },
+      {
+        title: `req/s with autocannon (${settings.connections} connections, ${settings.duration} s after ${settings.warmup} s warm-up; GET / returning JSON)`,
+        columns: [
+          { key: 'framework', label: 'framework', align: 'left' },
+          { key: 'label', label: 'limiter', align: 'left' },
+          { key: 'rps', label: 'req/s' },
+          { key: 'vs_none', label: 'x no limiter', digits: 2 },
+          ...(settings.rounds > 1 ? [{ key: 'rps_min', label: 'min of rounds' }, { key: 'rps_max', label: 'max of rounds' }] : []),
+          { key: 'p50_ms', label: 'p50 ms' },
+          { key: 'p99_ms', label: 'p99 ms' },
+          { key: 'non2xx', label: 'non-2xx' },
+          { key: 'errors', label: 'errors' },
+        ],
+        rows,
+      },
+    ],
+    charts: [
+      {
+        name: 'http-rps',
+        title: 'HTTP req/s by framework and limiter',
+        svg: barChart({
+          title: `HTTP req/s (autocannon, ${settings.connections} connections)`,
+          bars: rows.map((r) => ({ label: `${r.framework}: ${r.label}`, value: num(r.rps), group: r.framework, note: typeof r.rps === 'string' ? r.rps : undefined })),
+        }),
+      },
+    ],
+    headline,
+    notes: [
+      `req/s: the median of ${settings.rounds} round(s), rounds interleaved across frameworks and limiters (min/max of the rounds shown when more than one).`,
+      'Each server runs in its own Node process (bench/suites/http-server.mjs); autocannon runs in the bench process. On a 2-core machine the load generator and the server share the CPU, so absolute req/s are low and ratios are what to read.',
+      'Every limiter allows 1e9 requests per 60 s and keys on the client IP (all requests come from 127.0.0.1: one hot key), so no request is limited: the figures are the cost of deciding and setting headers.',
+      `Redis variants (RedisStore / rate-limit-redis / koa-ratelimit redis driver / @fastify/rate-limit redis) run in the full bench${quick ? ' and were skipped in this quick run' : ''}.`,
+    ],
+  };
+}

@@ -1,0 +1,45 @@
+// Child-process entry points of the lease suite.
+import Redis from 'ioredis';
+import * as core from '@slidegate/core';
+import { commandsProcessed } from '../lib/redis.mjs';
+import { startThrowawayRedis } from '../lib/throwaway-redis.mjs';
+import { concurrentOps } from '../lib/measure.mjs';
+import { latencySummaryUs } from '../lib/stats.mjs';
+
+/**
+ * A hot client on RedisStore, with or without leases, on a Redis of its own (so INFO's command count is ours
+ * alone): decisions/s, latency, and every command Redis executed per decision (calls inside Lua included).
+ * The limit is far above the decisions made, so the client stays below half its limit throughout.
+ */
+export async function hotClient({ lease, concurrency, durationMs }) {
+  const server = await startThrowawayRedis();
+  const client = new Redis(server.url, { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
+  const admin = new Redis(server.url);
+  try {
+    const store = new core.RedisStore({ client, prefix: 'lease-bench:' });
+    const limiter = new core.RateLimiter({ limit: 1_000_000_000, windowSeconds: 60, store, ...(lease ? { lease: true } : {}) });
+    const sources = {};
+    let counting = false;
+    const decide = () =>
+      limiter.check('hot-client').then((d) => {
+        if (counting) sources[d.source] = (sources[d.source] ?? 0) + 1;
+      });
+    await concurrentOps(decide, { concurrency, durationMs: Math.min(300, durationMs) });
+    const before = await commandsProcessed(admin);
+    counting = true;
+    const { ops_per_s, ops, latencies } = await concurrentOps(decide, { concurrency, durationMs });
+    // Let in-flight work (lease returns, refills) land before reading the count again.
+    await new Promise((r) => setTimeout(r, 200));
+    const after = await commandsProcessed(admin);
+    counting = false;
+    await limiter.close();
+    const share = (name) => Math.round(((sources[name] ?? 0) / ops) * 1000) / 1000;
+    // The two INFO calls are ours, not the limiter's.
+    const commands = after - before - 1;
+    return { lease, concurrency, ops_per_s, ops, commands_per_decision: Math.round((commands / ops) * 10000) / 10000, lease_share: share('lease'), fallback_share: share('fallback'), sources, ...latencySummaryUs(latencies) };
+  } finally {
+    client.disconnect();
+    admin.disconnect();
+    await server.kill();
+  }
+}

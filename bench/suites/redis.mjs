@@ -1,0 +1,156 @@
+// Suite `redis` (issue 3): RedisStore check() beside a raw EVALSHA round trip and RateLimiterRedis, on the same
+// Redis in the same run; bytes per client in Redis for each algorithm.
+import { fileURLToPath } from 'node:url';
+import { runInChild } from '../lib/child.mjs';
+import { numberSetting } from '../lib/args.mjs';
+import { ratio } from '../lib/stats.mjs';
+import { barChart } from '../lib/svg.mjs';
+import { detect, NOT_AVAILABLE } from '../lib/available.mjs';
+import { HOW_TO_GET_REDIS, REDIS_URL, redisReachable } from '../lib/redis.mjs';
+
+const CASES = fileURLToPath(new URL('./redis-cases.mjs', import.meta.url));
+const ALGORITHMS = ['sliding-window', 'sliding-log', 'sliding-counter'];
+
+export const title = 'Shared store: Redis round trips (RedisStore vs raw EVALSHA vs RateLimiterRedis)';
+
+export async function run({ quick, args, log }) {
+  const settings = {
+    redis: REDIS_URL,
+    durationMs: numberSetting(args, 'redisDurationMs', { quick: 300, full: 3000 }, quick),
+    concurrency: numberSetting(args, 'concurrency', { quick: 256, full: 256 }, quick),
+    distinctClients: numberSetting(args, 'redisClients', { quick: 10_000, full: 100_000 }, quick),
+    memoryClients: numberSetting(args, 'redisMemoryClients', { quick: 1000, full: 10_000 }, quick),
+    requestsPerClient: numberSetting(args, 'redisRequestsPerClient', { quick: 3, full: 3 }, quick),
+  };
+  if (!(await redisReachable())) {
+    return { settings, tables: [], headline: {}, notes: [`Skipped: ${HOW_TO_GET_REDIS}.`] };
+  }
+  const { RedisStore } = await detect();
+  const c = settings.concurrency;
+  const plan = [];
+  for (const autoPipelining of [false, true]) {
+    for (const concurrency of [1, c]) {
+      plan.push({ subject: 'raw-evalsha', label: 'raw ioredis EVALSHA (return 1)', clients: 1, concurrency, autoPipelining });
+      plan.push({ subject: 'rlflex', label: 'rate-limiter-flexible RateLimiterRedis', clients: 1, concurrency, autoPipelining });
+      // Quick mode keeps slidegate's rows on the auto-pipelined client only (the configuration we recommend).
+      if (quick && !autoPipelining) continue;
+      for (const algorithm of ALGORITHMS) {
+        if (algorithm !== 'sliding-window' && concurrency !== c) continue;
+        plan.push({ subject: 'slidegate', label: `slidegate RedisStore '${algorithm}'`, algorithm, clients: 1, concurrency, autoPipelining });
+      }
+      plan.push({ subject: 'slidegate', label: "slidegate RedisStore 'sliding-window'", algorithm: 'sliding-window', clients: settings.distinctClients, concurrency, autoPipelining });
+    }
+  }
+  const rows = [];
+  for (const p of plan) {
+    const row = { ...p, client: p.autoPipelining ? 'auto-pipelined' : 'plain', clients_label: p.clients === 1 ? '1 hot' : p.clients.toLocaleString('en-US') };
+    if (p.subject === 'slidegate' && !RedisStore) {
+      rows.push({ ...row, ops_per_s: NOT_AVAILABLE });
+      continue;
+    }
+    log(`redis: ${p.label} ${row.clients_label} c${p.concurrency} ${row.client}`);
+    try {
+      rows.push({ ...row, ...(await runInChild(CASES, 'speed', { ...p, durationMs: settings.durationMs })) });
+    } catch (error) {
+      rows.push({ ...row, ops_per_s: `failed: ${String(error.message).split('\n')[0]}` });
+    }
+  }
+
+  const num = (v) => (typeof v === 'number' ? v : null);
+  const best = (pred) => {
+    const values = rows.filter(pred).map((r) => num(r.ops_per_s)).filter((v) => v !== null);
+    return values.length ? Math.max(...values) : null;
+  };
+  const rawBest = best((r) => r.subject === 'raw-evalsha' && r.concurrency === c);
+  const rlflexBest = best((r) => r.subject === 'rlflex' && r.concurrency === c);
+  const oursHot = best((r) => r.subject === 'slidegate' && r.algorithm === 'sliding-window' && r.clients === 1 && r.concurrency === c && r.store_share === 1);
+  for (const r of rows) {
+    r.vs_raw = r.concurrency === c ? ratio(num(r.ops_per_s), rawBest) : null;
+    r.vs_rlflex = r.concurrency === c ? ratio(num(r.ops_per_s), rlflexBest) : null;
+  }
+
+  const memory = [];
+  for (const algorithm of ALGORITHMS) {
+    if (!RedisStore) {
+      memory.push({ subject: `slidegate RedisStore '${algorithm}'`, bytes_per_client: NOT_AVAILABLE });
+      continue;
+    }
+    log(`redis: bytes per client '${algorithm}'`);
+    const m = await runInChild(CASES, 'bytes', { subject: 'slidegate', algorithm, clients: settings.memoryClients, requests: settings.requestsPerClient });
+    memory.push({ ...m, subject: `slidegate RedisStore '${algorithm}'` });
+  }
+  log('redis: bytes per client RateLimiterRedis');
+  memory.push({ ...(await runInChild(CASES, 'bytes', { subject: 'rlflex', clients: settings.memoryClients, requests: settings.requestsPerClient })), subject: 'rate-limiter-flexible RateLimiterRedis (fixed window)' });
+  const oursBytes = memory.find((m) => m.subject === "slidegate RedisStore 'sliding-window'")?.bytes_per_client;
+
+  const tables = [
+    {
+      title: 'Targets (issue 3)',
+      columns: [
+        { key: 'target', label: 'target', align: 'left' },
+        { key: 'measured', label: 'measured', align: 'left' },
+        { key: 'met', label: 'met' },
+      ],
+      rows: [
+        { target: `hot client c${c} >= 0.7x the best raw EVALSHA`, measured: oursHot ? `${ratio(oursHot, rawBest)}x` : NOT_AVAILABLE, met: oursHot ? ratio(oursHot, rawBest) >= 0.7 : null },
+        { target: `hot client c${c} >= 1.3x RateLimiterRedis`, measured: oursHot ? `${ratio(oursHot, rlflexBest)}x` : NOT_AVAILABLE, met: oursHot ? ratio(oursHot, rlflexBest) >= 1.3 : null },
+        { target: "<= 200 bytes per client in Redis ('sliding-window', a few requests)", measured: typeof oursBytes === 'number' ? `${oursBytes} B` : NOT_AVAILABLE, met: typeof oursBytes === 'number' ? oursBytes <= 200 : null },
+      ],
+    },
+    {
+      title: `Decisions/s on one Redis (${REDIS_URL}); concurrency = calls in flight`,
+      columns: [
+        { key: 'label', label: 'subject', align: 'left' },
+        { key: 'clients_label', label: 'clients', align: 'left' },
+        { key: 'concurrency', label: 'concurrency' },
+        { key: 'client', label: 'ioredis client', align: 'left' },
+        { key: 'ops_per_s', label: 'decisions/s' },
+        { key: 'vs_raw', label: 'x best raw EVALSHA', digits: 2 },
+        { key: 'vs_rlflex', label: 'x best RateLimiterRedis', digits: 2 },
+        { key: 'p50_us', label: 'p50 us', digits: 0 },
+        { key: 'p99_us', label: 'p99 us', digits: 0 },
+        { key: 'store_share', label: 'share decided by Redis', digits: 3 },
+      ],
+      rows,
+    },
+    {
+      title: `Bytes per client in Redis (MEMORY USAGE SAMPLES 0 over ${settings.memoryClients.toLocaleString('en-US')} clients, ${settings.requestsPerClient} requests each, 1 s apart)`,
+      columns: [
+        { key: 'subject', label: 'subject', align: 'left' },
+        { key: 'bytes_per_client', label: 'bytes/client' },
+        { key: 'keys_per_client', label: 'keys/client', digits: 2 },
+      ],
+      rows: memory,
+    },
+  ];
+  const cBars = rows.filter((r) => r.concurrency === c && r.clients === 1);
+  return {
+    settings,
+    raw: { rows, memory },
+    tables,
+    charts: [
+      {
+        name: 'redis-ops-c256',
+        title: `Hot client at concurrency ${c}: decisions/s`,
+        svg: barChart({
+          title: `Redis, hot client, ${c} in flight: decisions/s`,
+          bars: cBars.map((r) => ({ label: `${r.label.replace('rate-limiter-flexible ', '')} (${r.client})`, value: num(r.ops_per_s), group: r.subject, note: typeof r.ops_per_s === 'string' ? r.ops_per_s : undefined })),
+        }),
+      },
+    ],
+    headline: {
+      redis_hot_ops_c256: oursHot,
+      raw_evalsha_ops_c256: rawBest,
+      rlflex_redis_ops_c256: rlflexBest,
+      redis_bytes_per_client: typeof oursBytes === 'number' ? oursBytes : null,
+    },
+    notes: [
+      'Every row runs in its own process on its own ioredis connection and key prefix (slidegate-bench:...), deleted afterwards; the shared server is never flushed.',
+      `Concurrency 1 = sequential awaits; concurrency ${c} = ${c} loops each awaiting one call after another. Latency is per call, queueing in the client included.`,
+      "The raw EVALSHA row is the floor cost of one scripted round trip ('return 1' with one key): no limiter can beat it without leases.",
+      "'share decided by Redis': slidegate decisions whose source is 'store' (or 'lease'); below 1 means some calls exceeded the store timeout and were decided by the fallback, so the row does not measure Redis alone.",
+      'Headline figures take the best of the plain and auto-pipelined client for each subject, so each is compared at its best.',
+      'RateLimiterRedis is a fixed window (points 1e9, duration 60 s); slidegate rows use limit 1e9 per 60 s, so every request is allowed and recorded.',
+    ],
+  };
+}

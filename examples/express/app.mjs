@@ -1,0 +1,61 @@
+// An Express service limited by slidegate. `createApp` builds it (tests start it in-process);
+// server.mjs listens.
+import express from 'express';
+import { rateLimit } from '@slidegate/express';
+
+/** The admin token when ADMIN_TOKEN is not set: fine on a laptop, never in production. */
+export const DEFAULT_ADMIN_TOKEN = 'dev-admin-token';
+
+/**
+ * @param {{ store: import('@slidegate/core').Store, adminToken?: string, limiterOptions?: object }} options
+ *   limiterOptions: other RateLimiter options (failureMode, timeoutMs, ...) for both limiters
+ */
+export function createApp({ store, adminToken = process.env.ADMIN_TOKEN || DEFAULT_ADMIN_TOKEN, limiterOptions }) {
+  const app = express();
+
+  // By client IP (IPv6 grouped by /56): 10 requests a minute. Behind a proxy, also set
+  // app.set('trust proxy', <the proxy's addresses>) so req.ip is the client, not the proxy.
+  const publicLimit = rateLimit({ name: 'public', limit: 10, windowSeconds: 60, store, limiterOptions });
+  // By API key: 5 requests a minute each, unless the admin route gives a key its own limit.
+  const apiKeyLimit = rateLimit({ name: 'api', limit: 5, windowSeconds: 60, store, limiterOptions, keyGenerator: (req) => req.get('x-api-key') });
+
+  app.get('/', publicLimit, (_req, res) => {
+    res.json({ hello: 'world' });
+  });
+
+  app.get('/api/data', requireApiKey, apiKeyLimit, (req, res) => {
+    res.json({ apiKey: req.get('x-api-key'), data: [1, 2, 3] });
+  });
+
+  app.get('/admin/limits/:key', requireAdmin(adminToken), async (req, res) => {
+    res.json({ key: req.params.key, ...(await apiKeyLimit.getLimit(req.params.key)) });
+  });
+
+  app.post('/admin/limits/:key', requireAdmin(adminToken), express.json(), async (req, res) => {
+    const { limit, windowSeconds } = req.body ?? {};
+    try {
+      await apiKeyLimit.updateLimit(req.params.key, limit, windowSeconds);
+    } catch (error) {
+      if (error instanceof TypeError || error instanceof RangeError) return void res.status(400).json({ error: error.message });
+      throw error;
+    }
+    res.json({ key: req.params.key, limit, windowSeconds });
+  });
+
+  const close = async () => {
+    await Promise.all([publicLimit.close(), apiKeyLimit.close()]);
+  };
+  return { app, close };
+}
+
+function requireApiKey(req, res, next) {
+  if (req.get('x-api-key')) return next();
+  res.status(401).json({ error: 'send your API key in the x-api-key header' });
+}
+
+function requireAdmin(token) {
+  return (req, res, next) => {
+    if (req.get('authorization') === `Bearer ${token}`) return next();
+    res.status(401).json({ error: 'admin routes need Authorization: Bearer <ADMIN_TOKEN>' });
+  };
+}

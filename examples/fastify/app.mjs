@@ -1,0 +1,70 @@
+// A Fastify service limited by slidegate. `createApp` builds it (tests start it in-process);
+// server.mjs listens.
+import Fastify from 'fastify';
+import { RateLimiter } from '@slidegate/core';
+import slidegate from '@slidegate/fastify';
+
+/** The admin token when ADMIN_TOKEN is not set: fine on a laptop, never in production. */
+export const DEFAULT_ADMIN_TOKEN = 'dev-admin-token';
+
+/**
+ * @param {{ store: import('@slidegate/core').Store, adminToken?: string, limiterOptions?: object }} options
+ *   limiterOptions: other RateLimiter options (failureMode, timeoutMs, ...) for both limiters
+ */
+export async function createApp({ store, adminToken = process.env.ADMIN_TOKEN || DEFAULT_ADMIN_TOKEN, limiterOptions }) {
+  // Behind a proxy, pass trustProxy: '<the proxy addresses or CIDR>' so request.ip is the client.
+  const app = Fastify();
+  // The per-API-key limiter is made here so the admin route can change its limits.
+  const apiKeyLimiter = new RateLimiter({ ...limiterOptions, limit: 5, windowSeconds: 60, store });
+  // Keys of a limiter named 'api' are stored as 'api:<key>'.
+  const API_PREFIX = 'api:';
+
+  // Every route: by client IP (IPv6 grouped by /56), 10 requests a minute, unless the route says otherwise.
+  await app.register(slidegate, { name: 'public', limit: 10, windowSeconds: 60, store, limiterOptions });
+
+  app.get('/', async () => ({ hello: 'world' }));
+
+  app.get(
+    '/api/data',
+    {
+      // Runs before the limit check, which the plugin adds after the route's own onRequest hooks.
+      onRequest: requireApiKey,
+      // By API key: 5 requests a minute each, unless the admin route gives a key its own limit.
+      config: { rateLimit: { limiter: apiKeyLimiter, name: 'api', keyGenerator: (req) => req.headers['x-api-key'] } },
+    },
+    async (req) => ({ apiKey: req.headers['x-api-key'], data: [1, 2, 3] }),
+  );
+
+  app.get('/admin/limits/:key', { preHandler: requireAdmin(adminToken), config: { rateLimit: false } }, async (req) => ({
+    key: req.params.key,
+    ...(await apiKeyLimiter.getLimit(API_PREFIX + req.params.key)),
+  }));
+
+  app.post('/admin/limits/:key', { preHandler: requireAdmin(adminToken), config: { rateLimit: false } }, async (req, reply) => {
+    const { limit, windowSeconds } = req.body ?? {};
+    try {
+      await apiKeyLimiter.updateLimit(API_PREFIX + req.params.key, limit, windowSeconds);
+    } catch (error) {
+      if (!(error instanceof TypeError || error instanceof RangeError)) throw error;
+      return reply.code(400).send({ error: error.message });
+    }
+    return { key: req.params.key, limit, windowSeconds };
+  });
+
+  app.addHook('onClose', async () => {
+    await apiKeyLimiter.close();
+  });
+  return { app, close: () => app.close() };
+}
+
+async function requireApiKey(req, reply) {
+  if (!req.headers['x-api-key']) return reply.code(401).send({ error: 'send your API key in the x-api-key header' });
+}
+
+function requireAdmin(token) {
+  return async (req, reply) => {
+    if (req.headers.authorization !== `Bearer ${token}`) {
+      return reply.code(401).send({ error: 'admin routes need Authorization: Bearer <ADMIN_TOKEN>' });
+    }
+  };
+}

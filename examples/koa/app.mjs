@@ -1,0 +1,84 @@
+// A Koa service limited by slidegate. `createApp` builds it (tests start it in-process);
+// server.mjs listens.
+import Router from '@koa/router';
+import Koa from 'koa';
+import { rateLimit } from '@slidegate/koa';
+
+/** The admin token when ADMIN_TOKEN is not set: fine on a laptop, never in production. */
+export const DEFAULT_ADMIN_TOKEN = 'dev-admin-token';
+
+/**
+ * @param {{ store: import('@slidegate/core').Store, adminToken?: string, limiterOptions?: object }} options
+ *   limiterOptions: other RateLimiter options (failureMode, timeoutMs, ...) for both limiters
+ */
+export function createApp({ store, adminToken = process.env.ADMIN_TOKEN || DEFAULT_ADMIN_TOKEN, limiterOptions }) {
+  // Behind a proxy, set app.proxy = true (and app.maxIpsCount) so ctx.ip is the client, not the proxy.
+  const app = new Koa();
+  const router = new Router();
+
+  // By client IP (IPv6 grouped by /56): 10 requests a minute.
+  const publicLimit = rateLimit({ name: 'public', limit: 10, windowSeconds: 60, store, limiterOptions });
+  // By API key: 5 requests a minute each, unless the admin route gives a key its own limit.
+  const apiKeyLimit = rateLimit({ name: 'api', limit: 5, windowSeconds: 60, store, limiterOptions, keyGenerator: (ctx) => ctx.get('x-api-key') });
+
+  router.get('/', publicLimit, (ctx) => {
+    ctx.body = { hello: 'world' };
+  });
+
+  router.get('/api/data', requireApiKey, apiKeyLimit, (ctx) => {
+    ctx.body = { apiKey: ctx.get('x-api-key'), data: [1, 2, 3] };
+  });
+
+  router.get('/admin/limits/:key', requireAdmin(adminToken), async (ctx) => {
+    ctx.body = { key: ctx.params.key, ...(await apiKeyLimit.getLimit(ctx.params.key)) };
+  });
+
+  router.post('/admin/limits/:key', requireAdmin(adminToken), async (ctx) => {
+    const { limit, windowSeconds } = await readJson(ctx);
+    try {
+      await apiKeyLimit.updateLimit(ctx.params.key, limit, windowSeconds);
+    } catch (error) {
+      if (!(error instanceof TypeError || error instanceof RangeError)) throw error;
+      ctx.status = 400;
+      ctx.body = { error: error.message };
+      return;
+    }
+    ctx.body = { key: ctx.params.key, limit, windowSeconds };
+  });
+
+  app.use(router.routes());
+  const close = async () => {
+    await Promise.all([publicLimit.close(), apiKeyLimit.close()]);
+  };
+  return { app, close };
+}
+
+async function requireApiKey(ctx, next) {
+  if (ctx.get('x-api-key')) return next();
+  ctx.status = 401;
+  ctx.body = { error: 'send your API key in the x-api-key header' };
+}
+
+function requireAdmin(token) {
+  return async (ctx, next) => {
+    if (ctx.get('authorization') === `Bearer ${token}`) return next();
+    ctx.status = 401;
+    ctx.body = { error: 'admin routes need Authorization: Bearer <ADMIN_TOKEN>' };
+  };
+}
+
+/** A small JSON body reader, so the example needs no body-parser package. */
+async function readJson(ctx) {
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of ctx.req) {
+    size += chunk.length;
+    if (size > 10_000) ctx.throw(413, 'body too large');
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') ?? {};
+  } catch {
+    ctx.throw(400, 'body must be JSON');
+  }
+}

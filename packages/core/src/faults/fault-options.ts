@@ -1,0 +1,73 @@
+import { ErrorCodes, rangeError, typeError, type StoreError } from '../errors';
+import type { FailureMode } from '../types';
+import { describe } from '../validate';
+import { CircuitBreaker, isBreaker, type Breaker } from './circuit-breaker';
+
+/** The fault-handling options of `RateLimiter`, validated, with defaults filled in. */
+export interface FaultOptions {
+  failureMode: FailureMode;
+  timeoutMs: number;
+  breaker: Breaker;
+  instances: number;
+  onError: (error: StoreError) => void;
+}
+
+export const FAULT_OPTION_KEYS = ['failureMode', 'timeoutMs', 'breaker', 'instances', 'onError'] as const;
+
+export const DEFAULT_FAILURE_MODE: FailureMode = 'local';
+/**
+ * Measured on loopback (bench/fault-latency.mjs): a RedisStore check has p99 < 1 ms idle and a few
+ * ms with the event loop busy; 50 ms is far above that yet leaves 200 ms of the 250 ms decision
+ * budget for event-loop delay.
+ */
+export const DEFAULT_TIMEOUT_MS = 50;
+/** The most a timeout may be: 250 ms per decision is the SPEC's worst case. */
+export const MAX_TIMEOUT_MS = 60_000;
+const FAILURE_MODES: readonly FailureMode[] = ['local', 'open', 'closed'];
+
+/** Validates the fault options of `RateLimiter` (`o` is the caller's options object) without mutating them. */
+export function parseFaultOptions(o: Record<string, unknown>): FaultOptions {
+  const failureMode = o.failureMode ?? DEFAULT_FAILURE_MODE;
+  if (typeof failureMode !== 'string' || !FAILURE_MODES.includes(failureMode as FailureMode)) {
+    const make = typeof failureMode === 'string' ? rangeError : typeError;
+    throw make(ErrorCodes.INVALID_OPTION, `slidegate: RateLimiter options.failureMode must be 'local', 'open' or 'closed'; got ${describe(failureMode)}`);
+  }
+  const timeoutMs = integerIn(o.timeoutMs ?? DEFAULT_TIMEOUT_MS, 1, MAX_TIMEOUT_MS, 'RateLimiter options.timeoutMs');
+  const instances = integerIn(o.instances ?? 1, 1, 1_000_000, 'RateLimiter options.instances');
+  let breaker: Breaker;
+  if (isBreaker(o.breaker)) breaker = o.breaker;
+  else if (o.breaker === undefined || (typeof o.breaker === 'object' && o.breaker !== null && !Array.isArray(o.breaker))) {
+    breaker = new CircuitBreaker(o.breaker ?? {});
+  } else {
+    throw typeError(
+      ErrorCodes.INVALID_OPTION,
+      `slidegate: RateLimiter options.breaker must be CircuitBreaker options or an object with acquire(), success() and failure(); got ${describe(o.breaker)}`,
+    );
+  }
+  if (o.onError !== undefined && typeof o.onError !== 'function') {
+    throw typeError(ErrorCodes.INVALID_OPTION, `slidegate: RateLimiter options.onError must be a function; got ${describe(o.onError)}`);
+  }
+  const onError = (o.onError as ((error: StoreError) => void) | undefined) ?? warnOncePerCode();
+  return { failureMode: failureMode as FailureMode, timeoutMs, breaker, instances, onError };
+}
+
+/** The default `onError`: one process warning per error code, so an outage is seen but never floods the log. */
+export function warnOncePerCode(emit: typeof process.emitWarning = process.emitWarning.bind(process)): (error: StoreError) => void {
+  const seen = new Set<string>();
+  return (error) => {
+    if (seen.has(error.code)) return;
+    seen.add(error.code);
+    emit(`${error.message} (decisions follow failureMode until the store recovers; further ${error.code} are not reported)`, {
+      type: 'SlidegateWarning',
+      code: error.code,
+    });
+  };
+}
+
+function integerIn(value: unknown, min: number, max: number, name: string): number {
+  if (typeof value !== 'number') throw typeError(ErrorCodes.INVALID_OPTION, `slidegate: ${name} must be an integer from ${min} to ${max}; got ${describe(value)}`);
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw rangeError(ErrorCodes.INVALID_OPTION, `slidegate: ${name} must be an integer from ${min} to ${max}; got ${describe(value)}`);
+  }
+  return value;
+}

@@ -1,0 +1,356 @@
+import { randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import { ErrorCodes, StoreError, StoreTimeoutError } from '../errors';
+import { MemoryStore } from '../stores/memory-store';
+import type {
+  Algorithm,
+  ClientLimit,
+  FailureMode,
+  LeaseRelease,
+  Store,
+  StoreCheckRequest,
+  StoreDecision,
+  StoreSetLimitRequest,
+} from '../types';
+import type { Breaker, BreakerPermit } from './circuit-breaker';
+import { classifyStoreError } from './store-errors';
+
+/** Options of `ResilientStore` (filled in by `parseOptions`). */
+export interface ResilientStoreOptions {
+  failureMode: FailureMode;
+  /** Per-call deadline in milliseconds. */
+  timeoutMs: number;
+  breaker: Breaker;
+  /** The least number of instances sharing the store; the live count from heartbeats may raise it. */
+  instances: number;
+  /** Called with every coded store failure. */
+  onError: (error: StoreError) => void;
+  /** Seconds since the epoch, for fallback decisions of checks without a timestamp. */
+  now: () => number;
+  /** Clients whose configured limit is remembered for the fallback. @default 100_000 */
+  maxClients?: number;
+  /** Heartbeat period in ms (the instance counts as live for 3 periods). @default 5000 */
+  heartbeatIntervalMs?: number;
+}
+
+const DEFAULT_MAX_CLIENTS = 100_000;
+const DEFAULT_HEARTBEAT_INTERVAL_MS = 5000;
+const HEARTBEAT_RETRY_MS = 1000;
+/** Deadline of limit reads and writes (at least `timeoutMs`). */
+const CONFIG_TIMEOUT_MS = 1000;
+
+/** What one guarded call settled with: a value, or a coded error. */
+type Outcome<T> = { ok: true; value: T } | { ok: false; error: StoreError; storeFailure: boolean };
+
+/**
+ * Wraps a store that can fail (Redis) so that every call has a deadline and goes through a circuit
+ * breaker, and a failed or skipped `check` is decided in fallback by `failureMode`. Stores that
+ * declare `inProcess` are never wrapped: they cannot time out, so they pay for none of this.
+ *
+ * Never retries a check: a call that timed out may still run on the store later, and running it
+ * again could count one request twice. Fallback counts stay in this process and are never written
+ * to the store: the store may already hold some of them (calls that ran late), and replaying them
+ * on recovery would add a burst of writes at the moment the store is weakest.
+ */
+export class ResilientStore implements Store {
+  readonly inner: Store;
+  readonly hasOwnClock: boolean;
+  readonly #options: ResilientStoreOptions;
+  readonly #breaker: Breaker;
+  /** Clients' configured limits as last seen, so a fallback never loses a configured limit. */
+  readonly #limits: LRUCache<string, ClientLimit>;
+  #local: MemoryStore | undefined;
+  readonly #listeners = new Set<(clientId: string | undefined) => void>();
+  readonly #unsubscribe: () => void;
+  readonly #instanceId = randomUUID();
+  #liveInstances = 0;
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+  /** True after a fallback decision, until a store call succeeds again. */
+  #degraded = false;
+  #lateStoreDecisions = 0;
+  #lateAllowedUnits = 0;
+  #closed = false;
+
+  constructor(inner: Store, options: ResilientStoreOptions) {
+    this.inner = inner;
+    this.hasOwnClock = inner.hasOwnClock;
+    this.#options = options;
+    this.#breaker = options.breaker;
+    this.#limits = new LRUCache({ max: options.maxClients ?? DEFAULT_MAX_CLIENTS });
+    this.#unsubscribe = inner.onLimitChange((clientId) => this.#limitChanged(clientId));
+    if (options.failureMode === 'local' && typeof inner.heartbeat === 'function') this.#startHeartbeat();
+  }
+
+  /** Instances counted for the local share right now: max(configured, live count last seen). */
+  get instances(): number {
+    return Math.max(this.#options.instances, this.#liveInstances);
+  }
+
+  /**
+   * Checks that timed out and later got an answer from the store anyway, and the units those
+   * recorded there (their callers were answered in fallback). Exposed so tests and metrics can
+   * account for every unit the store holds.
+   */
+  get late(): { decisions: number; allowedUnits: number } {
+    return { decisions: this.#lateStoreDecisions, allowedUnits: this.#lateAllowedUnits };
+  }
+
+  check(request: StoreCheckRequest): Promise<StoreDecision> {
+    const permit = this.#acquire();
+    if (permit === 'denied') return this.#fallback(request, true);
+    return this.#guard(permit, 'check', this.#callCheck(request), (late) => this.#countLate(late, request.cost)).then(
+      (outcome) => {
+        if (!outcome.ok) return this.#fallback(request, outcome.storeFailure);
+        const decision = outcome.value;
+        if (request.limitFactor === 1) this.#remember(request.clientId, decision, request.defaults);
+        return decision;
+      },
+    );
+  }
+
+  release(clientId: string, algorithm: Algorithm, release: LeaseRelease, defaults: ClientLimit): Promise<void> {
+    // A release that fails leaves unspent units counted until they expire: safe (under-admission).
+    // It is never retried: a second release could remove units of admitted requests.
+    const permit = this.#acquire();
+    if (permit === 'denied') return Promise.resolve();
+    return this.#guard(permit, 'release', call(() => this.inner.release(clientId, algorithm, release, defaults))).then(() => undefined);
+  }
+
+  async getLimit(clientId: string): Promise<ClientLimit | undefined> {
+    const value = await this.#strict('getLimit', () => this.inner.getLimit(clientId));
+    if (value === undefined) this.#limits.delete(clientId);
+    else this.#limits.set(clientId, { limit: value.limit, windowSeconds: value.windowSeconds });
+    return value;
+  }
+
+  async setLimit(request: StoreSetLimitRequest): Promise<void> {
+    // Fails loudly: a limit that was not stored must not look stored. The cache learns it only
+    // once the store has it, so fallback and store never disagree about what is configured.
+    await this.#strict('setLimit', () => this.inner.setLimit(request));
+    this.#limits.set(request.clientId, { limit: request.limit.limit, windowSeconds: request.limit.windowSeconds });
+  }
+
+  onLimitChange(listener: (clientId: string | undefined) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Stops the heartbeat (leaving the live set) and drops fallback state; the inner store is not closed. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#heartbeatTimer !== undefined) clearInterval(this.#heartbeatTimer);
+    this.#unsubscribe();
+    this.#listeners.clear();
+    if (this.#local !== undefined) await this.#local.close();
+    if (this.#options.failureMode === 'local' && this.inner.heartbeat !== undefined && this.#liveInstances > 0) {
+      // Leave the live set so the others' share grows at once; best effort, bounded by the timeout.
+      await this.#guard(null, 'heartbeat', call(() => this.#heartbeat(0)));
+    }
+  }
+
+  #callCheck(request: StoreCheckRequest): Promise<StoreDecision> {
+    return call(() => this.inner.check(request));
+  }
+
+  /**
+   * Races `promise` against the deadline and reports the outcome to the breaker. Never rejects.
+   * The promise is always observed, so a call that rejects after its deadline is no unhandled
+   * rejection; `onLate` sees a value that arrived after the deadline. A `null` permit (heartbeats)
+   * leaves the breaker and `onError` out: heartbeats are best effort, must neither use up the
+   * half-open probe nor close it, and a failing store is already reported by the decisions.
+   */
+  #guard<T>(
+    permit: BreakerPermit | null,
+    operation: string,
+    promise: Promise<T>,
+    onLate?: (value: T) => void,
+    timeoutMs = this.#options.timeoutMs,
+  ): Promise<Outcome<T>> {
+    return new Promise<Outcome<T>>((resolve) => {
+      let done = false;
+      const timer = setTimeout(() => {
+        done = true;
+        const error = new StoreTimeoutError(timeoutMs, operation);
+        if (permit !== null) {
+          this.#tell(permit, error);
+          this.#report(error);
+        }
+        resolve({ ok: false, error, storeFailure: true });
+      }, timeoutMs);
+      promise.then(
+        (value) => {
+          if (done) {
+            onLate?.(value);
+            return;
+          }
+          done = true;
+          clearTimeout(timer);
+          if (permit !== null) {
+            this.#tell(permit, undefined);
+            if (this.#degraded) this.#recovered();
+          }
+          resolve({ ok: true, value });
+        },
+        (cause: unknown) => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          const { error, storeFailure } = classifyStoreError(cause, operation);
+          if (permit !== null) {
+            this.#tell(permit, storeFailure ? error : undefined);
+            this.#report(error);
+          }
+          resolve({ ok: false, error, storeFailure });
+        },
+      );
+    });
+  }
+
+  /** A guarded call whose failure is the caller's to see (limit reads and writes). */
+  async #strict<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    const permit = this.#acquire();
+    if (permit === 'denied') {
+      throw new StoreError(`slidegate: store ${operation} not attempted: the circuit breaker is open after repeated store failures`, {
+        code: ErrorCodes.STORE_UNAVAILABLE,
+      });
+    }
+    // Limit reads and writes are not decisions: no 250 ms budget, and a write (which fsyncs with
+    // appendfsync always) may take longer than a check. They still never hang.
+    const outcome = await this.#guard(permit, operation, call(fn), undefined, Math.max(this.#options.timeoutMs, CONFIG_TIMEOUT_MS));
+    if (!outcome.ok) throw outcome.error;
+    return outcome.value;
+  }
+
+  /** The breaker's permit; a plug-in breaker that throws is treated as closed rather than crash a decision. */
+  #acquire(): BreakerPermit {
+    try {
+      return this.#breaker.acquire();
+    } catch (error) {
+      this.#report(classifyStoreError(error, 'breaker.acquire').error);
+      return 'call';
+    }
+  }
+
+  /** Reports a call's outcome (`error` undefined: success) to the breaker, which must not throw into a timer. */
+  #tell(permit: BreakerPermit, error: StoreError | undefined): void {
+    try {
+      if (error === undefined) this.#breaker.success(permit);
+      else this.#breaker.failure(permit, error);
+    } catch (thrown) {
+      this.#report(classifyStoreError(thrown, 'breaker report').error);
+    }
+  }
+
+  /** A decision without the store; `storeFailure` false when only this client's data is bad (WRONGTYPE). */
+  #fallback(request: StoreCheckRequest, storeFailure: boolean): Promise<StoreDecision> {
+    // Only a store-wide failure makes the next success a recovery (which has everyone re-read configs).
+    if (storeFailure) this.#degraded = true;
+    const configured = this.#limits.get(request.clientId) ?? request.defaults;
+    const { limit, windowSeconds } = configured;
+    const timestamp = request.timestamp ?? Math.floor(this.#options.now());
+    switch (this.#options.failureMode) {
+      case 'open':
+        return Promise.resolve(fixed(true, limit, windowSeconds, timestamp, request.cost));
+      case 'closed':
+        return Promise.resolve(fixed(false, limit, windowSeconds, timestamp, request.cost));
+      default: {
+        const local = (this.#local ??= new MemoryStore({ maxClients: this.#options.maxClients ?? DEFAULT_MAX_CLIENTS, now: this.#options.now }));
+        return local
+          .check({
+            clientId: request.clientId,
+            timestamp,
+            cost: request.cost,
+            defaults: { limit: Math.ceil(limit / this.instances), windowSeconds },
+            algorithm: request.algorithm,
+            // No lease is granted or released while the store is unreachable.
+            extra: 0,
+            limitFactor: request.limitFactor,
+          })
+          .then((decision) => ({ ...decision, source: 'fallback', granted: 0 }));
+      }
+    }
+  }
+
+  #remember(clientId: string, decision: StoreDecision, defaults: ClientLimit): void {
+    if (decision.limit === defaults.limit && decision.windowSeconds === defaults.windowSeconds) {
+      if (this.#limits.size !== 0) this.#limits.delete(clientId);
+    } else {
+      const known = this.#limits.get(clientId);
+      if (known === undefined || known.limit !== decision.limit || known.windowSeconds !== decision.windowSeconds) {
+        this.#limits.set(clientId, { limit: decision.limit, windowSeconds: decision.windowSeconds });
+      }
+    }
+  }
+
+  #limitChanged(clientId: string | undefined): void {
+    if (clientId !== undefined) {
+      // Learn the new limit now, so an outage that starts before the client's next decision keeps it.
+      this.getLimit(clientId).catch(() => this.#limits.delete(clientId));
+    }
+    for (const listener of this.#listeners) listener(clientId);
+  }
+
+  #recovered(): void {
+    this.#degraded = false;
+    // Limits may have changed while we could not hear about it: everyone re-reads.
+    for (const listener of this.#listeners) listener(undefined);
+  }
+
+  #countLate(decision: StoreDecision, cost: number): void {
+    this.#lateStoreDecisions++;
+    if (decision.allowed) this.#lateAllowedUnits += cost + decision.granted;
+  }
+
+  #report(error: StoreError): void {
+    try {
+      this.#options.onError(error);
+    } catch {
+      // A throwing onError must not turn a fallback decision into a crash.
+    }
+  }
+
+  #startHeartbeat(): void {
+    const period = this.#options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
+    const beat = (): void => {
+      if (this.#closed) return;
+      void this.#guard(null, 'heartbeat', call(() => this.#heartbeat((3 * period) / 1000))).then((outcome) => {
+        if (outcome.ok && Number.isSafeInteger(outcome.value) && outcome.value >= 1) this.#liveInstances = outcome.value;
+        // Until the count is first known (e.g. the connection was not ready at startup), ask again soon.
+        else if (this.#liveInstances === 0 && !this.#closed) setTimeout(beat, Math.min(period, HEARTBEAT_RETRY_MS)).unref();
+      });
+    };
+    beat();
+    this.#heartbeatTimer = setInterval(beat, period);
+    this.#heartbeatTimer.unref();
+  }
+
+  #heartbeat(ttlSeconds: number): Promise<number> {
+    return this.inner.heartbeat?.(this.#instanceId, ttlSeconds) ?? Promise.resolve(0);
+  }
+}
+
+/** Calls `fn`, turning a synchronous throw into a rejection. */
+function call<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return fn();
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+/** An `'open'` or `'closed'` fallback decision. */
+function fixed(allowed: boolean, limit: number, windowSeconds: number, timestamp: number, cost: number): StoreDecision {
+  return {
+    allowed,
+    limit,
+    windowSeconds,
+    remaining: allowed ? Math.max(0, limit - cost) : 0,
+    // Closed: come back after about one breaker reset; the store may answer by then.
+    retryAfter: allowed ? 0 : 1,
+    resetAfter: 0,
+    timestamp,
+    source: 'fallback',
+    granted: 0,
+  };
+}

@@ -1,0 +1,93 @@
+import { createHash } from 'node:crypto';
+import type { Decision } from '../types';
+import type { HeaderLine, HeadersMode } from './types';
+
+/** The header modes, in one place for validation and docs. */
+export const HEADER_MODES: readonly Exclude<HeadersMode, false>[] = ['draft-8', 'draft-7', 'draft-6', 'legacy', 'none'];
+
+/**
+ * express-rate-limit 8 names 'draft-8' in its own quick start and supports no later draft, so it
+ * is the current standard header for Node users and tools (ratelimit-header-parser) alike.
+ */
+export const DEFAULT_HEADERS_MODE: HeadersMode = 'draft-8';
+
+/**
+ * The rate-limit headers for a decision, formatted exactly as express-rate-limit formats each mode.
+ * Seconds come straight from the decision: `reset` is `resetAfter`, the window is `windowSeconds`
+ * (the client's own window when it has one), and legacy `X-RateLimit-Reset` is the Unix time
+ * `timestamp + resetAfter`.
+ */
+export function rateLimitHeaders(mode: HeadersMode, decision: Decision, key: string, policyName: string | undefined): HeaderLine[] {
+  const { limit, remaining, resetAfter, windowSeconds } = decision;
+  switch (mode) {
+    case 'draft-8': {
+      const name = policyName ?? defaultPolicyName(limit, windowSeconds);
+      return [
+        { name: 'RateLimit-Policy', value: `"${name}"; q=${limit}; w=${windowSeconds}; pk=:${partitionKey(key)}:`, append: true },
+        { name: 'RateLimit', value: `"${name}"; r=${remaining}; t=${resetAfter}`, append: true },
+      ];
+    }
+    case 'draft-7':
+      return [
+        { name: 'RateLimit-Policy', value: `${limit};w=${windowSeconds}`, append: false },
+        { name: 'RateLimit', value: `limit=${limit}, remaining=${remaining}, reset=${resetAfter}`, append: false },
+      ];
+    case 'draft-6':
+      return [
+        { name: 'RateLimit-Policy', value: `${limit};w=${windowSeconds}`, append: false },
+        { name: 'RateLimit-Limit', value: String(limit), append: false },
+        { name: 'RateLimit-Remaining', value: String(remaining), append: false },
+        { name: 'RateLimit-Reset', value: String(resetAfter), append: false },
+      ];
+    case 'legacy':
+      return [
+        { name: 'X-RateLimit-Limit', value: String(limit), append: false },
+        { name: 'X-RateLimit-Remaining', value: String(remaining), append: false },
+        { name: 'X-RateLimit-Reset', value: String(decision.timestamp + resetAfter), append: false },
+      ];
+    default:
+      return [];
+  }
+}
+
+/**
+ * `Retry-After` for a denied decision, or undefined when none would be true: a request that
+ * costs more than the limit (`retryAfter` is Infinity) is never allowed, and a client that
+ * honours the header would only retry in vain.
+ */
+export function retryAfterHeader(decision: Decision): HeaderLine | undefined {
+  if (!Number.isFinite(decision.retryAfter)) return undefined;
+  return { name: 'Retry-After', value: String(decision.retryAfter), append: false };
+}
+
+/** express-rate-limit's default policy identifier: `100-in-1min`, `10-in-30sec`, `5-in-2hrs`, `1-in-1day`. */
+export function defaultPolicyName(limit: number, windowSeconds: number): string {
+  const minutes = windowSeconds / 60;
+  const hours = windowSeconds / 3600;
+  const days = windowSeconds / 86_400;
+  if (windowSeconds < 60) return `${limit}-in-${windowSeconds}sec`;
+  if (minutes < 60) return `${limit}-in-${minutes}min`;
+  if (hours < 24) return `${limit}-in-${hours}hr${hours > 1 ? 's' : ''}`;
+  return `${limit}-in-${days}day${days > 1 ? 's' : ''}`;
+}
+
+/**
+ * draft-8's partition key, as express-rate-limit computes it: the first 12 hex digits of the
+ * key's SHA-256, as a base64 byte sequence. It tells clients which quota they hit without
+ * revealing the key (an IP or API key).
+ */
+export function partitionKey(key: string): string {
+  let cached = partitionKeys.get(key);
+  if (cached === undefined) {
+    const hex = createHash('sha256').update(key).digest('hex').slice(0, 12);
+    cached = Buffer.from(hex).toString('base64');
+    // A hash costs more than the rest of a decision; recent clients are asked again and again.
+    if (partitionKeys.size >= PARTITION_KEY_CACHE_SIZE) partitionKeys.delete(partitionKeys.keys().next().value as string);
+    partitionKeys.set(key, cached);
+  }
+  return cached;
+}
+
+const PARTITION_KEY_CACHE_SIZE = 10_000;
+/** Oldest first, so the first key is the one to drop. */
+const partitionKeys = new Map<string, string>();

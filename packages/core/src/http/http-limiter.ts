@@ -1,0 +1,190 @@
+import { createHash } from 'node:crypto';
+import { ErrorCodes, typeError } from '../errors';
+import type { RateLimiter } from '../rate-limiter';
+import type { ClientLimit, Decision, Store } from '../types';
+import { MAX_CLIENT_ID_BYTES, checkCost, describe } from '../validate';
+import { ipKey, normalizeIp } from './client-ip';
+import { rateLimitHeaders, retryAfterHeader } from './headers';
+import { limitedBody, parseHttpOptions, storeErrorActionOf, type ParsedHttpOptions } from './parse-http-options';
+import type { HttpOutcome, HttpRateLimitOptions, LimitedBody } from './types';
+
+/** What an adapter tells the shared layer about its framework's requests. */
+export interface RequestAccess<Req> {
+  /** The client address as the framework resolves it (trust-proxy aware), if known. */
+  ip(req: Req): string | undefined;
+  /** True when the request carries X-Forwarded-For but the framework's trust proxy is off. */
+  forwardedForIgnored(req: Req): boolean;
+  /**
+   * True when trust proxy takes the client address from the left end of X-Forwarded-For, which
+   * any client can write (Express `'trust proxy': true`, Koa `proxy` without `maxIpsCount`).
+   */
+  permissiveProxy?(req: Req): boolean;
+}
+
+const PASS: HttpOutcome = { kind: 'pass' };
+const STORE_DOWN_BODY: LimitedBody = { contentType: 'text/plain; charset=utf-8', text: 'Rate limiter unavailable, please try again later.' };
+/** Stores that an inline-configured HTTP limiter already uses, with the prefixes in use on each. */
+const prefixesByStore = new WeakMap<Store, Set<string>>();
+
+/**
+ * The framework-neutral half of every adapter: parses the options once, then turns a request
+ * into an outcome (pass, allowed with headers, or limited with headers and a body). Adapters
+ * only read the request and write the response.
+ */
+export class HttpLimiter<Req, Handler = never> {
+  readonly #o: ParsedHttpOptions<Req, Handler>;
+  readonly #access: RequestAccess<Req>;
+  readonly #label: string;
+  readonly #warned = new Set<string>();
+
+  constructor(options: HttpRateLimitOptions<Req, Handler> | undefined, access: RequestAccess<Req>, label: string, adapterOptionNames: readonly string[] = []) {
+    this.#o = parseHttpOptions(options, label, adapterOptionNames);
+    this.#access = access;
+    this.#label = label;
+    this.#claimKeySpace();
+  }
+
+  /** The limiter that decides; use it for `updateLimit` with keys from `keyFor`. */
+  get limiter(): RateLimiter {
+    return this.#o.limiter;
+  }
+
+  /** The custom limited-response handler, if one was given. */
+  get handler(): Handler | undefined {
+    return this.#o.handler;
+  }
+
+  /** The store key of a client key (the prefix added; over-long keys hashed). */
+  keyFor(clientKey: string): string {
+    const key = this.#o.prefix + clientKey;
+    if (key.length * 3 <= MAX_CLIENT_ID_BYTES || Buffer.byteLength(key, 'utf8') <= MAX_CLIENT_ID_BYTES) return key;
+    return `${this.#o.prefix}sha256:${createHash('sha256').update(clientKey).digest('hex')}`;
+  }
+
+  /** Gives one client key (as the key generator returns it) its own limit, at run time. */
+  updateLimit(clientKey: string, limit: number, windowSeconds: number): Promise<void> {
+    return this.#o.limiter.updateLimit(this.keyFor(clientKey), limit, windowSeconds);
+  }
+
+  /** The limit that applies to one client key. */
+  getLimit(clientKey: string): Promise<ClientLimit> {
+    return this.#o.limiter.getLimit(this.keyFor(clientKey));
+  }
+
+  /** Closes the limiter if these options created it (a shared `limiter` is left open). */
+  async close(): Promise<void> {
+    if (this.#o.ownsLimiter) await this.#o.limiter.close();
+  }
+
+  /**
+   * Decides one request. Rejects only when a user callback (keyGenerator, cost, skip, allowList,
+   * onLimited, message, onStoreError) throws or returns a bad value; a store failure never rejects.
+   */
+  async evaluate(req: Req): Promise<HttpOutcome> {
+    const o = this.#o;
+    if (o.skip !== undefined && (await o.skip(req))) return PASS;
+    let clientKey: string;
+    let ip: string | undefined;
+    if (o.keyGenerator === undefined) {
+      ip = this.#access.ip(req);
+      if (!this.#warned.has('xff') && this.#access.forwardedForIgnored(req)) this.#warnXff();
+      if (!this.#warned.has('permissive') && this.#access.permissiveProxy?.(req) === true) this.#warnPermissive();
+      clientKey = ip === undefined ? 'unknown-ip' : ipKey(ip, o.ipv6Subnet);
+    } else {
+      clientKey = checkKey(await o.keyGenerator(req), `${this.#label}.keyGenerator() result`);
+    }
+    if (o.allowList !== undefined && (await this.#isAllowListed(req, clientKey, ip))) return PASS;
+    const cost = typeof o.cost === 'number' ? o.cost : checkCost(await o.cost(req), `${this.#label}.cost() result`);
+
+    const key = this.keyFor(clientKey);
+    let decision: Decision;
+    try {
+      decision = await o.limiter.check(key, { cost });
+    } catch (error) {
+      return this.#storeFailed(error, req);
+    }
+
+    const headers = rateLimitHeaders(o.headers, decision, clientKey, o.name);
+    const info = { decision, key, statusCode: o.statusCode };
+    if (decision.allowed) return { kind: 'allowed', headers, info };
+    const retryAfter = retryAfterHeader(decision);
+    if (retryAfter !== undefined) headers.push(retryAfter);
+    if (o.onLimited !== undefined) await o.onLimited(req, decision);
+    const body = typeof o.message === 'function' ? limitedBody(await o.message(req, decision), `${this.#label}.message() result`) : o.message;
+    return { kind: 'limited', headers, info, statusCode: o.statusCode, body };
+  }
+
+  async #isAllowListed(req: Req, clientKey: string, ip: string | undefined): Promise<boolean> {
+    const list = this.#o.allowList;
+    if (typeof list === 'function') return (await list(req, clientKey)) === true;
+    if (list === undefined) return false;
+    return list.has(clientKey) || (ip !== undefined && list.has(normalizeIp(ip)));
+  }
+
+  async #storeFailed(error: unknown, req: Req): Promise<HttpOutcome> {
+    const policy = this.#o.onStoreError;
+    const action = typeof policy === 'function' ? storeErrorActionOf(await policy(error, req), `${this.#label}.onStoreError() result`) : policy;
+    const code = (error as { code?: unknown } | null)?.code;
+    const reason = typeof code === 'string' ? code : error instanceof Error ? error.name : typeof error;
+    this.#warnOnce(
+      `store:${reason}`,
+      action === 'allow' ? 'SLIDEGATE_STORE_FAILED_OPEN' : 'SLIDEGATE_STORE_FAILED_CLOSED',
+      `slidegate: the rate-limit store failed (${reason}: ${error instanceof Error ? error.message : String(error)}); ` +
+        (action === 'allow' ? 'requests pass unlimited until it recovers' : 'requests are refused with 503 until it recovers') +
+        ` (${this.#label}.onStoreError). Reported once per error code.`,
+    );
+    if (action === 'allow') return PASS;
+    return { kind: 'limited', headers: [], info: undefined, statusCode: 503, body: STORE_DOWN_BODY };
+  }
+
+  #warnXff(): void {
+    this.#warnOnce(
+      'xff',
+      'SLIDEGATE_XFF_IGNORED',
+      `slidegate: a request carried X-Forwarded-For but the framework's trust proxy setting is off, so every client behind ` +
+        `that proxy shares the proxy's address as its rate-limit key. If this server runs behind a proxy or load balancer, enable ` +
+        `trust proxy for the proxy's addresses (Express: app.set('trust proxy', '10.0.0.0/8'); Koa: app.proxy = true with app.maxIpsCount = <number of proxies>; ` +
+        `Fastify: Fastify({ trustProxy: '10.0.0.0/8' })); if not, clients are spoofing the header and it is rightly ignored.`,
+    );
+  }
+
+  #warnPermissive(): void {
+    this.#warnOnce(
+      'permissive',
+      'SLIDEGATE_PERMISSIVE_TRUST_PROXY',
+      `slidegate: trust proxy takes the client address from the left end of X-Forwarded-For, which any client can set, so ` +
+        `a client can pick its own rate-limit key. Trust only your proxies (Express: app.set('trust proxy', '10.0.0.0/8') or the ` +
+        `number of proxies; Koa: app.maxIpsCount = <number of proxies>).`,
+    );
+  }
+
+  #warnOnce(key: string, code: string, message: string): void {
+    if (this.#warned.has(key)) return;
+    this.#warned.add(key);
+    process.emitWarning(message, { code });
+  }
+
+  /** Two limiters with their own counts on one store must not share a prefix, or each counts the other's requests. */
+  #claimKeySpace(): void {
+    const store = this.#o.store;
+    if (store === undefined) return;
+    let prefixes = prefixesByStore.get(store);
+    if (prefixes === undefined) prefixesByStore.set(store, (prefixes = new Set()));
+    if (prefixes.has(this.#o.prefix)) {
+      this.#warnOnce(
+        'keyspace',
+        'SLIDEGATE_KEY_SPACE_SHARED',
+        `slidegate: two rate limiters use the same store with the same key prefix ${JSON.stringify(this.#o.prefix)}, so each counts ` +
+          `the other's requests; give each a distinct ${this.#label}.name (or prefix), or share one limiter through ${this.#label}.limiter.`,
+      );
+    }
+    prefixes.add(this.#o.prefix);
+  }
+}
+
+function checkKey(key: unknown, name: string): string {
+  if (typeof key !== 'string' || key.length === 0) {
+    throw typeError(ErrorCodes.INVALID_ARGUMENT, `slidegate: ${name} must be a non-empty string; got ${describe(key)}`);
+  }
+  return key;
+}

@@ -1,0 +1,151 @@
+/**
+ * Options and results shared by the Express, Koa and Fastify adapters. Each adapter fills the
+ * `Req` parameter with its framework's request (Express `Request`, Koa `Context`, Fastify
+ * `FastifyRequest`) and `Handler` with its own handler signature.
+ */
+import type { RateLimiter } from '../rate-limiter';
+import type { Algorithm, Decision, RateLimiterOptions, Store } from '../types';
+
+/**
+ * Which rate-limit response headers to send, named as express-rate-limit names them.
+ * - `'draft-8'`: `RateLimit: "<name>"; r=<remaining>; t=<reset>` and
+ *   `RateLimit-Policy: "<name>"; q=<limit>; w=<window>; pk=:<partition key>:` (appended, so stacked limiters all show)
+ * - `'draft-7'`: `RateLimit: limit=<L>, remaining=<R>, reset=<S>` and `RateLimit-Policy: <L>;w=<W>`
+ * - `'draft-6'`: `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` and `RateLimit-Policy: <L>;w=<W>`
+ * - `'legacy'`: `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (Unix time in seconds)
+ * - `false` or `'none'`: none (limited responses still carry `Retry-After`)
+ */
+export type HeadersMode = 'draft-6' | 'draft-7' | 'draft-8' | 'legacy' | 'none' | false;
+
+/** What `onStoreError` decides when the store fails: let the request through, or refuse it with 503. */
+export type StoreErrorAction = 'allow' | 'deny';
+
+/** A value or a promise of it: every request callback may be async. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** The limited response's body: a string is sent as text, anything else as JSON. */
+export type LimitedMessage<Req> = string | Record<string, unknown> | unknown[] | ((req: Req, decision: Decision) => MaybePromise<unknown>);
+
+/** Passed to a custom `handler` and to `onLimited` consumers that want more than the decision. */
+export interface RateLimitInfo {
+  decision: Decision;
+  /** The key the request was counted under, prefix included. */
+  key: string;
+  statusCode: number;
+}
+
+/** Options common to every adapter. */
+export interface HttpRateLimitOptions<Req, Handler = never> {
+  /**
+   * A limiter to use (and share between routes or middlewares: they then share one budget per key).
+   * Give either this or `limit` + `windowSeconds`, not both. The middleware never closes it.
+   */
+  limiter?: RateLimiter;
+  /** Requests (cost units) allowed per window, per key, when no `limiter` is given. An integer >= 0. */
+  limit?: number;
+  /** The window in whole seconds when no `limiter` is given, 1..31,536,000. */
+  windowSeconds?: number;
+  /**
+   * Where counts live when no `limiter` is given (share a `RedisStore` between instances).
+   * @default a new in-process `MemoryStore`
+   */
+  store?: Store;
+  /** @default 'sliding-window' */
+  algorithm?: Algorithm;
+  /**
+   * Any other `RateLimiter` option for the limiter made from `limit` and `windowSeconds`:
+   * `failureMode`, `timeoutMs`, `lease`, `metrics`, ... (see `RateLimiterOptions`).
+   * @default none: RateLimiter's defaults
+   */
+  limiterOptions?: Omit<RateLimiterOptions, 'limit' | 'windowSeconds' | 'store' | 'algorithm'>;
+  /**
+   * The client key of a request. Return a string of 1+ characters; keys longer than 1024 UTF-8
+   * bytes (prefix included) are replaced by their SHA-256 so hostile input cannot cause an error.
+   * @default the client IP (the framework's trust-proxy aware `ip`), IPv6 grouped by `ipv6Subnet`
+   */
+  keyGenerator?: (req: Req) => MaybePromise<string>;
+  /**
+   * Units the request consumes, an integer >= 1.
+   * @default 1
+   */
+  cost?: number | ((req: Req) => MaybePromise<number>);
+  /**
+   * Return true to let the request through uncounted, with no headers.
+   * @default never
+   */
+  skip?: (req: Req) => MaybePromise<boolean>;
+  /**
+   * Keys that are never limited (compared with the generated key before the prefix and, for the
+   * default key, also with the full client IP), or a function of the request and key.
+   * @default none
+   */
+  allowList?: readonly string[] | ((req: Req, key: string) => MaybePromise<boolean>);
+  /** @default 429 */
+  statusCode?: number;
+  /**
+   * The limited response's body: a string (sent as text/plain), an object (sent as JSON), or a
+   * function of the request and decision returning either.
+   * @default 'Too many requests, please try again later.'
+   */
+  message?: LimitedMessage<Req>;
+  /**
+   * Sends the limited response yourself (overrides `statusCode` and `message`). Headers and
+   * `Retry-After` are already set when it runs.
+   */
+  handler?: Handler;
+  /** Called for every limited request, before the response is sent (logging, metrics). */
+  onLimited?: (req: Req, decision: Decision) => MaybePromise<void>;
+  /**
+   * Which rate-limit headers to send; see `HeadersMode`.
+   * @default 'draft-8'
+   */
+  headers?: HeadersMode;
+  /**
+   * IPv6 prefix length that groups the default key (a client usually owns a whole /56 or /64),
+   * 1..128, or false to key each IPv6 address alone. IPv4 and IPv4-mapped IPv6 are never grouped.
+   * @default 56
+   */
+  ipv6Subnet?: number | false;
+  /**
+   * The limiter's name: the draft-8 policy name and, unless `prefix` is given, the key prefix
+   * `<name>:`, so limiters sharing a store never count each other's requests.
+   * @default none (policy name `<limit>-in-<window>`, no prefix)
+   */
+  name?: string;
+  /**
+   * Prepended to every key (overrides the prefix derived from `name`).
+   * @default `<name>:` when `name` is set, else ''
+   */
+  prefix?: string;
+  /**
+   * When `check()` rejects: `'allow'` lets the request through, `'deny'` answers 503, a function
+   * decides per error. Every distinct error code is reported once with `process.emitWarning`.
+   * Store outages are normally decided by the limiter's own `failureMode` (set it through
+   * `limiterOptions`), which answers with a decision instead of rejecting; this is the last line
+   * for what still rejects (a closed limiter, a custom store or limiter that throws).
+   * @default 'allow'
+   */
+  onStoreError?: StoreErrorAction | ((error: unknown, req: Req) => MaybePromise<StoreErrorAction>);
+}
+
+/** The outcome of one request, for the adapter to apply. */
+export type HttpOutcome =
+  /** Let it through untouched (skipped, allow-listed, or store failure with 'allow'). */
+  | { kind: 'pass' }
+  /** Allowed: write the headers, then continue. */
+  | { kind: 'allowed'; headers: HeaderLine[]; info: RateLimitInfo }
+  /** Limited (or store failure with 'deny'): write the headers, then the response (or call `handler`). */
+  | { kind: 'limited'; headers: HeaderLine[]; info: RateLimitInfo | undefined; statusCode: number; body: LimitedBody };
+
+/** One response header; `append` adds to a list header instead of replacing it. */
+export interface HeaderLine {
+  name: string;
+  value: string;
+  append: boolean;
+}
+
+/** A serialised response body with its content type. */
+export interface LimitedBody {
+  contentType: string;
+  text: string;
+}

@@ -1,0 +1,373 @@
+import type { Algorithm, ClientLimit, Decision, LeaseRelease, Store, StoreDecision } from '../types';
+import { defaultNow } from '../options';
+import { LEASE_MAX_AGE_MS, LEASE_SPEND_MS, type ParsedLeaseOptions } from './lease-options';
+import { leaseSize } from './lease-size';
+
+/**
+ * Requests queued for one client while its acquisition is in flight. Past this many the next ones
+ * skip the queue and ask the store directly (still exact; they only forgo the shared acquisition),
+ * so a stalled store cannot pile up an unbounded queue.
+ */
+export const MAX_WAITERS_PER_CLIENT = 65_536;
+
+interface Waiter {
+  timestamp: number;
+  cost: number;
+  limitFactor: number;
+  resolve: (decision: Decision) => void;
+  reject: (error: unknown) => void;
+}
+
+/** One client's lease on this instance, and the requests waiting for its next acquisition. */
+class LeaseEntry {
+  /** Second `g` at which the leased units are recorded in the shared window. */
+  at = -1;
+  /** Unspent leased units; only requests whose effective time is exactly `at` may spend them. */
+  units = 0;
+  limit = 0;
+  windowSeconds = 0;
+  /** The store's `remaining` at grant, which counts every leased unit as used. */
+  storeRemaining = 0;
+  resetAfter = 0;
+  /** Real ms (performance.now) when the acquisition that granted the lease was sent (the grant happened after). */
+  sentAtMs = 0;
+  /** The same moment on the limiter's injected clock, when it has one. */
+  sentAtLogicalMs = 0;
+  lastUsedMs = 0;
+  /** Units decided for the client since its previous acquisition: the demand the next lease is sized for. */
+  spent = 0;
+  /** Bumped when the client's limit changes, so an acquisition in flight at that moment grants nothing. */
+  generation = 0;
+  acquiring = false;
+  waiters: Waiter[] = [];
+  head = 0;
+  waitingUnits = 0;
+}
+
+export interface LeaseManagerOptions {
+  store: Store;
+  algorithm: Algorithm;
+  defaults: ClientLimit;
+  lease: ParsedLeaseOptions;
+  /**
+   * The limiter's clock, in seconds. Lease lifetimes run on real time (what a store's expiry runs
+   * on) and, when this is an injected clock, on it as well: a lease ends when either says so.
+   */
+  now: () => number;
+}
+
+/**
+ * Local quota leases: decides a client's requests in-process from units that the store recorded
+ * for this instance, and makes every store call one atomic "give back what is unspent, then check
+ * (and grant a new lease)". Because each admitted request has a unit recorded at its own
+ * effective time, the shared window stays exact for any timestamps (see the README, "Leases").
+ */
+export class LeaseManager {
+  readonly #store: Store;
+  readonly #algorithm: Algorithm;
+  readonly #defaults: ClientLimit;
+  readonly #options: ParsedLeaseOptions;
+  /** The injected clock, or undefined when the limiter runs on real time. */
+  readonly #logicalNow: (() => number) | undefined;
+  /** The injected clock in ms as of the last #now(). */
+  #logicalMs = 0;
+  readonly #entries = new Map<string, LeaseEntry>();
+  readonly #inFlight = new Set<Promise<unknown>>();
+  readonly #unsubscribe: () => void;
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(options: LeaseManagerOptions) {
+    this.#store = options.store;
+    this.#algorithm = options.algorithm;
+    this.#defaults = options.defaults;
+    this.#options = options.lease;
+    this.#logicalNow = options.now === defaultNow ? undefined : options.now;
+    this.#unsubscribe = this.#store.onLimitChange((clientId) => {
+      if (clientId === undefined) this.invalidateAll();
+      else this.invalidate(clientId);
+    });
+  }
+
+  /** Clients with a lease entry (held units, recent activity or waiters). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Decides one request; `timestamp` is whole seconds on the caller's clock. */
+  decide(clientId: string, timestamp: number, cost: number, limitFactor: number): Promise<Decision> {
+    const nowMs = this.#now();
+    let entry = this.#entries.get(clientId);
+    if (entry === undefined) {
+      entry = new LeaseEntry();
+      this.#entries.set(clientId, entry);
+      this.#startSweeping();
+    } else if (entry.acquiring) {
+      if (entry.waiters.length - entry.head >= MAX_WAITERS_PER_CLIENT) return this.#direct(clientId, timestamp, cost, limitFactor);
+      return new Promise<Decision>((resolve, reject) => {
+        entry!.waiters.push({ timestamp, cost, limitFactor, resolve, reject });
+        entry!.waitingUnits += cost;
+      });
+    } else if (this.#canSpend(entry, timestamp, cost, nowMs)) {
+      return Promise.resolve(spend(entry, cost, nowMs));
+    }
+    return this.#acquire(clientId, entry, timestamp, cost, limitFactor, nowMs);
+  }
+
+  /** Drops the client's lease (its units go back to the store) so its new limit applies from the next decision. */
+  invalidate(clientId: string): void {
+    const entry = this.#entries.get(clientId);
+    if (entry === undefined) return;
+    this.#drop(clientId, entry, this.#now());
+  }
+
+  /** Drops every lease: some limit may have changed unseen. */
+  invalidateAll(): void {
+    const nowMs = this.#now();
+    for (const [clientId, entry] of this.#entries) this.#drop(clientId, entry, nowMs);
+  }
+
+  /** Invalidates the lease and what was known of the client's remaining quota (it was under the old limit). */
+  #drop(clientId: string, entry: LeaseEntry, nowMs: number): void {
+    entry.generation++;
+    entry.storeRemaining = 0;
+    this.#giveBack(clientId, entry, nowMs);
+  }
+
+  /**
+   * Gives back idle leases (and leases near the end of their lifetime) and forgets idle clients.
+   * Run by one unref'd timer for all clients; public so tests can drive it with a fake clock.
+   */
+  sweep(): void {
+    const nowMs = this.#now();
+    const { idleMs } = this.#options;
+    // Leases past their spending age are given back while a release is still surely safe.
+    const retireAtMs = LEASE_SPEND_MS - this.#sweepIntervalMs();
+    for (const [clientId, entry] of this.#entries) {
+      if (entry.acquiring) continue;
+      const idle = nowMs - entry.lastUsedMs >= idleMs || nowMs < entry.lastUsedMs;
+      if (entry.units > 0 && (idle || this.#ageMs(entry, nowMs) >= retireAtMs)) this.#giveBack(clientId, entry, nowMs);
+      if (idle && entry.units === 0) this.#entries.delete(clientId);
+    }
+    if (this.#entries.size === 0) this.#stopSweeping();
+  }
+
+  /** Gives back every unspent unit and stops the timer; waits for acquisitions in flight. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#stopSweeping();
+    this.#unsubscribe();
+    // Bounded: each round waits for the calls in flight, and a closed manager starts no new lease.
+    for (let round = 0; round < 100 && this.#inFlight.size > 0; round++) await Promise.allSettled([...this.#inFlight]);
+    const nowMs = this.#now();
+    for (const [clientId, entry] of this.#entries) this.#giveBack(clientId, entry, nowMs);
+    await Promise.allSettled([...this.#inFlight]);
+    this.#entries.clear();
+  }
+
+  /**
+   * One atomic store call for `clientId`: release the unspent lease, check this request, and grant
+   * a new lease sized for the demand. Requests arriving meanwhile wait for it.
+   */
+  #acquire(clientId: string, entry: LeaseEntry, timestamp: number, cost: number, limitFactor: number, nowMs: number): Promise<Decision> {
+    const release = this.#takeUnspent(entry, nowMs);
+    const extra = this.#closed
+      ? 0
+      : leaseSize({
+          remaining: entry.storeRemaining + (release?.units ?? 0),
+          cost,
+          spent: entry.spent,
+          waiting: entry.waitingUnits,
+          maxUnits: this.#options.maxUnits,
+          share: this.#options.share,
+        });
+    entry.acquiring = true;
+    entry.spent = 0;
+    const generation = entry.generation;
+    const sentAtLogicalMs = this.#logicalMs;
+    const call = this.#store
+      .check({ clientId, timestamp, cost, defaults: this.#defaults, algorithm: this.#algorithm, extra, release, limitFactor })
+      .then(
+        (decision) => this.#granted(clientId, entry, decision, generation, nowMs, sentAtLogicalMs, timestamp, cost),
+        (error: unknown) => {
+          entry.acquiring = false;
+          this.#flushWaiters(clientId, entry);
+          throw error;
+        },
+      );
+    this.#track(call);
+    return call;
+  }
+
+  #granted(
+    clientId: string,
+    entry: LeaseEntry,
+    decision: StoreDecision,
+    generation: number,
+    sentAtMs: number,
+    sentAtLogicalMs: number,
+    timestamp: number,
+    cost: number,
+  ): Decision {
+    entry.acquiring = false;
+    const granted = decision.granted > 0 ? decision.granted : 0;
+    if (decision.source !== 'store') {
+      // A fallback decision holds no shared record to lease from: pass it through, and let the
+      // waiters ask on their own rather than queue behind a failing store.
+      if (granted > 0) this.#release(clientId, { at: decision.timestamp, units: granted });
+      this.#flushWaiters(clientId, entry);
+      return decision;
+    }
+    const now = this.#now();
+    if (decision.allowed) entry.spent = cost;
+    if (granted > 0 && (generation !== entry.generation || this.#closed)) {
+      // The limit changed (or the limiter closed) while this was in flight: keep nothing leased.
+      this.#release(clientId, { at: decision.timestamp, units: granted });
+    } else if (decision.allowed) {
+      entry.at = decision.timestamp;
+      entry.units = granted;
+      entry.limit = decision.limit;
+      entry.windowSeconds = decision.windowSeconds;
+      entry.storeRemaining = decision.remaining;
+      entry.resetAfter = decision.resetAfter;
+      entry.sentAtMs = sentAtMs;
+      entry.sentAtLogicalMs = sentAtLogicalMs;
+    } else {
+      // Denied: the release already happened in the same call, nothing is leased any more.
+      entry.storeRemaining = decision.remaining;
+    }
+    entry.lastUsedMs = now;
+    const result: Decision = granted > 0 ? { ...decision, remaining: decision.remaining + granted } : decision;
+    this.#drain(clientId, entry, now, decision.allowed ? undefined : { decision: result, timestamp, cost });
+    return result;
+  }
+
+  /**
+   * Serves queued requests in arrival order: from the new lease while it covers them; a request it
+   * cannot cover makes the next acquisition, and the rest keep waiting behind that one. Requests
+   * identical to a denied one (same second, same cost) get the same denial: nothing changed between.
+   */
+  #drain(clientId: string, entry: LeaseEntry, nowMs: number, denial: { decision: Decision; timestamp: number; cost: number } | undefined): void {
+    const waiters = entry.waiters;
+    while (entry.head < waiters.length) {
+      const waiter = waiters[entry.head] as Waiter;
+      if (this.#canSpend(entry, waiter.timestamp, waiter.cost, nowMs)) {
+        this.#dequeue(entry, waiter);
+        waiter.resolve(spend(entry, waiter.cost, nowMs));
+      } else if (denial !== undefined && waiter.timestamp === denial.timestamp && waiter.cost === denial.cost) {
+        this.#dequeue(entry, waiter);
+        waiter.resolve({ ...denial.decision });
+      } else {
+        this.#dequeue(entry, waiter);
+        this.#acquire(clientId, entry, waiter.timestamp, waiter.cost, waiter.limitFactor, nowMs).then(waiter.resolve, waiter.reject);
+        break;
+      }
+    }
+    if (entry.head === waiters.length && waiters.length > 0) {
+      entry.waiters = [];
+      entry.head = 0;
+    }
+  }
+
+  #dequeue(entry: LeaseEntry, waiter: Waiter): void {
+    entry.waiters[entry.head] = undefined as unknown as Waiter;
+    entry.head++;
+    entry.waitingUnits -= waiter.cost;
+  }
+
+  /** After a failed or fallback acquisition: every waiter asks the store on its own, concurrently. */
+  #flushWaiters(clientId: string, entry: LeaseEntry): void {
+    const waiters = entry.waiters.slice(entry.head);
+    entry.waiters = [];
+    entry.head = 0;
+    entry.waitingUnits = 0;
+    for (const w of waiters) this.#direct(clientId, w.timestamp, w.cost, w.limitFactor).then(w.resolve, w.reject);
+  }
+
+  /** A plain store decision, outside the lease (no grant, no release). */
+  #direct(clientId: string, timestamp: number, cost: number, limitFactor: number): Promise<Decision> {
+    return this.#store.check({ clientId, timestamp, cost, defaults: this.#defaults, algorithm: this.#algorithm, extra: 0, limitFactor });
+  }
+
+  /** Takes the lease's unspent units out of local reach, returning them as a release if that is still safe. */
+  #takeUnspent(entry: LeaseEntry, nowMs: number): LeaseRelease | undefined {
+    const units = entry.units;
+    if (units === 0) return undefined;
+    entry.units = 0;
+    return this.#ageMs(entry, nowMs) < LEASE_MAX_AGE_MS ? { at: entry.at, units } : undefined;
+  }
+
+  #giveBack(clientId: string, entry: LeaseEntry, nowMs: number): void {
+    const release = this.#takeUnspent(entry, nowMs);
+    if (release !== undefined) this.#release(clientId, release);
+  }
+
+  /** Releases are best effort: a failed one leaves units recorded until they leave the window (under-admission only). */
+  #release(clientId: string, release: LeaseRelease): void {
+    const call = this.#store.release(clientId, this.#algorithm, release, this.#defaults).catch(() => undefined);
+    this.#track(call);
+  }
+
+  #track(call: Promise<unknown>): void {
+    const settled: Promise<boolean> = call.then(
+      () => this.#inFlight.delete(settled),
+      () => this.#inFlight.delete(settled),
+    );
+    this.#inFlight.add(settled);
+  }
+
+  /** Real ms now; also reads the injected clock, if any, into #logicalMs. */
+  #now(): number {
+    if (this.#logicalNow !== undefined) this.#logicalMs = this.#logicalNow() * 1000;
+    return performance.now();
+  }
+
+  /** The lease's age: the larger of what real time and the injected clock say (a clock run backwards counts as expired). */
+  #ageMs(entry: LeaseEntry, nowMs: number): number {
+    const real = nowMs - entry.sentAtMs;
+    const age = this.#logicalNow === undefined ? real : Math.max(real, this.#logicalMs - entry.sentAtLogicalMs);
+    return age >= 0 ? age : Infinity;
+  }
+
+  /**
+   * A request may spend leased units only if its effective time max(t, g) is exactly g (t <= g),
+   * and only while the lease is young enough that the store surely still holds the units.
+   */
+  #canSpend(entry: LeaseEntry, timestamp: number, cost: number, nowMs: number): boolean {
+    return entry.units >= cost && timestamp <= entry.at && this.#ageMs(entry, nowMs) < LEASE_SPEND_MS;
+  }
+
+  #sweepIntervalMs(): number {
+    return Math.max(5, Math.min(100, Math.floor(this.#options.idleMs / 2)));
+  }
+
+  #startSweeping(): void {
+    if (this.#sweepTimer !== undefined || this.#closed) return;
+    this.#sweepTimer = setInterval(() => this.sweep(), this.#sweepIntervalMs());
+    this.#sweepTimer.unref();
+  }
+
+  #stopSweeping(): void {
+    if (this.#sweepTimer === undefined) return;
+    clearInterval(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+  }
+}
+
+
+function spend(entry: LeaseEntry, cost: number, nowMs: number): Decision {
+  entry.units -= cost;
+  entry.spent += cost;
+  entry.lastUsedMs = nowMs;
+  return {
+    allowed: true,
+    limit: entry.limit,
+    windowSeconds: entry.windowSeconds,
+    // Unspent units are counted as used by the store but are this instance's to give: add them back.
+    remaining: entry.storeRemaining + entry.units,
+    retryAfter: 0,
+    resetAfter: entry.resetAfter,
+    timestamp: entry.at,
+    source: 'lease',
+  };
+}

@@ -1,0 +1,25 @@
+/** What the lease manager knows about a client when it asks the store for a lease. */
+export interface LeaseSizeInput {
+  /** The client's remaining quota as last seen by this instance (store's remaining + this instance's unspent units). */
+  remaining: number;
+  /** Cost of the request that makes the acquisition (always decided first, by the store). */
+  cost: number;
+  /** Units this instance decided for the client since its previous acquisition: the recent demand. */
+  spent: number;
+  /** Units of requests already queued behind this acquisition. */
+  waiting: number;
+  maxUnits: number;
+  share: number;
+}
+
+/**
+ * Extra units to ask for beyond `cost`. Grows with demand (twice what the last lease served, or
+ * everything already queued), so a client seen once costs no lease at all; and takes at most
+ * `share` of what would remain after this request, so leases shrink to nothing near the limit,
+ * where every request is then decided by the store exactly as without leases.
+ */
+export function leaseSize(input: LeaseSizeInput): number {
+  const demand = Math.max(2 * input.spent, input.waiting);
+  const fair = Math.floor(Math.max(0, input.remaining - input.cost) * input.share);
+  return Math.max(0, Math.min(input.maxUnits, fair, demand));
+}

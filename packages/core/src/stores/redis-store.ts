@@ -1,0 +1,384 @@
+import { Redis, type Cluster, type RedisOptions } from 'ioredis';
+import { LRUCache } from 'lru-cache';
+import { ErrorCodes, StoreError, rangeError, typeError } from '../errors';
+import { redisShareFactor } from '../adaptive/redis-shared-factor';
+import { redisHeartbeat } from '../faults/redis-heartbeat';
+import type {
+  Algorithm,
+  ClientLimit,
+  FactorProposal,
+  LeaseRelease,
+  Store,
+  StoreCheckRequest,
+  StoreDecision,
+  StoreSetLimitRequest,
+} from '../types';
+import { checkKnownKeys, checkPlainObject, describe } from '../validate';
+import { decodeClientId, encodeClientId, KEY_SUFFIXES, limitsChannel } from './redis/key-encoding';
+import { LimitSubscription } from './redis/limit-subscription';
+import {
+  SET_LIMIT,
+  SLIDING_COUNTER_CHECK,
+  SLIDING_COUNTER_RELEASE,
+  SLIDING_LOG_CHECK,
+  SLIDING_LOG_RELEASE,
+  SLIDING_WINDOW_CHECK,
+  SLIDING_WINDOW_RELEASE,
+} from './redis/scripts';
+
+/** Where a RedisStore takes the time of a check that carries no timestamp. */
+export type RedisStoreClock = 'caller' | 'redis';
+
+/** Options of `RedisStore`. */
+export interface RedisStoreOptions {
+  /**
+   * An ioredis `Redis` (standalone or Sentinel) or `Cluster`. The user owns it: `close()` leaves it
+   * open. Its own options apply (`enableAutoPipelining: true` batches concurrent checks into fewer
+   * writes to the socket; each check is still one EVALSHA).
+   */
+  client: Redis | Cluster;
+  /**
+   * Prepended to every key and to the pub/sub channel (`${prefix}limits`). May not contain '{' or
+   * '}', which would break the per-client hash tag.
+   * @default 'slidegate:'
+   */
+  prefix?: string;
+  /**
+   * The clock of a check without a timestamp.
+   * - `'caller'`: the limiter's `now()` on each instance. Decisions use the caller's timestamps as
+   *   given (the seed's API; tests and replays can pass any time). Instances whose clocks drift
+   *   disagree on the window by the drift; a client's clock never runs backwards, so an instance
+   *   running ahead moves that client's window forward for everyone.
+   * - `'redis'`: Redis `TIME`, read inside the script, so every instance shares one clock and host
+   *   drift does not matter. Checks that pass a timestamp still use it. On a Cluster each slot's
+   *   master has its own clock, which is harmless because a client lives on one slot; after a
+   *   failover, the new master's clock applies (its skew shifts that client's window).
+   * @default 'caller'
+   */
+  clock?: RedisStoreClock;
+  /**
+   * Client limits cached for `getLimit()` (decisions never need the cache: the script reads the
+   * limit itself). Entries are dropped when a change is announced on the channel.
+   * @default 10_000
+   */
+  limitCacheSize?: number;
+}
+
+/** Options of `RedisStore.fromUrl`: the store's options, plus those of the client it creates. */
+export interface RedisStoreUrlOptions extends Omit<RedisStoreOptions, 'client'> {
+  /** Options for the ioredis client the store creates (and closes). */
+  redisOptions?: RedisOptions;
+}
+
+export const DEFAULT_REDIS_PREFIX = 'slidegate:';
+const DEFAULT_LIMIT_CACHE_SIZE = 10_000;
+const KNOWN_OPTIONS = ['client', 'prefix', 'clock', 'limitCacheSize'] as const;
+const CLOCKS: readonly RedisStoreClock[] = ['caller', 'redis'];
+
+/** ioredis command names; versioned so that two slidegate versions on one client never clash. */
+const COMMANDS = {
+  'sliding-window': { check: 'slidegateSlidingWindowCheckV1', release: 'slidegateSlidingWindowReleaseV1' },
+  'sliding-log': { check: 'slidegateSlidingLogCheckV1', release: 'slidegateSlidingLogReleaseV1' },
+  'sliding-counter': { check: 'slidegateSlidingCounterCheckV1', release: 'slidegateSlidingCounterReleaseV1' },
+} as const;
+const SET_LIMIT_COMMAND = 'slidegateSetLimitV1';
+
+type ScriptArg = string | number;
+type ScriptCommand = (...args: ScriptArg[]) => Promise<unknown>;
+
+/** A cached answer of getLimit(): the client's own limit or none. */
+interface CachedLimit {
+  limit: ClientLimit | undefined;
+}
+
+/**
+ * The shared store: every instance that uses the same Redis agrees on every client's window. Each
+ * check is one EVALSHA of an atomic Lua script that resolves the client's limit, applies a lease
+ * release, decides, records and computes every decision field from one snapshot.
+ */
+export class RedisStore implements Store {
+  readonly hasOwnClock: boolean;
+  readonly prefix: string;
+  readonly #client: Redis | Cluster;
+  readonly #ownsClient: boolean;
+  readonly #cache: LRUCache<string, CachedLimit>;
+  readonly #listeners = new Set<(clientId: string | undefined) => void>();
+  #subscription: LimitSubscription | undefined;
+  /** Bumped on every invalidation, so a getLimit() read that raced one is not cached. */
+  #generation = 0;
+  #closed = false;
+
+  constructor(options: RedisStoreOptions) {
+    const o = checkPlainObject(options, 'RedisStore options');
+    checkKnownKeys(o, KNOWN_OPTIONS, 'RedisStore options');
+    this.#client = checkClient(o.client);
+    this.prefix = checkPrefix(o.prefix ?? DEFAULT_REDIS_PREFIX);
+    this.hasOwnClock = checkClock(o.clock ?? 'caller') === 'redis';
+    const cacheSize = checkCacheSize(o.limitCacheSize ?? DEFAULT_LIMIT_CACHE_SIZE);
+    this.#cache = new LRUCache<string, CachedLimit>({ max: cacheSize });
+    this.#ownsClient = (options as { [OWNS_CLIENT]?: boolean })[OWNS_CLIENT] === true;
+    defineCommands(this.#client);
+  }
+
+  /** A store over a client it creates from `url` (redis://, rediss://) and closes in `close()`. */
+  static fromUrl(url: string, options: RedisStoreUrlOptions = {}): RedisStore {
+    if (typeof url !== 'string') throw typeError(ErrorCodes.INVALID_OPTION, `slidegate: RedisStore.fromUrl url must be a string; got ${describe(url)}`);
+    const o = checkPlainObject(options, 'RedisStore.fromUrl options');
+    checkKnownKeys(o, ['prefix', 'clock', 'limitCacheSize', 'redisOptions'], 'RedisStore.fromUrl options');
+    const { redisOptions, ...storeOptions } = options;
+    if (redisOptions !== undefined) checkPlainObject(redisOptions, 'RedisStore.fromUrl options.redisOptions');
+    const client = new Redis(url, redisOptions ?? {});
+    try {
+      return new RedisStore({ ...storeOptions, client, [OWNS_CLIENT]: true } as RedisStoreOptions);
+    } catch (error) {
+      client.disconnect();
+      throw error;
+    }
+  }
+
+  async check(request: StoreCheckRequest): Promise<StoreDecision> {
+    const tag = this.#tag(request.clientId);
+    const reply = await this.#run(COMMANDS[request.algorithm].check, [
+      ...stateKeys(tag, request.algorithm),
+      request.timestamp === undefined ? '' : request.timestamp,
+      request.cost,
+      request.defaults.limit,
+      request.defaults.windowSeconds,
+      request.limitFactor,
+      request.extra,
+      request.release === undefined ? '' : request.release.at,
+      request.release === undefined ? 0 : request.release.units,
+    ]);
+    return decodeDecision(reply);
+  }
+
+  async release(clientId: string, algorithm: Algorithm, release: LeaseRelease, defaults: ClientLimit): Promise<void> {
+    const tag = this.#tag(clientId);
+    // Timestamp 0 (never read) spares a TIME call; cost and extra are unused by release scripts.
+    await this.#run(COMMANDS[algorithm].release, [
+      ...stateKeys(tag, algorithm),
+      0,
+      0,
+      defaults.limit,
+      defaults.windowSeconds,
+      1,
+      0,
+      release.at,
+      release.units,
+    ]);
+  }
+
+  async getLimit(clientId: string): Promise<ClientLimit | undefined> {
+    this.#subscribe();
+    const cached = this.#cache.get(clientId);
+    if (cached !== undefined) return copy(cached.limit);
+    const generation = this.#generation;
+    let reply: unknown;
+    try {
+      reply = await this.#client.hmget(this.#tag(clientId) + KEY_SUFFIXES.config, 'L', 'W');
+    } catch (error) {
+      throw new StoreError(`slidegate: RedisStore getLimit failed: ${(error as Error).message}`, { cause: error });
+    }
+    const limit = decodeLimit(reply);
+    if (generation === this.#generation && this.#subscription?.subscribed === true) this.#cache.set(clientId, { limit });
+    return copy(limit);
+  }
+
+  async setLimit(request: StoreSetLimitRequest): Promise<void> {
+    const tag = this.#tag(request.clientId);
+    const [stateKey, , metaKey] = stateKeys(tag, request.algorithm);
+    await this.#run(SET_LIMIT_COMMAND, [
+      tag + KEY_SUFFIXES.config,
+      stateKey as string,
+      metaKey ?? (stateKey as string),
+      request.algorithm,
+      request.limit.limit,
+      request.limit.windowSeconds,
+      request.defaults.windowSeconds,
+      limitsChannel(this.prefix),
+      encodeClientId(request.clientId),
+    ]);
+    // This instance learns at once; the others through the channel (so do we, a second time).
+    this.#invalidate(request.clientId);
+  }
+
+  /** `Store.heartbeat`: the live-instance count for the `'local'` failure mode's share. */
+  async heartbeat(instanceId: string, ttlSeconds: number): Promise<number> {
+    // No ':suffix', so this key can never equal a client's key (those always end in one).
+    return redisHeartbeat(this.#client, `${this.prefix}{instances}`, instanceId, ttlSeconds);
+  }
+
+  /** `Store.shareFactor`: the smallest live load-adaptive factor of the group. */
+  async shareFactor(proposal: FactorProposal): Promise<number> {
+    const key = `${this.prefix}{adaptive:${encodeClientId(proposal.group)}}`;
+    return redisShareFactor(this.#client, key, proposal.instanceId, proposal.factor, proposal.ttlSeconds);
+  }
+
+  onLimitChange(listener: (clientId: string | undefined) => void): () => void {
+    this.#subscribe();
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Closes the subscriber connection, and the client when the store created it. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#subscription?.close();
+    this.#subscription = undefined;
+    this.#listeners.clear();
+    this.#cache.clear();
+    if (this.#ownsClient) {
+      await this.#client.quit().catch(() => this.#client.disconnect());
+    }
+  }
+
+  /** The subscriber connection, once getLimit() or onLimitChange() started it (for tests). */
+  get subscriberConnection(): Redis | undefined {
+    return this.#subscription?.connection;
+  }
+
+  /** `${prefix}{encoded id}:`, the start of every key of the client. */
+  #tag(clientId: string): string {
+    return `${this.prefix}{${encodeClientId(clientId)}}:`;
+  }
+
+  async #run(command: string, args: ScriptArg[]): Promise<unknown> {
+    const run = (this.#client as unknown as Record<string, ScriptCommand>)[command] as ScriptCommand;
+    try {
+      return await run.apply(this.#client, args);
+    } catch (error) {
+      throw new StoreError(`slidegate: RedisStore ${command} failed: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  #subscribe(): void {
+    if (this.#subscription !== undefined || this.#closed) return;
+    this.#subscription = new LimitSubscription(this.#client, limitsChannel(this.prefix), {
+      onMessage: (message) => this.#invalidate(decodeClientId(message)),
+      onDesync: () => {
+        this.#generation++;
+        this.#cache.clear();
+      },
+      onResync: () => {
+        this.#generation++;
+        this.#cache.clear();
+        this.#notify(undefined);
+      },
+    });
+  }
+
+  #invalidate(clientId: string): void {
+    this.#generation++;
+    this.#cache.delete(clientId);
+    this.#notify(clientId);
+  }
+
+  #notify(clientId: string | undefined): void {
+    for (const listener of this.#listeners) listener(clientId);
+  }
+}
+
+/** Marks a store made by fromUrl, without a public option that users could set by mistake. */
+const OWNS_CLIENT = Symbol('slidegate.ownsClient');
+
+/** The KEYS of an algorithm's scripts: state key, config key, then (log only) the meta key. */
+function stateKeys(tag: string, algorithm: Algorithm): string[] {
+  switch (algorithm) {
+    case 'sliding-window':
+      return [tag + KEY_SUFFIXES.slidingWindow, tag + KEY_SUFFIXES.config];
+    case 'sliding-log':
+      return [tag + KEY_SUFFIXES.slidingLog, tag + KEY_SUFFIXES.config, tag + KEY_SUFFIXES.slidingLogMeta];
+    default:
+      return [tag + KEY_SUFFIXES.slidingCounter, tag + KEY_SUFFIXES.config];
+  }
+}
+
+/** Registers the scripts once per client (EVALSHA, with EVAL after NOSCRIPT; works on Cluster). */
+function defineCommands(client: Redis | Cluster): void {
+  const define = (name: string, lua: string, numberOfKeys: number): void => {
+    if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') client.defineCommand(name, { lua, numberOfKeys });
+  };
+  define(COMMANDS['sliding-window'].check, SLIDING_WINDOW_CHECK, 2);
+  define(COMMANDS['sliding-window'].release, SLIDING_WINDOW_RELEASE, 2);
+  define(COMMANDS['sliding-log'].check, SLIDING_LOG_CHECK, 3);
+  define(COMMANDS['sliding-log'].release, SLIDING_LOG_RELEASE, 3);
+  define(COMMANDS['sliding-counter'].check, SLIDING_COUNTER_CHECK, 2);
+  define(COMMANDS['sliding-counter'].release, SLIDING_COUNTER_RELEASE, 2);
+  define(SET_LIMIT_COMMAND, SET_LIMIT, 3);
+}
+
+function decodeDecision(reply: unknown): StoreDecision {
+  if (!Array.isArray(reply) || reply.length !== 8 || !reply.every((n) => typeof n === 'number')) {
+    throw new StoreError(`slidegate: RedisStore got an unexpected script reply: ${JSON.stringify(reply)}`, {
+      code: ErrorCodes.STORE_BAD_REPLY,
+    });
+  }
+  const values: number[] = reply;
+  const [allowed, limit, windowSeconds, remaining, retryAfter, resetAfter, timestamp, granted] = values;
+  return {
+    allowed: allowed === 1,
+    limit: limit as number,
+    windowSeconds: windowSeconds as number,
+    remaining: remaining as number,
+    retryAfter: retryAfter === -1 ? Infinity : (retryAfter as number),
+    resetAfter: resetAfter as number,
+    timestamp: timestamp as number,
+    source: 'store',
+    granted: granted as number,
+  };
+}
+
+function decodeLimit(reply: unknown): ClientLimit | undefined {
+  if (!Array.isArray(reply)) throw new StoreError('slidegate: RedisStore got an unexpected config reply', { code: ErrorCodes.STORE_BAD_REPLY });
+  const [limit, windowSeconds] = reply as (string | null)[];
+  if (limit == null || windowSeconds == null) return undefined;
+  return { limit: Number(limit), windowSeconds: Number(windowSeconds) };
+}
+
+function copy(limit: ClientLimit | undefined): ClientLimit | undefined {
+  return limit === undefined ? undefined : { ...limit };
+}
+
+function checkClient(client: unknown): Redis | Cluster {
+  const c = client as Partial<Record<'defineCommand' | 'duplicate' | 'hmget', unknown>> | null | undefined;
+  if (typeof c !== 'object' || c === null || typeof c.defineCommand !== 'function' || typeof c.duplicate !== 'function' || typeof c.hmget !== 'function') {
+    throw typeError(ErrorCodes.INVALID_OPTION, `slidegate: RedisStore options.client must be an ioredis Redis or Cluster; got ${describe(client)}`);
+  }
+  // ioredis puts its keyPrefix before every key: braces there would become the hash tag of every client.
+  const keyPrefix = (client as { options?: { keyPrefix?: unknown } }).options?.keyPrefix;
+  if (typeof keyPrefix === 'string' && /[{}]/.test(keyPrefix)) {
+    throw rangeError(
+      ErrorCodes.INVALID_OPTION,
+      `slidegate: RedisStore options.client has an ioredis keyPrefix with '{' or '}', which would put every client on one hash tag; got ${describe(keyPrefix)}`,
+    );
+  }
+  return client as Redis | Cluster;
+}
+
+function checkPrefix(prefix: unknown): string {
+  if (typeof prefix !== 'string') throw typeError(ErrorCodes.INVALID_OPTION, `slidegate: RedisStore options.prefix must be a string; got ${describe(prefix)}`);
+  if (/[{}]/.test(prefix)) {
+    throw rangeError(
+      ErrorCodes.INVALID_OPTION,
+      `slidegate: RedisStore options.prefix may not contain '{' or '}' (they would break the per-client Cluster hash tag); got ${describe(prefix)}`,
+    );
+  }
+  return prefix;
+}
+
+function checkClock(clock: unknown): RedisStoreClock {
+  const expected = CLOCKS.map((c) => `'${c}'`).join(' or ');
+  if (typeof clock !== 'string') throw typeError(ErrorCodes.INVALID_OPTION, `slidegate: RedisStore options.clock must be ${expected}; got ${describe(clock)}`);
+  if (!(CLOCKS as readonly string[]).includes(clock)) {
+    throw rangeError(ErrorCodes.INVALID_OPTION, `slidegate: RedisStore options.clock must be ${expected}; got ${describe(clock)}`);
+  }
+  return clock as RedisStoreClock;
+}
+
+function checkCacheSize(size: unknown): number {
+  const message = `slidegate: RedisStore options.limitCacheSize must be an integer >= 1; got ${describe(size)}`;
+  if (typeof size !== 'number') throw typeError(ErrorCodes.INVALID_OPTION, message);
+  if (!Number.isSafeInteger(size) || size < 1) throw rangeError(ErrorCodes.INVALID_OPTION, message);
+  return size;
+}

@@ -1,0 +1,72 @@
+import { expect } from 'chai';
+import { createHash } from 'node:crypto';
+import { defaultPolicyName, partitionKey, rateLimitHeaders, retryAfterHeader } from '../src/http/headers';
+import type { Decision } from '../src/types';
+
+const decision: Decision = {
+  allowed: true,
+  limit: 10,
+  windowSeconds: 60,
+  remaining: 7,
+  retryAfter: 0,
+  resetAfter: 42,
+  timestamp: 1_700_000_000,
+  source: 'store',
+};
+
+const lines = (mode: Parameters<typeof rateLimitHeaders>[0], d = decision, name?: string) =>
+  rateLimitHeaders(mode, d, '203.0.113.7', name).map((h) => [h.name, h.value, h.append]);
+
+describe('http rate-limit headers, as express-rate-limit formats them', () => {
+  it('draft-8: named RateLimit and RateLimit-Policy with q, w, pk, r, t (appended)', () => {
+    const pk = Buffer.from(createHash('sha256').update('203.0.113.7').digest('hex').slice(0, 12)).toString('base64');
+    expect(partitionKey('203.0.113.7')).to.equal(pk);
+    expect(lines('draft-8')).to.deep.equal([
+      ['RateLimit-Policy', `"10-in-1min"; q=10; w=60; pk=:${pk}:`, true],
+      ['RateLimit', '"10-in-1min"; r=7; t=42', true],
+    ]);
+    expect(lines('draft-8', decision, 'api')[1]).to.deep.equal(['RateLimit', '"api"; r=7; t=42', true]);
+  });
+
+  it('draft-7: combined RateLimit and RateLimit-Policy', () => {
+    expect(lines('draft-7')).to.deep.equal([
+      ['RateLimit-Policy', '10;w=60', false],
+      ['RateLimit', 'limit=10, remaining=7, reset=42', false],
+    ]);
+  });
+
+  it('draft-6: separate RateLimit-* and RateLimit-Policy', () => {
+    expect(lines('draft-6')).to.deep.equal([
+      ['RateLimit-Policy', '10;w=60', false],
+      ['RateLimit-Limit', '10', false],
+      ['RateLimit-Remaining', '7', false],
+      ['RateLimit-Reset', '42', false],
+    ]);
+  });
+
+  it('legacy: X-RateLimit-* with the reset as Unix seconds', () => {
+    expect(lines('legacy')).to.deep.equal([
+      ['X-RateLimit-Limit', '10', false],
+      ['X-RateLimit-Remaining', '7', false],
+      ['X-RateLimit-Reset', String(1_700_000_042), false],
+    ]);
+  });
+
+  it('none and false: no headers', () => {
+    expect(lines('none')).to.deep.equal([]);
+    expect(lines(false)).to.deep.equal([]);
+  });
+
+  it('Retry-After is the decision retryAfter, and omitted when the request can never pass', () => {
+    expect(retryAfterHeader({ ...decision, allowed: false, retryAfter: 13 })).to.deep.equal({ name: 'Retry-After', value: '13', append: false });
+    expect(retryAfterHeader({ ...decision, allowed: false, retryAfter: Infinity })).to.equal(undefined);
+  });
+
+  it('names policies like express-rate-limit', () => {
+    expect(defaultPolicyName(5, 30)).to.equal('5-in-30sec');
+    expect(defaultPolicyName(100, 900)).to.equal('100-in-15min');
+    expect(defaultPolicyName(5, 3600)).to.equal('5-in-1hr');
+    expect(defaultPolicyName(5, 7200)).to.equal('5-in-2hrs');
+    expect(defaultPolicyName(5, 172_800)).to.equal('5-in-2days');
+  });
+});

@@ -1,0 +1,67 @@
+import { HttpLimiter, type ClientLimit, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimiter } from '@slidegate/core';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+
+/** Sends the limited response yourself; headers and `Retry-After` are already set. */
+export type ExpressLimitHandler = (req: Request, res: Response, next: NextFunction, info: RateLimitInfo) => unknown;
+
+/** Options of `rateLimit()`: the shared slidegate HTTP options, with Express's request. */
+export type ExpressRateLimitOptions = HttpRateLimitOptions<Request, ExpressLimitHandler>;
+
+/** The middleware, with the limiter behind it for run-time limits. */
+export interface ExpressRateLimitMiddleware extends RequestHandler {
+  readonly limiter: RateLimiter;
+  /** Gives one client key (as the key generator returns it: an IP, an API key) its own limit. */
+  updateLimit(clientKey: string, limit: number, windowSeconds: number): Promise<void>;
+  getLimit(clientKey: string): Promise<ClientLimit>;
+  /** Closes the limiter when the options created it. */
+  close(): Promise<void>;
+}
+
+/** Express 4 and 5 both resolve `req.ip` through the app's 'trust proxy' setting. */
+const expressAccess = {
+  ip: (req: Request): string | undefined => req.ip,
+  forwardedForIgnored: (req: Request): boolean => req.headers['x-forwarded-for'] !== undefined && !trustsProxy(req),
+  permissiveProxy: (req: Request): boolean => req.app.get('trust proxy') === true,
+};
+
+/**
+ * Rate-limiting middleware for Express 4 and 5:
+ * `app.use(rateLimit({ limit: 100, windowSeconds: 60 }))`. Options are validated here, once.
+ */
+export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMiddleware {
+  const http = new HttpLimiter<Request, ExpressLimitHandler>(options, expressAccess, 'rateLimit options');
+  const middleware = (req: Request, res: Response, next: NextFunction): void => {
+    http
+      .evaluate(req)
+      .then((outcome) => apply(outcome, http.handler, req, res, next))
+      // A throwing user callback goes to Express's error handling, never an unhandled rejection.
+      .catch((error: unknown) => next(error));
+  };
+  return Object.assign(middleware, {
+    limiter: http.limiter,
+    updateLimit: (clientKey: string, limit: number, windowSeconds: number) => http.updateLimit(clientKey, limit, windowSeconds),
+    getLimit: (clientKey: string) => http.getLimit(clientKey),
+    close: () => http.close(),
+  });
+}
+
+function apply(outcome: HttpOutcome, handler: ExpressLimitHandler | undefined, req: Request, res: Response, next: NextFunction): void {
+  if (outcome.kind === 'pass') return next();
+  if (!res.headersSent) {
+    for (const header of outcome.headers) {
+      if (header.append) res.append(header.name, header.value);
+      else res.setHeader(header.name, header.value);
+    }
+  }
+  if (outcome.kind === 'allowed') return next();
+  if (handler !== undefined && outcome.info !== undefined) {
+    Promise.resolve(handler(req, res, next, outcome.info)).catch(next);
+    return;
+  }
+  res.status(outcome.statusCode).type(outcome.body.contentType).send(outcome.body.text);
+}
+
+function trustsProxy(req: Request): boolean {
+  const setting: unknown = req.app.get('trust proxy');
+  return setting !== false && setting !== undefined && setting !== 0;
+}

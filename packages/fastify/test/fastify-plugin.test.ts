@@ -1,0 +1,197 @@
+import { expect } from 'chai';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import request from 'supertest';
+import { RateLimiter, type Decision } from '@slidegate/core';
+import { storeCases, warningsDuring } from '../../core/test/http-support';
+import slidegateDefault, { slidegate, type FastifyRateLimitOptions } from '../src/index';
+
+const apps: FastifyInstance[] = [];
+
+/** A started Fastify app with the plugin and a few routes; closed in after(). */
+async function appWith(options: FastifyRateLimitOptions, server: FastifyServerOptions = {}, routes?: (app: FastifyInstance) => void): Promise<FastifyInstance> {
+  const app = Fastify(server);
+  apps.push(app);
+  await app.register(slidegate, options);
+  if (routes) routes(app);
+  else app.get('/', async () => 'ok');
+  await app.listen({ port: 0, host: '::' });
+  return app;
+}
+
+async function statuses(app: FastifyInstance, n: number, path = '/', headers: Record<string, string> = {}): Promise<number[]> {
+  const seen: number[] = [];
+  for (let i = 0; i < n; i++) seen.push((await request(app.server).get(path).set(headers)).status);
+  return seen;
+}
+
+after(async () => {
+  await Promise.all(apps.map((app) => app.close()));
+});
+
+for (const storeCase of storeCases()) {
+  describe(`@slidegate/fastify on the ${storeCase.name}`, () => {
+    let opened: Awaited<ReturnType<typeof storeCase.open>>;
+    before(async () => {
+      opened = await storeCase.open();
+    });
+    after(async () => {
+      await opened.close();
+    });
+
+    it('allows exactly the limit, then 429 with Retry-After equal to the decision', async () => {
+      const decisions: Decision[] = [];
+      const app = await appWith({ limit: 3, windowSeconds: 60, store: opened.store, limiterOptions: opened.limiterOptions, name: `${opened.prefix}-a`, onLimited: (_req, d) => void decisions.push(d) });
+      expect(await statuses(app, 4)).to.deep.equal([200, 200, 200, 429]);
+      const response = await request(app.server).get('/');
+      expect([response.status, response.text]).to.deep.equal([429, 'Too many requests, please try again later.']);
+      expect(response.headers['retry-after']).to.equal(String(decisions[1]?.retryAfter));
+      expect(decisions[1]?.retryAfter).to.be.within(58, 60);
+      // t is 60, or less when the oldest request lies a second or two back on a slow machine.
+      expect(response.headers.ratelimit).to.match(new RegExp(`^"${opened.prefix}-a"; r=0; t=(58|59|60)$`));
+    });
+
+    it('per-route config.rateLimit (own limit and key space, or false), per-key limits and cost', async () => {
+      const app = await appWith({ limit: 2, windowSeconds: 60, store: opened.store, limiterOptions: opened.limiterOptions, name: opened.prefix }, {}, (a) => {
+        a.get('/global-1', async () => 'ok');
+        a.get('/global-2', async () => 'ok');
+        a.get('/free', { config: { rateLimit: false } }, async () => 'ok');
+        a.get('/keyed', { config: { rateLimit: { limit: 1, windowSeconds: 60, keyGenerator: (req) => String(req.headers['x-api-key'] ?? 'none') } } }, async () => 'ok');
+        a.get('/heavy', { config: { rateLimit: { limit: 5, windowSeconds: 60, cost: (req) => Number((req.query as { units?: string }).units ?? 1) } } }, async () => 'ok');
+      });
+      // Routes without their own config share the plugin's limiter and budget.
+      expect([...(await statuses(app, 1, '/global-1')), ...(await statuses(app, 2, '/global-2'))]).to.deep.equal([200, 200, 429]);
+      expect(await statuses(app, 3, '/free')).to.deep.equal([200, 200, 200]);
+      expect(await statuses(app, 2, '/keyed', { 'x-api-key': 'alice' })).to.deep.equal([200, 429]);
+      expect(await statuses(app, 1, '/keyed', { 'x-api-key': 'bob' })).to.deep.equal([200]);
+      expect(await statuses(app, 2, '/heavy?units=3')).to.deep.equal([200, 429]);
+      expect(await statuses(app, 1, '/heavy?units=2')).to.deep.equal([200]);
+    });
+
+    it('a limit changed at run time through a shared limiter applies to the next request', async () => {
+      const limiter = new RateLimiter({ limit: 1, windowSeconds: 60, store: opened.store, ...opened.limiterOptions });
+      const app = await appWith({ limiter, prefix: `${opened.prefix}-admin:`, keyGenerator: (req) => String(req.headers['x-api-key']) });
+      expect(await statuses(app, 2, '/', { 'x-api-key': 'k1' })).to.deep.equal([200, 429]);
+      await limiter.updateLimit(`${opened.prefix}-admin:k1`, 3, 60);
+      expect(await statuses(app, 3, '/', { 'x-api-key': 'k1' })).to.deep.equal([200, 200, 429]);
+      await limiter.close();
+    });
+  });
+}
+
+describe('@slidegate/fastify behaviour', () => {
+  it('is exported as default and named, and works with global: false', async () => {
+    expect(slidegateDefault).to.equal(slidegate);
+    const app = await appWith({ global: false, limit: 1, windowSeconds: 60 }, {}, (a) => {
+      a.get('/open', async () => 'ok');
+      a.get('/limited', { config: { rateLimit: {} } }, async () => 'ok');
+    });
+    expect(await statuses(app, 3, '/open')).to.deep.equal([200, 200, 200]);
+    expect(await statuses(app, 2, '/limited')).to.deep.equal([200, 429]);
+  });
+
+  it("hook 'preHandler' lets cost read the parsed body; a route's HEAD twin shares its limiter", async () => {
+    const app = await appWith({ limit: 5, windowSeconds: 60, hook: 'preHandler', cost: (req) => (req.body as { units?: number } | undefined)?.units ?? 1 }, {}, (a) => {
+      a.post('/batch', async () => 'ok');
+      a.get('/page', { config: { rateLimit: { limit: 2, windowSeconds: 60 } } }, async () => 'ok');
+    });
+    const post = async (units: number) => (await request(app.server).post('/batch').send({ units })).status;
+    expect([await post(4), await post(2), await post(1)]).to.deep.equal([200, 429, 200]);
+    expect((await request(app.server).get('/page')).status).to.equal(200);
+    expect((await request(app.server).head('/page')).status).to.equal(200);
+    expect((await request(app.server).get('/page')).status).to.equal(429);
+  });
+
+  it('sends each header mode with the decision values', async () => {
+    const headersOf = async (options: FastifyRateLimitOptions) => (await request((await appWith(options)).server).get('/')).headers;
+    expect(await headersOf({ limit: 5, windowSeconds: 60, headers: 'draft-6' })).to.include({
+      'ratelimit-policy': '5;w=60',
+      'ratelimit-limit': '5',
+      'ratelimit-remaining': '4',
+      'ratelimit-reset': '60',
+    });
+    expect(await headersOf({ limit: 5, windowSeconds: 60, headers: 'draft-7' })).to.include({ 'ratelimit-policy': '5;w=60', ratelimit: 'limit=5, remaining=4, reset=60' });
+    const h8 = await headersOf({ limit: 5, windowSeconds: 60 });
+    expect(h8.ratelimit).to.equal('"5-in-1min"; r=4; t=60');
+    expect(h8['ratelimit-policy']).to.match(/^"5-in-1min"; q=5; w=60; pk=:[A-Za-z0-9+/=]+:$/);
+    const legacy = await headersOf({ limit: 5, windowSeconds: 60, headers: 'legacy' });
+    expect(legacy).to.include({ 'x-ratelimit-limit': '5', 'x-ratelimit-remaining': '4' });
+    expect(Number(legacy['x-ratelimit-reset']) - Date.now() / 1000).to.be.within(58, 61);
+    const none = await headersOf({ limit: 5, windowSeconds: 60, headers: 'none' });
+    expect(Object.keys(none).filter((name) => name.includes('ratelimit'))).to.deep.equal([]);
+  });
+
+  it('skip and the allow list pass requests uncounted', async () => {
+    const app = await appWith({ limit: 1, windowSeconds: 60, skip: (req) => req.headers['x-internal'] === 'yes', allowList: ['10.1.2.3'] }, { trustProxy: true });
+    expect(await statuses(app, 3, '/', { 'x-internal': 'yes' })).to.deep.equal([200, 200, 200]);
+    expect(await statuses(app, 2, '/', { 'x-forwarded-for': '::ffff:10.1.2.3' })).to.deep.equal([200, 200]);
+    expect(await statuses(app, 2, '/', { 'x-forwarded-for': '10.1.2.4' })).to.deep.equal([200, 429]);
+  });
+
+  it('keys the dual-stack ::ffff:127.0.0.1 as 127.0.0.1; mapped clients never share; IPv6 by /56', async () => {
+    const keys: string[] = [];
+    const app = await appWith(
+      {
+        limit: 1,
+        windowSeconds: 60,
+        handler: (_req, reply, info) => {
+          keys.push(info.key);
+          return reply.code(429).send('no');
+        },
+      },
+      {},
+      (a) => {
+        a.get('/', async () => 'ok');
+        a.get('/ip', { config: { rateLimit: false } }, async (req) => req.ip);
+      },
+    );
+    expect((await request(app.server).get('/ip')).text).to.equal('::ffff:127.0.0.1');
+    expect(await statuses(app, 2)).to.deep.equal([200, 429]);
+    expect(keys).to.deep.equal(['127.0.0.1']);
+
+    const proxied = await appWith({ limit: 1, windowSeconds: 60 }, { trustProxy: true });
+    expect(await statuses(proxied, 2, '/', { 'x-forwarded-for': '::ffff:203.0.113.1' })).to.deep.equal([200, 429]);
+    expect(await statuses(proxied, 1, '/', { 'x-forwarded-for': '203.0.113.1' })).to.deep.equal([429]);
+    expect(await statuses(proxied, 1, '/', { 'x-forwarded-for': '::ffff:203.0.113.2' })).to.deep.equal([200]);
+    expect(await statuses(proxied, 1, '/', { 'x-forwarded-for': '2001:db8:1:100::1' })).to.deep.equal([200]);
+    expect(await statuses(proxied, 1, '/', { 'x-forwarded-for': '2001:db8:1:1ff::2' })).to.deep.equal([429]);
+    expect(await statuses(proxied, 1, '/', { 'x-forwarded-for': '2001:db8:1:200::1' })).to.deep.equal([200]);
+  });
+
+  it('follows trustProxy: X-Forwarded-For keys clients when trusted, and is ignored with one warning when not', async () => {
+    // Fastify 5 trusts no hop count alone (it fails closed); name the proxy's addresses.
+    const trusted = await appWith({ limit: 1, windowSeconds: 60 }, { trustProxy: '127.0.0.1,::1,::ffff:127.0.0.1' });
+    expect(await statuses(trusted, 1, '/', { 'x-forwarded-for': '198.51.100.1' })).to.deep.equal([200]);
+    expect(await statuses(trusted, 1, '/', { 'x-forwarded-for': '198.51.100.2' })).to.deep.equal([200]);
+    const untrusted = await appWith({ limit: 1, windowSeconds: 60 });
+    const warnings = await warningsDuring(async () => {
+      expect(await statuses(untrusted, 2, '/', { 'x-forwarded-for': '198.51.100.1' })).to.deep.equal([200, 429]);
+      expect(await statuses(untrusted, 1, '/', { 'x-forwarded-for': '198.51.100.2' })).to.deep.equal([429]);
+    });
+    expect(warnings.map((w) => w.code)).to.deep.equal(['SLIDEGATE_XFF_IGNORED']);
+  });
+
+  it('message objects are JSON with the status code; a throwing keyGenerator is a 500, not a crash', async () => {
+    const app = await appWith({ limit: 0, windowSeconds: 60, statusCode: 503, message: { error: 'rate_limited' } });
+    const response = await request(app.server).get('/');
+    expect([response.status, response.body]).to.deep.equal([503, { error: 'rate_limited' }]);
+    const broken = await appWith({ limit: 1, windowSeconds: 60, keyGenerator: () => { throw new Error('no key'); } });
+    expect((await request(broken.server).get('/')).status).to.equal(500);
+  });
+
+  it('refuses bad options when registered, and bad route options when the route is added', async () => {
+    const app = Fastify();
+    apps.push(app);
+    const error = await app.register(slidegate, { limit: 1, windowSeconds: 60, headers: 'draft-9' as never }).ready().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).to.be.instanceOf(RangeError).and.have.property('message').that.matches(/slidegate plugin options\.headers/);
+    const app2 = Fastify();
+    apps.push(app2);
+    await app2.register(slidegate, { limit: 1, windowSeconds: 60 });
+    expect(() => app2.get('/x', { config: { rateLimit: { limit: -2, windowSeconds: 60 } } }, async () => 'x')).to.throw(
+      RangeError,
+      /route GET \/x config\.rateLimit\.limit .*got number -2/,
+    );
+  });
+});

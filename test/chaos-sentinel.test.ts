@@ -1,0 +1,54 @@
+import { expect } from 'chai';
+import type { Redis } from 'ioredis';
+import { SAFE_REDIS_OPTIONS } from '@slidegate/core';
+import { startSentinelGroup, type SentinelGroup } from '@slidegate/test-utils';
+import {
+  closeRig,
+  expectFaultInvariants,
+  limitAfterRecovery,
+  makeRig,
+  ready,
+  sleep,
+  storeDecisionAfter,
+  UnhandledRejections,
+  VIP_LIMIT,
+  WINDOW,
+  type Rig,
+} from './chaos-load';
+
+// Sentinel failover: 1 master, 1 replica, 3 sentinels on free ports; the master is SIGKILLed, the
+// sentinels promote the replica, and ioredis (through the sentinels) follows the new master.
+
+describe('chaos: Sentinel failover with a load running (real master, replica and 3 sentinels)', function () {
+  this.timeout(60_000);
+  const unhandled = new UnhandledRejections();
+  let group: SentinelGroup | undefined;
+  let rig: Rig | undefined;
+  before(() => unhandled.install());
+  after(async () => {
+    unhandled.uninstall();
+    await closeRig(rig);
+    await group?.stop();
+  });
+
+  it('master SIGKILLed: fallback in the gap, ioredis follows the promoted replica, back on the store within 5 s', async () => {
+    group = await startSentinelGroup({ replicas: 1, sentinels: 3 });
+    const oldMasterPort = group.master.port;
+    rig = makeRig(group.client({ ...SAFE_REDIS_OPTIONS }), 'sentinel');
+    await ready(rig.client);
+    await rig.limiter.updateLimit('vip', VIP_LIMIT, WINDOW);
+    await group.waitForReplicas(); // the replica holds vip's limit before the master dies
+    rig.load.start();
+    await sleep(300);
+    const { promoted } = await group.killMaster();
+    const recoveredAt = Date.now();
+    expect(promoted.port).to.not.equal(oldMasterPort);
+    expect(await storeDecisionAfter(rig, recoveredAt)).to.equal(true);
+    await sleep(300);
+    await rig.load.stop();
+    expectFaultInvariants(rig, unhandled, recoveredAt);
+    const serverInfo = await (rig.client as Redis).info('server');
+    expect(Number(/tcp_port:(\d+)/.exec(serverInfo)?.[1]), 'ioredis talks to the promoted replica').to.equal(promoted.port);
+    expect(await limitAfterRecovery(rig, 'vip')).to.deep.equal({ limit: VIP_LIMIT, windowSeconds: WINDOW });
+  });
+});

@@ -1,0 +1,179 @@
+/**
+ * The SPEC's distribution invariant, across processes: 4 Node processes (test/workers/redis-decider.mjs,
+ * on the BUILT @slidegate/core) share clients on one Redis (standalone, then a 3-master Cluster) and
+ * decide many concurrent requests each, with timestamps crossing second and window boundaries and
+ * some late ones. From every allowed decision (client, effective time, cost): no window (s - W, s]
+ * of any client ever held more than its L, and the total admitted is substantial.
+ */
+import { fork } from 'node:child_process';
+import path from 'node:path';
+import { expect } from 'chai';
+import { Redis, type Cluster } from 'ioredis';
+import { RateLimiter, RedisStore } from '@slidegate/core';
+import { sharedRedis, startCluster, type RedisCluster, type SharedRedis } from '@slidegate/test-utils';
+import { deleteKeys, uniquePrefix } from '../packages/core/test/redis-helpers';
+
+const WORKER = path.join(__dirname, 'workers', 'redis-decider.mjs');
+const WORKERS = 4;
+const T0 = 1_800_000_000;
+const DEFAULTS = { limit: 20, windowSeconds: 5 };
+/** A client with its own limit, set before the workers start. */
+const OWN = { id: 'own {limit}', limit: 7, windowSeconds: 3 };
+const CLIENTS = ['hot', 'warm:1', 'emoji 😀', OWN.id];
+
+type Allowed = [string, number, number];
+interface WorkerResult {
+  allowed: Allowed[];
+  denied: number;
+  fallback: number;
+  error?: string;
+}
+
+function runWorker(job: Record<string, unknown>): Promise<WorkerResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(WORKER, [JSON.stringify(job)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let result: WorkerResult | undefined;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('worker took longer than 60 s'));
+    }, 60_000);
+    child.on('message', (message) => {
+      result = message as WorkerResult;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (result?.error !== undefined) reject(new Error(`worker failed: ${result.error}`));
+      else if (result === undefined) reject(new Error(`worker exited with code ${String(code)} and no result`));
+      else resolve(result);
+    });
+  });
+}
+
+/** The largest total cost of allowed requests in any window (s - W, s] of one client. */
+function heaviestWindow(records: Allowed[], windowSeconds: number): number {
+  const sorted = [...records].sort((a, b) => a[1] - b[1]);
+  let heaviest = 0;
+  let sum = 0;
+  let start = 0;
+  for (let end = 0; end < sorted.length; end++) {
+    const s = (sorted[end] as Allowed)[1];
+    sum += (sorted[end] as Allowed)[2];
+    while ((sorted[start] as Allowed)[1] <= s - windowSeconds) sum -= (sorted[start++] as Allowed)[2];
+    heaviest = Math.max(heaviest, sum);
+  }
+  return heaviest;
+}
+
+async function checkInvariant(connection: { url?: string; cluster?: ReadonlyArray<{ host: string; port: number }> }, client: Redis | Cluster, algorithm: string): Promise<void> {
+  const prefix = uniquePrefix(`distributed-${algorithm}`);
+  const setup = new RedisStore({ client, prefix });
+  const admin = new RateLimiter({ ...DEFAULTS, store: setup, timeoutMs: 10_000 });
+  await admin.updateLimit(OWN.id, OWN.limit, OWN.windowSeconds);
+  const rounds = 240;
+  const roundsPerSecond = 6; // 40 virtual seconds: 8 default windows, 13 of the own one
+  try {
+    const results = await Promise.all(
+      Array.from({ length: WORKERS }, (_, w) =>
+        runWorker({ ...connection, prefix, clients: CLIENTS, ...DEFAULTS, algorithm, seed: 1000 + w * 7919, rounds, roundsPerSecond, concurrency: 16, t0: T0 }),
+      ),
+    );
+    const all = results.flatMap((r) => r.allowed);
+    expect(results.map((r) => r.fallback), 'no decision fell back').to.deep.equal([0, 0, 0, 0]);
+    expect(results.reduce((n, r) => n + r.denied, 0), 'the limits were reached').to.be.greaterThan(1000);
+    let admitted = 0;
+    for (const clientId of CLIENTS) {
+      const { limit, windowSeconds } = clientId === OWN.id ? OWN : DEFAULTS;
+      const records = all.filter((r) => r[0] === clientId);
+      const heaviest = heaviestWindow(records, windowSeconds);
+      expect(heaviest, `${clientId}: most units in any window of ${windowSeconds} s`).to.be.at.most(limit);
+      // Not vacuous: some window was filled to the limit, and units were admitted in most windows.
+      expect(heaviest, `${clientId} reached its limit`).to.be.at.least(limit - 2);
+      const units = records.reduce((n, r) => n + r[2], 0);
+      expect(units, `${clientId} admitted units`).to.be.at.least(limit * Math.floor(40 / windowSeconds) * 0.5);
+      admitted += units;
+    }
+    expect(admitted).to.be.greaterThan(200);
+  } finally {
+    await admin.close();
+    await setup.close();
+    await deleteKeys(client, prefix);
+  }
+}
+
+describe('distributed invariant: 4 processes on one RedisStore', function () {
+  this.timeout(120_000);
+
+  describe('standalone Redis', () => {
+    let shared: SharedRedis;
+    let client: Redis;
+    before(async () => {
+      shared = await sharedRedis();
+      client = new Redis(shared.url);
+    });
+    after(async () => {
+      client?.disconnect();
+      await shared?.stop();
+    });
+
+    it('updateLimit in this process is seen by another process within 1 second', async () => {
+      const prefix = uniquePrefix('watch');
+      const child = fork(path.join(__dirname, 'workers', 'redis-limit-watcher.mjs'), [JSON.stringify({ url: shared.url, prefix })], {
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+      const messages: Record<string, unknown>[] = [];
+      child.on('message', (m) => messages.push(m as Record<string, unknown>));
+      const waitFor = async (predicate: (m: Record<string, unknown>) => boolean, ms: number, what: string): Promise<Record<string, unknown>> => {
+        const started = Date.now();
+        while (Date.now() - started < ms) {
+          const found = messages.find(predicate);
+          if (found !== undefined) return found;
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        throw new Error(`no ${what} from the watcher within ${ms} ms; got ${JSON.stringify(messages)}`);
+      };
+      const store = new RedisStore({ client, prefix });
+      const limiter = new RateLimiter({ ...DEFAULTS, store, timeoutMs: 5_000 });
+      try {
+        expect(await waitFor((m) => 'ready' in m, 10_000, 'ready')).to.deep.equal({ ready: true });
+        const started = Date.now();
+        await limiter.updateLimit('watched {id}', 11, 42);
+        const seen = await waitFor((m) => m.changed === 'watched {id}', 1_000, 'change');
+        expect(Date.now() - started).to.be.below(1_000);
+        expect(seen.limit).to.deep.equal({ limit: 11, windowSeconds: 42 });
+      } finally {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.send('close');
+        const kill = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        await exited;
+        clearTimeout(kill);
+        await limiter.close();
+        await store.close();
+        await deleteKeys(client, prefix);
+      }
+    });
+
+    for (const algorithm of ['sliding-window', 'sliding-log']) {
+      it(`'${algorithm}': no window of any client ever holds more than L`, async () => {
+        await checkInvariant({ url: shared.url }, client, algorithm);
+      });
+    }
+  });
+
+  describe('Redis Cluster (3 masters)', () => {
+    let cluster: RedisCluster;
+    let client: Cluster;
+    before(async function () {
+      this.timeout(60_000);
+      cluster = await startCluster();
+      client = cluster.client();
+    });
+    after(async () => {
+      await cluster?.stop();
+    });
+
+    it("'sliding-window': no window of any client ever holds more than L", async () => {
+      await checkInvariant({ cluster: cluster.startupNodes }, client, 'sliding-window');
+    });
+  });
+});

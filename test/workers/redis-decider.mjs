@@ -1,0 +1,65 @@
+// A worker process of test/redis-distributed.test.ts: decides many requests for shared clients
+// through the BUILT @slidegate/core on a shared Redis (standalone or Cluster) and reports every
+// allowed decision. Input: one JSON argument (see the test); output: one IPC message.
+import { Cluster, Redis } from 'ioredis';
+import { RateLimiter, RedisStore } from '@slidegate/core';
+
+const job = JSON.parse(process.argv[2]);
+
+/** Deterministic per-worker randomness, so a failure can be replayed from the seed. */
+function random(seed) {
+  let state = seed >>> 0 || 1;
+  return () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 4294967296;
+  };
+}
+
+async function main() {
+  const client = job.cluster ? new Cluster(job.cluster, { enableAutoPipelining: true }) : new Redis(job.url, { enableAutoPipelining: true });
+  client.on('error', () => undefined);
+  const store = new RedisStore({ client, prefix: job.prefix });
+  const limiter = new RateLimiter({
+    limit: job.limit,
+    windowSeconds: job.windowSeconds,
+    algorithm: job.algorithm,
+    store,
+    // Every decision must come from the store: a fallback admits nothing and is counted.
+    failureMode: 'closed',
+    timeoutMs: 10_000,
+  });
+  const next = random(job.seed);
+  const allowed = [];
+  let denied = 0;
+  let fallback = 0;
+  for (let round = 0; round < job.rounds; round++) {
+    // Time moves one second every `roundsPerSecond` rounds: it crosses second and window boundaries.
+    const now = job.t0 + Math.floor(round / job.roundsPerSecond);
+    const batch = [];
+    for (let i = 0; i < job.concurrency; i++) {
+      const clientId = job.clients[Math.floor(next() * job.clients.length)];
+      // One request in eight is late, up to a window and a bit (it is then evaluated at the client's clock).
+      const late = next() < 0.125 ? Math.floor(next() * (job.windowSeconds + 2)) : 0;
+      const cost = 1 + Math.floor(next() * 3);
+      const timestamp = Math.max(0, now - late) + next() * 0.99;
+      batch.push(
+        limiter.check(clientId, { timestamp, cost }).then((decision) => {
+          if (decision.source !== 'store') fallback++;
+          else if (decision.allowed) allowed.push([clientId, decision.timestamp, cost]);
+          else denied++;
+        }),
+      );
+    }
+    await Promise.all(batch);
+  }
+  await limiter.close();
+  await store.close();
+  await client.quit().catch(() => client.disconnect());
+  process.send({ allowed, denied, fallback }, () => process.exit(0));
+}
+
+main().catch((error) => {
+  process.send({ error: String(error && error.stack ? error.stack : error) }, () => process.exit(1));
+});
