@@ -160,7 +160,9 @@ describe('chaos: Redis Cluster master killed and replica promoted, then a slot r
     const firstBack = after.find((r) => r.decision.source === 'store');
     expect(firstBack, 'client a decides on its new master').to.not.equal(undefined);
     expect((firstBack as { at: number }).at - migratedAt, 'ms until client a is back on the store').to.be.at.most(5000);
-    expect(after.slice(-20).every((r) => r.decision.source === 'store'), 'and stays there').to.equal(true);
+    const tail = after.slice(-20);
+    const why = `last sources of a: ${tail.map((r) => r.decision.source).join(',')}; breaker: ${rig.breakerEvents.join(',')}; errors: ${[...new Set(rig.errors.map((e) => e.message.slice(0, 120)))].join(' | ')}`;
+    expect(tail.every((r) => r.decision.source === 'store'), `and stays there (${why})`).to.equal(true);
     if (process.env.CHAOS_VERBOSE) {
       console.log(`      [chaos] reshard: a back after ${(firstBack as { at: number }).at - migratedAt} ms; errors=${[...new Set(rig.errors.map((e) => e.message.slice(0, 140)))].join(' | ')} breaker=${rig.breakerEvents.join(',')}`);
     }

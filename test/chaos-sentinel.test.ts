@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { SAFE_REDIS_OPTIONS } from '@slidegate/core';
 import { startSentinelGroup, type SentinelGroup } from '@slidegate/test-utils';
 import {
@@ -37,7 +37,13 @@ describe('chaos: Sentinel failover with a load running (real master, replica and
     rig = makeRig(group.client({ ...SAFE_REDIS_OPTIONS }), 'sentinel');
     await ready(rig.client);
     await rig.limiter.updateLimit('vip', VIP_LIMIT, WINDOW);
-    await group.waitForReplicas(); // the replica holds vip's limit before the master dies
+    // Redis replicates asynchronously: wait until the replica has vip's limit, or the failover loses it.
+    const master = new Redis({ host: group.master.host, port: group.master.port });
+    try {
+      expect(await master.call('WAIT', 1, 2000), 'replicas that acknowledged the limit').to.equal(1);
+    } finally {
+      master.disconnect();
+    }
     rig.load.start();
     await sleep(300);
     const { promoted } = await group.killMaster();

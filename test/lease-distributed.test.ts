@@ -10,9 +10,8 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import { RateLimiter } from '@slidegate/core';
+import { RateLimiter, RedisStore } from '@slidegate/core';
 import { sharedRedis, type SharedRedis } from '@slidegate/test-utils';
-import { RedisStore } from '../packages/core/src/stores/redis-store'; // until index exports it
 import type { CommandBody, DecisionRecord, RunPlan, UpdateRecord, WorkerConfig } from './workers/lease-worker';
 
 const WORKER = path.join(__dirname, 'workers', 'lease-worker.ts');

@@ -7,9 +7,8 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
-import { RateLimiter, type Algorithm, type Decision } from '@slidegate/core';
+import { RateLimiter, RedisStore, type Algorithm, type Decision } from '@slidegate/core';
 import { sharedRedis, type SharedRedis } from '@slidegate/test-utils';
-import { RedisStore } from '../packages/core/src/stores/redis-store'; // until index exports it
 
 const T = 1_700_000_000;
 const RUN = `lease-redis:${process.pid}:${Date.now()}`;

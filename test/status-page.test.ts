@@ -1,10 +1,17 @@
+import { MemoryStore } from '@slidegate/core';
 import { expect } from 'chai';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { runTraffic, startStatusDemo } from './support/status-demo.mjs';
+// @ts-ignore: the example is plain ESM JavaScript without type declarations.
+import { createApp } from '../examples/express/app.mjs';
+// @ts-ignore: plain ESM JavaScript without type declarations.
+import { runTraffic } from './support/status-demo.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -27,9 +34,21 @@ interface ChartData {
   draws: number;
 }
 
-describe('status page in headless Chromium', function () {
+interface ExpressExample {
+  app: { listen(port: number, host: string): Server };
+  close(): Promise<void>;
+}
+
+/** The chart of the example's per-API-key limiter (the page draws one section per limiter: 'public', then 'api'). */
+const API = 'section[data-name="api"]';
+
+describe('status page of the Express example in headless Chromium', function () {
   this.timeout(60_000);
-  let demo: Awaited<ReturnType<typeof startStatusDemo>>;
+  let store: MemoryStore | undefined;
+  let example: ExpressExample | undefined;
+  let server: Server | undefined;
+  let port: number;
+  let url: string;
   let context: BrowserContext | undefined;
   let profile: string;
 
@@ -37,8 +56,18 @@ describe('status page in headless Chromium', function () {
     if (!existsSync(CHROMIUM)) {
       throw new Error(`Chromium is not at ${CHROMIUM}: install Debian's package with "apt-get install -y chromium" (.ci/run does)`);
     }
-    // An overloaded service: the load signal stays over its target, so the adaptive factor falls each 200 ms.
-    demo = await startStatusDemo({ adaptiveSignal: () => 100, adaptiveIntervalMs: 200 });
+    // An overloaded service: the load signal stays over its target, so the adaptive factor falls each 200 ms
+    // (to half the limits at most, so new API keys keep being allowed).
+    store = new MemoryStore();
+    example = createApp({
+      store,
+      adminToken: 'test-token',
+      limiterOptions: { adaptive: { signal: () => 100, target: 50, intervalMs: 200, minFactor: 0.5, scope: 'instance' } },
+    }) as ExpressExample;
+    server = example.app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    port = (server.address() as AddressInfo).port;
+    url = `http://127.0.0.1:${port}`;
     profile = await mkdtemp(path.join(tmpdir(), 'slidegate-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
@@ -50,23 +79,28 @@ describe('status page in headless Chromium', function () {
 
   after(async () => {
     await context?.close();
-    await demo?.close();
+    if (server !== undefined) {
+      server.closeAllConnections();
+      await new Promise((resolve) => server!.close(resolve));
+    }
+    await example?.close();
+    await store?.close();
     if (profile !== undefined) await rm(profile, { recursive: true, force: true });
   });
 
   it('charts allowed and denied decisions per second while traffic runs, with the most limited clients', async () => {
-    const traffic = runTraffic(demo.port, { everyMs: 40, perTick: () => 10, maxTicks: 400 });
+    const traffic = runTraffic(port, { path: '/api/data', everyMs: 40, perTick: () => 10, maxTicks: 400 });
     const page = await context!.newPage();
     try {
       const errors: string[] = [];
       page.on('pageerror', (error) => errors.push(String(error)));
-      const response = await page.goto(`${demo.url}/status`);
+      const response = await page.goto(`${url}/status`);
       expect(response?.status()).to.equal(200);
       // The page polls every second; wait (bounded) for a draw that holds both allowed and denied decisions
       // over two complete seconds (a line needs two points) and a factor already lowered.
       await page.waitForFunction(
-        () => {
-          const c = document.querySelector('canvas.chart') as HTMLCanvasElement | null;
+        (api) => {
+          const c = document.querySelector(`${api} canvas.chart`) as HTMLCanvasElement | null;
           return (
             c !== null &&
             Number(c.dataset.points) >= 2 &&
@@ -75,10 +109,10 @@ describe('status page in headless Chromium', function () {
             Number(c.dataset.factorMin) < 1
           );
         },
-        undefined,
+        API,
         { timeout: 15_000, polling: 100 },
       );
-      const chart = await page.$eval('canvas.chart', (c) => {
+      const chart = await page.$eval(`${API} canvas.chart`, (c) => {
         const d = (c as HTMLCanvasElement).dataset;
         return { name: d.name, points: Number(d.points), allowed: Number(d.allowed), denied: Number(d.denied), max: Number(d.max), draws: Number(d.draws) };
       }) as ChartData;
@@ -87,7 +121,7 @@ describe('status page in headless Chromium', function () {
       expect(chart.denied).to.be.greaterThan(0);
       expect(chart.max).to.be.greaterThan(0);
       // The canvas holds drawn pixels in the allowed colour, not only data attributes.
-      const greenPixels = await page.$eval('canvas.chart', (c) => {
+      const greenPixels = await page.$eval(`${API} canvas.chart`, (c) => {
         const canvas = c as HTMLCanvasElement;
         const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
         let green = 0;
@@ -95,17 +129,20 @@ describe('status page in headless Chromium', function () {
         return green;
       });
       expect(greenPixels).to.be.greaterThan(50);
-      const topClient = await page.$eval('tbody.top tr td.client', (td) => td.textContent);
-      expect(topClient).to.equal('client-noisy');
-      expect(await page.$eval('.breaker', (b) => b.textContent)).to.equal('closed');
+      // Keys of the limiter named 'api' are stored, and listed, as 'api:<key>'.
+      const topClient = await page.$eval(`${API} tbody.top tr td.client`, (td) => td.textContent);
+      expect(topClient).to.equal('api:client-noisy');
+      expect(await page.$eval(`${API} .breaker`, (b) => b.textContent)).to.equal('closed');
       // The adaptive factor is on the card and drawn in the chart, below 1 while overloaded.
-      expect(Number(await page.$eval('.factor', (f) => (f as HTMLElement).dataset.factor))).to.be.below(1);
-      expect(await page.$eval('.factor-line', (l) => (l as HTMLElement).hidden)).to.equal(false);
+      expect(Number(await page.$eval(`${API} .factor`, (f) => (f as HTMLElement).dataset.factor))).to.be.below(1);
+      expect(await page.$eval(`${API} .factor-line`, (l) => (l as HTMLElement).hidden)).to.equal(false);
       // It refreshes itself: the chart is drawn again without a reload.
       const draws = chart.draws;
-      await page.waitForFunction((before) => Number((document.querySelector('canvas.chart') as HTMLElement).dataset.draws) > before, draws, {
-        timeout: 5000,
-      });
+      await page.waitForFunction(
+        ([api, before]) => Number((document.querySelector(`${api} canvas.chart`) as HTMLElement).dataset.draws) > before,
+        [API, draws] as const,
+        { timeout: 5000 },
+      );
       // One file, overwritten each run (scripts/screenshot-status.mjs refreshes docs/status-page.png).
       const shot = path.join(tmpdir(), 'slidegate-status-page.png');
       await page.screenshot({ path: shot, fullPage: true });
@@ -120,7 +157,7 @@ describe('status page in headless Chromium', function () {
   });
 
   it('GET /metrics on the same service shows the decisions it made', async () => {
-    const res = await fetch(`${demo.url}/metrics`);
+    const res = await fetch(`${url}/metrics`);
     expect(res.status).to.equal(200);
     const text = await res.text();
     const allowed = /slidegate_decisions_total\{name="api",result="allowed",source="store"\} (\d+)/.exec(text);

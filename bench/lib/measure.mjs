@@ -45,27 +45,26 @@ export async function latencySamples(fn, { samples, offset = 0 }) {
 /**
  * `concurrency` independent loops, each awaiting one call after another, for `durationMs`: the shape of
  * many requests in flight against a remote store. Every call is timed (queueing included).
+ * The clock is read on the loops themselves and every loop yields to the event loop every `yieldEvery` calls:
+ * a limiter that answers without I/O (a lease, a fallback) would otherwise keep the loops in the microtask
+ * queue, starving timers (a stop timer, a circuit breaker's probe) and running far past `durationMs`.
  */
-export async function concurrentOps(fn, { concurrency, durationMs, maxOps = 20_000_000 }) {
+export async function concurrentOps(fn, { concurrency, durationMs, maxOps = 20_000_000, yieldEvery = 64 }) {
   const latencies = [];
   let ops = 0;
   let stop = false;
   const start = now();
-  const timer = setTimeout(() => {
-    stop = true;
-  }, durationMs);
   async function worker() {
-    while (!stop && ops < maxOps) {
+    for (let n = 1; !stop && ops < maxOps; n++) {
       const i = ops++;
       const t0 = now();
       await fn(i);
-      latencies.push(Number(now() - t0));
+      const t1 = now();
+      latencies.push(Number(t1 - t0));
+      if (Number(t1 - start) / 1e6 >= durationMs) stop = true;
+      if (n % yieldEvery === 0) await new Promise((resolve) => setImmediate(resolve));
     }
   }
-  try {
-    await Promise.all(Array.from({ length: concurrency }, worker));
-  } finally {
-    clearTimeout(timer);
-  }
+  await Promise.all(Array.from({ length: concurrency }, worker));
   return { ops_per_s: Math.round(latencies.length / (msSince(start) / 1000)), ops: latencies.length, latencies };
 }

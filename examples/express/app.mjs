@@ -1,6 +1,8 @@
 // An Express service limited by slidegate. `createApp` builds it (tests start it in-process);
 // server.mjs listens.
 import express from 'express';
+import { Registry } from 'prom-client';
+import { renderMetrics, STATUS_PAGE_HTML, statusReport } from '@slidegate/core';
 import { rateLimit } from '@slidegate/express';
 
 /** The admin token when ADMIN_TOKEN is not set: fine on a laptop, never in production. */
@@ -12,12 +14,22 @@ export const DEFAULT_ADMIN_TOKEN = 'dev-admin-token';
  */
 export function createApp({ store, adminToken = process.env.ADMIN_TOKEN || DEFAULT_ADMIN_TOKEN, limiterOptions }) {
   const app = express();
+  // A registry of this app's own (not prom-client's global one), so two apps in one process do not collide.
+  const registry = new Registry();
+  const withMetrics = (name) => ({ ...limiterOptions, metrics: { registry, name } });
 
   // By client IP (IPv6 grouped by /56): 10 requests a minute. Behind a proxy, also set
   // app.set('trust proxy', <the proxy's addresses>) so req.ip is the client, not the proxy.
-  const publicLimit = rateLimit({ name: 'public', limit: 10, windowSeconds: 60, store, limiterOptions });
+  const publicLimit = rateLimit({ name: 'public', limit: 10, windowSeconds: 60, store, limiterOptions: withMetrics('public') });
   // By API key: 5 requests a minute each, unless the admin route gives a key its own limit.
-  const apiKeyLimit = rateLimit({ name: 'api', limit: 5, windowSeconds: 60, store, limiterOptions, keyGenerator: (req) => req.get('x-api-key') });
+  const apiKeyLimit = rateLimit({
+    name: 'api',
+    limit: 5,
+    windowSeconds: 60,
+    store,
+    limiterOptions: withMetrics('api'),
+    keyGenerator: (req) => req.get('x-api-key'),
+  });
 
   app.get('/', publicLimit, (_req, res) => {
     res.json({ hello: 'world' });
@@ -40,6 +52,18 @@ export function createApp({ store, adminToken = process.env.ADMIN_TOKEN || DEFAU
       throw error;
     }
     res.json({ key: req.params.key, limit, windowSeconds });
+  });
+
+  // Operators' routes, not limited. In production, serve them on an internal port or behind your auth.
+  app.get('/metrics', async (_req, res) => {
+    const { contentType, body } = await renderMetrics(registry);
+    res.type(contentType).send(body);
+  });
+  app.get('/status', (_req, res) => {
+    res.type('html').send(STATUS_PAGE_HTML);
+  });
+  app.get('/status.json', (_req, res) => {
+    res.set('cache-control', 'no-store').json(statusReport([publicLimit.limiter, apiKeyLimit.limiter]));
   });
 
   const close = async () => {

@@ -1,7 +1,8 @@
 // A Fastify service limited by slidegate. `createApp` builds it (tests start it in-process);
 // server.mjs listens.
 import Fastify from 'fastify';
-import { RateLimiter } from '@slidegate/core';
+import { Registry } from 'prom-client';
+import { RateLimiter, renderMetrics, STATUS_PAGE_HTML, statusReport } from '@slidegate/core';
 import slidegate from '@slidegate/fastify';
 
 /** The admin token when ADMIN_TOKEN is not set: fine on a laptop, never in production. */
@@ -14,13 +15,17 @@ export const DEFAULT_ADMIN_TOKEN = 'dev-admin-token';
 export async function createApp({ store, adminToken = process.env.ADMIN_TOKEN || DEFAULT_ADMIN_TOKEN, limiterOptions }) {
   // Behind a proxy, pass trustProxy: '<the proxy addresses or CIDR>' so request.ip is the client.
   const app = Fastify();
-  // The per-API-key limiter is made here so the admin route can change its limits.
-  const apiKeyLimiter = new RateLimiter({ ...limiterOptions, limit: 5, windowSeconds: 60, store });
+  // A registry of this app's own (not prom-client's global one), so two apps in one process do not collide.
+  const registry = new Registry();
+  const withMetrics = (name) => ({ ...limiterOptions, metrics: { registry, name } });
+  // Both limiters are made here: the admin route changes the API keys' limits, and the status page reads both.
+  const publicLimiter = new RateLimiter({ ...withMetrics('public'), limit: 10, windowSeconds: 60, store });
+  const apiKeyLimiter = new RateLimiter({ ...withMetrics('api'), limit: 5, windowSeconds: 60, store });
   // Keys of a limiter named 'api' are stored as 'api:<key>'.
   const API_PREFIX = 'api:';
 
   // Every route: by client IP (IPv6 grouped by /56), 10 requests a minute, unless the route says otherwise.
-  await app.register(slidegate, { name: 'public', limit: 10, windowSeconds: 60, store, limiterOptions });
+  await app.register(slidegate, { name: 'public', limiter: publicLimiter });
 
   app.get('/', async () => ({ hello: 'world' }));
 
@@ -51,8 +56,17 @@ export async function createApp({ store, adminToken = process.env.ADMIN_TOKEN ||
     return { key: req.params.key, limit, windowSeconds };
   });
 
+  // Operators' routes, not limited. In production, serve them on an internal port or behind your auth.
+  const unlimited = { config: { rateLimit: false } };
+  app.get('/metrics', unlimited, async (_req, reply) => {
+    const { contentType, body } = await renderMetrics(registry);
+    return reply.type(contentType).send(body);
+  });
+  app.get('/status', unlimited, async (_req, reply) => reply.type('text/html; charset=utf-8').send(STATUS_PAGE_HTML));
+  app.get('/status.json', unlimited, async (_req, reply) => reply.header('cache-control', 'no-store').send(statusReport([publicLimiter, apiKeyLimiter])));
+
   app.addHook('onClose', async () => {
-    await apiKeyLimiter.close();
+    await Promise.all([publicLimiter.close(), apiKeyLimiter.close()]);
   });
   return { app, close: () => app.close() };
 }

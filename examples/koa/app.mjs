@@ -2,6 +2,8 @@
 // server.mjs listens.
 import Router from '@koa/router';
 import Koa from 'koa';
+import { Registry } from 'prom-client';
+import { renderMetrics, STATUS_PAGE_HTML, statusReport } from '@slidegate/core';
 import { rateLimit } from '@slidegate/koa';
 
 /** The admin token when ADMIN_TOKEN is not set: fine on a laptop, never in production. */
@@ -15,11 +17,21 @@ export function createApp({ store, adminToken = process.env.ADMIN_TOKEN || DEFAU
   // Behind a proxy, set app.proxy = true (and app.maxIpsCount) so ctx.ip is the client, not the proxy.
   const app = new Koa();
   const router = new Router();
+  // A registry of this app's own (not prom-client's global one), so two apps in one process do not collide.
+  const registry = new Registry();
+  const withMetrics = (name) => ({ ...limiterOptions, metrics: { registry, name } });
 
   // By client IP (IPv6 grouped by /56): 10 requests a minute.
-  const publicLimit = rateLimit({ name: 'public', limit: 10, windowSeconds: 60, store, limiterOptions });
+  const publicLimit = rateLimit({ name: 'public', limit: 10, windowSeconds: 60, store, limiterOptions: withMetrics('public') });
   // By API key: 5 requests a minute each, unless the admin route gives a key its own limit.
-  const apiKeyLimit = rateLimit({ name: 'api', limit: 5, windowSeconds: 60, store, limiterOptions, keyGenerator: (ctx) => ctx.get('x-api-key') });
+  const apiKeyLimit = rateLimit({
+    name: 'api',
+    limit: 5,
+    windowSeconds: 60,
+    store,
+    limiterOptions: withMetrics('api'),
+    keyGenerator: (ctx) => ctx.get('x-api-key'),
+  });
 
   router.get('/', publicLimit, (ctx) => {
     ctx.body = { hello: 'world' };
@@ -44,6 +56,21 @@ export function createApp({ store, adminToken = process.env.ADMIN_TOKEN || DEFAU
       return;
     }
     ctx.body = { key: ctx.params.key, limit, windowSeconds };
+  });
+
+  // Operators' routes, not limited. In production, serve them on an internal port or behind your auth.
+  router.get('/metrics', async (ctx) => {
+    const { contentType, body } = await renderMetrics(registry);
+    ctx.type = contentType;
+    ctx.body = body;
+  });
+  router.get('/status', (ctx) => {
+    ctx.type = 'html';
+    ctx.body = STATUS_PAGE_HTML;
+  });
+  router.get('/status.json', (ctx) => {
+    ctx.set('cache-control', 'no-store');
+    ctx.body = statusReport([publicLimit.limiter, apiKeyLimit.limiter]);
   });
 
   app.use(router.routes());

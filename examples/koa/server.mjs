@@ -26,6 +26,10 @@ Try it:
   curl -X POST -H 'authorization: Bearer ${env.ADMIN_TOKEN ? '$ADMIN_TOKEN' : adminToken}' -H 'content-type: application/json' \\
        -d '{"limit":100,"windowSeconds":60}' ${base}/admin/limits/alice
   curl -i -H 'x-api-key: alice' ${base}/api/data
+
+  # what the limiters do: the live status page, ${base}/status in a browser; its JSON; Prometheus metrics
+  curl -s ${base}/status.json
+  curl -s ${base}/metrics | grep '^slidegate_decisions_total'
 `);
   const stop = async () => {
     server.close();

@@ -1,6 +1,7 @@
 // A small HTTP service for the status page: a limited route, GET /status, GET /status.json and
-// GET /metrics on node:http, plus a traffic generator. Used by test/status-page.test.ts and
-// scripts/screenshot-status.mjs (not a test file itself).
+// GET /metrics on node:http, plus a traffic generator. The service is used by
+// scripts/screenshot-status.mjs; the traffic generator also by test/status-page.test.ts, which drives
+// the Express example (not a test file itself).
 import { createServer, request } from 'node:http';
 import { once } from 'node:events';
 import { Registry } from 'prom-client';
@@ -54,10 +55,10 @@ export async function startStatusDemo(options = {}) {
   };
 }
 
-/** One GET /api as `client`; resolves with the status code. */
-function hit(port, client) {
+/** One GET `path` as `client` (its x-api-key); resolves with the status code. */
+function hit(port, path, client) {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/api', headers: { 'x-api-key': client } }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { 'x-api-key': client } }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode));
     });
@@ -67,12 +68,14 @@ function hit(port, client) {
 }
 
 /**
- * Sends traffic until `stop()`: every `everyMs`, `perTick(tick)` requests spread over a few clients,
- * one of them ('client-noisy') far over its limit. Returns counts of 200 and 429 answers.
+ * Sends traffic to GET `path` (default '/api', the demo's route) until `stop()`: every `everyMs`,
+ * `perTick(tick)` requests spread over a few clients (the x-api-key header), one of them
+ * ('client-noisy') far over its limit. Returns counts of 200 and 429 answers.
  * @param {number} port
- * @param {{ everyMs?: number, perTick?: (tick: number) => number, maxTicks?: number }} [options]
+ * @param {{ path?: string, everyMs?: number, perTick?: (tick: number) => number, maxTicks?: number }} [options]
  */
 export function runTraffic(port, options = {}) {
+  const path = options.path ?? '/api';
   const everyMs = options.everyMs ?? 50;
   const perTick = options.perTick ?? (() => 12);
   const maxTicks = options.maxTicks ?? 100_000;
@@ -87,7 +90,7 @@ export function runTraffic(port, options = {}) {
     const batch = [];
     for (let i = 0; i < n; i++) {
       const client = i % 4 === 3 ? `client-${tick % 50}-${i}` : clients[(tick + i) % clients.length];
-      batch.push(hit(port, client).then((status) => void (status === 200 ? counts.ok++ : counts.limited++), () => void counts.failed++));
+      batch.push(hit(port, path, client).then((status) => void (status === 200 ? counts.ok++ : counts.limited++), () => void counts.failed++));
     }
     inFlight = Promise.all([inFlight, ...batch]).then(() => undefined);
   }, everyMs);

@@ -5,8 +5,7 @@
  * Every decision goes back as a compact record so the parent can check the SPEC's invariant.
  */
 import { Redis } from 'ioredis';
-import { RateLimiter } from '@slidegate/core';
-import { RedisStore } from '../../packages/core/src/stores/redis-store'; // until index exports it
+import { RateLimiter, RedisStore } from '@slidegate/core';
 
 export interface WorkerConfig {
   url: string;

@@ -195,7 +195,7 @@ export interface LeaseOptions {
   share?: number;
   /**
    * A lease not used for this many milliseconds is given back to the store, an integer 10..1000.
-   * (A lease also ends 500 ms after it was granted, whatever this says.)
+   * (A lease is also spent for at most 300 ms after it was granted, whatever this says.)
    * @default 200
    */
   idleMs?: number;

@@ -144,6 +144,22 @@ describe('fault: ResilientStore (timeout, breaker, fallback) over a store that f
     expect((await store.inner.check(plain('late'))).remaining).to.equal(10 - 5 - 1);
   });
 
+  it('a store that was never reachable yet keeps being tried (no breaker), so it is used the moment it connects', async () => {
+    const store = new FlakyStore();
+    const breaker = new CircuitBreaker({ consecutiveFailures: 2 });
+    const opened: string[] = [];
+    breaker.on('open', () => opened.push('open'));
+    const { limiter } = limiterOver(store, { breaker });
+    store.mode = 'reject'; // connection refused: fails at once, before any answer
+    for (let i = 0; i < 10; i++) expect((await limiter.check('s', { timestamp: T0 })).source).to.equal('fallback');
+    expect(opened).to.deep.equal([]);
+    store.mode = 'ok';
+    expect((await limiter.check('s', { timestamp: T0 })).source).to.equal('store');
+    store.mode = 'reject'; // once it has answered, refusals count as failures again
+    for (let i = 0; i < 2; i++) await limiter.check('s', { timestamp: T0 });
+    expect(opened).to.deep.equal(['open']);
+  });
+
   it("failureMode 'open' allows and 'closed' denies, both marked fallback", async () => {
     const openStore = new FlakyStore();
     openStore.mode = 'reject';
@@ -174,6 +190,7 @@ describe('fault: ResilientStore (timeout, breaker, fallback) over a store that f
   it('refuses limit reads and writes it cannot do, with coded errors, instead of pretending', async () => {
     const store = new FlakyStore();
     const { limiter } = limiterOver(store, { breaker: { consecutiveFailures: 1 } });
+    await limiter.check('x', { timestamp: T0 }); // healthy first: refusals count from then on
     store.mode = 'reject';
     const first = await limiter.updateLimit('x', 1, 60).catch((e: unknown) => e);
     expect(first).to.be.instanceOf(StoreError).and.to.have.property('code', ErrorCodes.STORE_CONNECTION);
@@ -190,6 +207,7 @@ describe('fault: ResilientStore (timeout, breaker, fallback) over a store that f
     const resilient = wrapped(limiter);
     const changes: Array<string | undefined> = [];
     resilient.onLimitChange((id) => changes.push(id));
+    await limiter.check('r0', { timestamp: T0 }); // healthy first: refusals count from then on
     store.mode = 'reject';
     await limiter.check('r', { timestamp: T0 });
     await limiter.check('r', { timestamp: T0 });

@@ -67,6 +67,8 @@ export class ResilientStore implements Store {
   #heartbeatTimer: NodeJS.Timeout | undefined;
   /** True after a fallback decision, until a store call succeeds again. */
   #degraded = false;
+  /** False until the store first answers: see `#tell`. */
+  #answered = false;
   #lateStoreDecisions = 0;
   #lateAllowedUnits = 0;
   #closed = false;
@@ -169,7 +171,8 @@ export class ResilientStore implements Store {
   ): Promise<Outcome<T>> {
     return new Promise<Outcome<T>>((resolve) => {
       let done = false;
-      const timer = setTimeout(() => {
+      const expire = (): void => {
+        if (done) return;
         done = true;
         const error = new StoreTimeoutError(timeoutMs, operation);
         if (permit !== null) {
@@ -177,7 +180,11 @@ export class ResilientStore implements Store {
           this.#report(error);
         }
         resolve({ ok: false, error, storeFailure: true });
-      }, timeoutMs);
+      };
+      // Timers run before I/O in each turn of the event loop: after a stall (GC, a busy CPU) the
+      // answer may already sit in the socket. setImmediate lets this turn's I/O be read first, so
+      // a stall of our own process is not mistaken for a slow store.
+      const timer = setTimeout(() => setImmediate(expire), timeoutMs);
       promise.then(
         (value) => {
           if (done) {
@@ -235,8 +242,17 @@ export class ResilientStore implements Store {
   /** Reports a call's outcome (`error` undefined: success) to the breaker, which must not throw into a timer. */
   #tell(permit: BreakerPermit, error: StoreError | undefined): void {
     try {
-      if (error === undefined) this.#breaker.success(permit);
-      else this.#breaker.failure(permit, error);
+      if (error === undefined) {
+        this.#answered = true;
+        this.#breaker.success(permit);
+      } else if (this.#answered || error.code !== ErrorCodes.STORE_CONNECTION || permit === 'probe') {
+        this.#breaker.failure(permit, error);
+      } else {
+        // Never connected yet (the client is still connecting, or the server is not up): the call
+        // failed at once without touching the network, so it stays neutral rather than open the
+        // breaker, and decisions reach the store the moment the first connection is ready.
+        this.#breaker.success(permit);
+      }
     } catch (thrown) {
       this.#report(classifyStoreError(thrown, 'breaker report').error);
     }

@@ -5,6 +5,9 @@ import type { Engine } from '../algorithms/engine';
 import { FactorBoard } from '../adaptive/factor-board';
 import { ErrorCodes } from '../errors';
 import { checkFunction, checkKnownKeys, checkPlainObject, describe } from '../validate';
+import { MemoryPolicies } from '../policies/memory-policies';
+import { isPolicyDefaults } from '../policies/policy-validation';
+import type { ClientPolicyConfig, PolicyStore, StoreSettleRequest, StoreSetPoliciesRequest, TierTable } from '../policies/policy-types';
 import { rangeError, typeError } from '../errors';
 import type {
   Algorithm,
@@ -58,7 +61,7 @@ const ENGINES: Record<Algorithm, Engine<Expiring>> = {
  * The embedded default: every client's window in this process. Each check runs synchronously
  * inside, so concurrent decisions for one client are atomic without locks.
  */
-export class MemoryStore implements Store {
+export class MemoryStore implements Store, PolicyStore {
   readonly hasOwnClock = false;
   /** In-process: the limiter calls it directly, with no timeout or breaker (see `Store.inProcess`). */
   readonly inProcess = true;
@@ -71,6 +74,8 @@ export class MemoryStore implements Store {
   /** Where each algorithm's sweep stopped, so the next one resumes there. */
   readonly #sweepCursors = new Map<Algorithm, Iterator<string>>();
   #factors: FactorBoard | undefined;
+  /** Policy mode (several policies per client, tiers, settle): created on first use. */
+  #policies: MemoryPolicies | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
     const o = checkPlainObject(options, 'MemoryStore options');
@@ -91,6 +96,7 @@ export class MemoryStore implements Store {
 
   /** `check` without the promise, for callers that observe the decision (`Store.checkSync`). */
   checkSync(request: StoreCheckRequest): StoreDecision {
+    if (isPolicyDefaults(request.defaults)) return this.#policyMode().check(request, request.defaults);
     const engine = ENGINES[request.algorithm];
     const clients = this.#clientsOf(request.algorithm);
     const limits = this.#limits.size === 0 ? request.defaults : (this.#limits.get(request.clientId) ?? request.defaults);
@@ -114,6 +120,10 @@ export class MemoryStore implements Store {
   }
 
   release(clientId: string, algorithm: Algorithm, release: LeaseRelease, defaults: ClientLimit): Promise<void> {
+    if (isPolicyDefaults(defaults)) {
+      this.#policyMode().release(clientId, release, defaults);
+      return Promise.resolve();
+    }
     const state = this.#clientsOf(algorithm).get(clientId);
     if (state !== undefined) {
       const limits = this.#limits.get(clientId) ?? defaults;
@@ -128,6 +138,8 @@ export class MemoryStore implements Store {
   }
 
   setLimit(request: StoreSetLimitRequest): Promise<void> {
+    // Policy mode: a single limit is a list of one.
+    if (isPolicyDefaults(request.defaults)) return this.setPolicies({ clientId: request.clientId, config: { policies: [{ ...request.limit }] } });
     const old = this.#limits.get(request.clientId) ?? request.defaults;
     const next = { limit: request.limit.limit, windowSeconds: request.limit.windowSeconds };
     const state = this.#clientsOf(request.algorithm).get(request.clientId);
@@ -138,6 +150,36 @@ export class MemoryStore implements Store {
     this.#limits.set(request.clientId, next);
     for (const listener of this.#listeners) listener(request.clientId);
     return Promise.resolve();
+  }
+
+  /** Policy mode: stores the client's whole policy config and tells the listeners. */
+  setPolicies(request: StoreSetPoliciesRequest): Promise<void> {
+    this.#policyMode().setPolicies(request);
+    for (const listener of this.#listeners) listener(request.clientId);
+    return Promise.resolve();
+  }
+
+  getPolicies(clientId: string): Promise<ClientPolicyConfig | undefined> {
+    return Promise.resolve(this.#policies?.getPolicies(clientId));
+  }
+
+  /** Policy mode: refunds (units < 0) or charges (units > 0) at second `at`, in every policy whose window still holds it. */
+  settle(request: StoreSettleRequest): Promise<void> {
+    this.#policyMode().settle(request);
+    return Promise.resolve();
+  }
+
+  setTier(name: string, policies: ClientLimit[] | undefined): Promise<void> {
+    this.#policyMode().setTier(name, policies);
+    return Promise.resolve();
+  }
+
+  getTiers(): Promise<TierTable> {
+    return Promise.resolve(this.#policies?.getTiers() ?? {});
+  }
+
+  onTierChange(listener: () => void): () => void {
+    return this.#policyMode().onTierChange(listener);
   }
 
   /** Load-adaptive limits: the smallest live factor proposal of the limiters on this store (`Store.shareFactor`). */
@@ -155,7 +197,7 @@ export class MemoryStore implements Store {
   get size(): number {
     let size = 0;
     for (const clients of this.#clients.values()) size += clients.size;
-    return size;
+    return size + (this.#policies?.size ?? 0);
   }
 
   /**
@@ -196,7 +238,12 @@ export class MemoryStore implements Store {
     if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
     this.#sweepCursors.clear();
     this.#listeners.clear();
+    this.#policies?.close();
     return Promise.resolve();
+  }
+
+  #policyMode(): MemoryPolicies {
+    return (this.#policies ??= new MemoryPolicies(this.#maxClients, this.#now));
   }
 
   #clientsOf(algorithm: Algorithm): LRUCache<string, Expiring> {

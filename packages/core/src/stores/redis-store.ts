@@ -16,6 +16,9 @@ import type {
 import { checkKnownKeys, checkPlainObject, describe } from '../validate';
 import { decodeClientId, encodeClientId, KEY_SUFFIXES, limitsChannel } from './redis/key-encoding';
 import { LimitSubscription } from './redis/limit-subscription';
+import { RedisPolicies } from './redis/redis-policies';
+import { isPolicyDefaults } from '../policies/policy-validation';
+import type { ClientPolicyConfig, PolicyStore, StoreSettleRequest, StoreSetPoliciesRequest, TierTable } from '../policies/policy-types';
 import {
   SET_LIMIT,
   SLIDING_COUNTER_CHECK,
@@ -96,7 +99,7 @@ interface CachedLimit {
  * check is one EVALSHA of an atomic Lua script that resolves the client's limit, applies a lease
  * release, decides, records and computes every decision field from one snapshot.
  */
-export class RedisStore implements Store {
+export class RedisStore implements Store, PolicyStore {
   readonly hasOwnClock: boolean;
   readonly prefix: string;
   readonly #client: Redis | Cluster;
@@ -107,6 +110,8 @@ export class RedisStore implements Store {
   /** Bumped on every invalidation, so a getLimit() read that raced one is not cached. */
   #generation = 0;
   #closed = false;
+  /** Policy mode (several policies per client, tiers, settle): created on first use. */
+  #policies: RedisPolicies | undefined;
 
   constructor(options: RedisStoreOptions) {
     const o = checkPlainObject(options, 'RedisStore options');
@@ -138,6 +143,7 @@ export class RedisStore implements Store {
 
   async check(request: StoreCheckRequest): Promise<StoreDecision> {
     const tag = this.#tag(request.clientId);
+    if (isPolicyDefaults(request.defaults)) return this.#policyMode().check(tag, request, request.defaults);
     const reply = await this.#run(COMMANDS[request.algorithm].check, [
       ...stateKeys(tag, request.algorithm),
       request.timestamp === undefined ? '' : request.timestamp,
@@ -154,6 +160,7 @@ export class RedisStore implements Store {
 
   async release(clientId: string, algorithm: Algorithm, release: LeaseRelease, defaults: ClientLimit): Promise<void> {
     const tag = this.#tag(clientId);
+    if (isPolicyDefaults(defaults)) return this.#policyMode().adjust(tag, release.at, -release.units, defaults, 1);
     // Timestamp 0 (never read) spares a TIME call; cost and extra are unused by release scripts.
     await this.#run(COMMANDS[algorithm].release, [
       ...stateKeys(tag, algorithm),
@@ -185,6 +192,8 @@ export class RedisStore implements Store {
   }
 
   async setLimit(request: StoreSetLimitRequest): Promise<void> {
+    // Policy mode: a single limit is a list of one.
+    if (isPolicyDefaults(request.defaults)) return this.setPolicies({ clientId: request.clientId, config: { policies: [{ ...request.limit }] } });
     const tag = this.#tag(request.clientId);
     const [stateKey, , metaKey] = stateKeys(tag, request.algorithm);
     await this.#run(SET_LIMIT_COMMAND, [
@@ -200,6 +209,33 @@ export class RedisStore implements Store {
     ]);
     // This instance learns at once; the others through the channel (so do we, a second time).
     this.#invalidate(request.clientId);
+  }
+
+  /** Policy mode: replaces the client's whole policy config and announces it like a limit change. */
+  async setPolicies(request: StoreSetPoliciesRequest): Promise<void> {
+    await this.#policyMode().setPolicies(this.#tag(request.clientId), request);
+    this.#invalidate(request.clientId);
+  }
+
+  getPolicies(clientId: string): Promise<ClientPolicyConfig | undefined> {
+    return this.#policyMode().getPolicies(this.#tag(clientId));
+  }
+
+  /** Policy mode: refunds (units < 0) or charges (units > 0) at second `at`, in every policy whose window still holds it. */
+  settle(request: StoreSettleRequest): Promise<void> {
+    return this.#policyMode().settle(this.#tag(request.clientId), request);
+  }
+
+  setTier(name: string, policies: ClientLimit[] | undefined): Promise<void> {
+    return this.#policyMode().setTier(name, policies);
+  }
+
+  getTiers(): Promise<TierTable> {
+    return this.#policyMode().getTiers();
+  }
+
+  onTierChange(listener: () => void): () => void {
+    return this.#policyMode().onTierChange(listener);
   }
 
   /** `Store.heartbeat`: the live-instance count for the `'local'` failure mode's share. */
@@ -226,6 +262,7 @@ export class RedisStore implements Store {
     this.#closed = true;
     this.#subscription?.close();
     this.#subscription = undefined;
+    this.#policies?.close();
     this.#listeners.clear();
     this.#cache.clear();
     if (this.#ownsClient) {
@@ -236,6 +273,10 @@ export class RedisStore implements Store {
   /** The subscriber connection, once getLimit() or onLimitChange() started it (for tests). */
   get subscriberConnection(): Redis | undefined {
     return this.#subscription?.connection;
+  }
+
+  #policyMode(): RedisPolicies {
+    return (this.#policies ??= new RedisPolicies(this.#client, this.prefix, (command, args) => this.#run(command, args)));
   }
 
   /** `${prefix}{encoded id}:`, the start of every key of the client. */

@@ -1,0 +1,117 @@
+import { LRUCache } from 'lru-cache';
+import type { ClientLimit, LeaseRelease, StoreCheckRequest } from '../types';
+import { adjust, checkPolicies, PolicyState } from './policy-engine';
+import type { ClientPolicyConfig, PolicyDefaults, PolicyStoreDecision, StoreSettleRequest, StoreSetPoliciesRequest, TierTable } from './policy-types';
+import { effectivePolicies } from './policy-validation';
+
+/** The policies that apply, with a load-adaptive factor applied to each limit. */
+export function scaledPolicies(config: ClientPolicyConfig | undefined, defaults: PolicyDefaults, limitFactor: number): ClientLimit[] {
+  const policies = effectivePolicies(config, defaults);
+  if (limitFactor === 1) return policies;
+  return policies.map((p) => ({ limit: Math.floor(p.limit * limitFactor), windowSeconds: p.windowSeconds }));
+}
+
+function copyConfig(config: ClientPolicyConfig): ClientPolicyConfig {
+  const copy: ClientPolicyConfig = {};
+  if (config.tier !== undefined) copy.tier = config.tier;
+  if (config.policies !== undefined) copy.policies = config.policies.map((p) => ({ ...p }));
+  if (config.shadow !== undefined) copy.shadow = config.shadow;
+  return copy;
+}
+
+/**
+ * MemoryStore's policy mode: client configs, tiers and every client's policy state, in process.
+ * Every call runs synchronously, so each is atomic per client.
+ */
+export class MemoryPolicies {
+  readonly #now: () => number;
+  readonly #configs = new Map<string, ClientPolicyConfig>();
+  readonly #states: LRUCache<string, PolicyState>;
+  #tiers: TierTable = {};
+  readonly #tierListeners = new Set<() => void>();
+
+  constructor(maxClients: number, now: () => number) {
+    this.#now = now;
+    this.#states = new LRUCache<string, PolicyState>({ maxSize: maxClients, sizeCalculation: () => 1 });
+  }
+
+  get size(): number {
+    return this.#states.size;
+  }
+
+  check(request: StoreCheckRequest, defaults: PolicyDefaults): PolicyStoreDecision {
+    const config = this.#configs.get(request.clientId);
+    const policies = scaledPolicies(config, defaults, request.limitFactor);
+    const now = this.#now();
+    const state = this.#state(request.clientId, now);
+    if (request.release !== undefined) adjust(state, policies, request.release.at, -request.release.units);
+    const decision = checkPolicies(state, {
+      timestamp: request.timestamp ?? Math.floor(now),
+      cost: request.cost,
+      policies,
+      extra: request.extra,
+    });
+    if (decision.allowed) state.expiresAt = now + longest(policies);
+    if (config?.shadow === true) decision.shadow = true;
+    return decision;
+  }
+
+  release(clientId: string, release: LeaseRelease, defaults: PolicyDefaults): void {
+    this.#adjust(clientId, release.at, -release.units, defaults, 1);
+  }
+
+  settle(request: StoreSettleRequest): void {
+    this.#adjust(request.clientId, request.at, request.units, request.defaults, request.limitFactor);
+  }
+
+  setPolicies(request: StoreSetPoliciesRequest): void {
+    this.#configs.set(request.clientId, copyConfig(request.config));
+  }
+
+  getPolicies(clientId: string): ClientPolicyConfig | undefined {
+    const config = this.#configs.get(clientId);
+    return config === undefined ? undefined : copyConfig(config);
+  }
+
+  setTier(name: string, policies: ClientLimit[] | undefined): void {
+    const tiers = { ...this.#tiers };
+    if (policies === undefined) delete tiers[name];
+    else tiers[name] = policies.map((p) => ({ ...p }));
+    this.#tiers = tiers;
+    for (const listener of this.#tierListeners) listener();
+  }
+
+  getTiers(): TierTable {
+    return { ...this.#tiers };
+  }
+
+  onTierChange(listener: () => void): () => void {
+    this.#tierListeners.add(listener);
+    return () => this.#tierListeners.delete(listener);
+  }
+
+  close(): void {
+    this.#tierListeners.clear();
+  }
+
+  #state(clientId: string, now: number): PolicyState {
+    let state = this.#states.get(clientId);
+    if (state === undefined || state.expiresAt <= now) {
+      state = new PolicyState();
+      this.#states.set(clientId, state);
+    }
+    return state;
+  }
+
+  #adjust(clientId: string, at: number, units: number, defaults: PolicyDefaults, limitFactor: number): void {
+    const state = this.#states.get(clientId);
+    if (state === undefined || state.expiresAt <= this.#now()) return;
+    const policies = scaledPolicies(this.#configs.get(clientId), defaults, limitFactor);
+    adjust(state, policies, at, units);
+    state.expiresAt = Math.max(state.expiresAt, this.#now() + longest(policies));
+  }
+}
+
+function longest(policies: readonly ClientLimit[]): number {
+  return (policies[policies.length - 1] as ClientLimit).windowSeconds;
+}

@@ -1,0 +1,182 @@
+import { CountDeque } from '../algorithms/count-deque';
+import type { ClientLimit } from '../types';
+import type { PolicyStatus, PolicyStoreDecision } from './policy-types';
+
+/**
+ * The exact sliding window for several policies at once, in process. One count deque per policy
+ * window, all recorded together at the client's clock, so each holds the same records pruned to
+ * its own window. The Redis script (stores/redis/policy-scripts.ts) mirrors this, step for step.
+ */
+export class PolicyState {
+  /** The client's clock T: the newest effective second of a recorded request; -1 for none. */
+  clock = -1;
+  expiresAt = 0;
+  /** The windows the deques were built for, ascending. */
+  windows: number[] = [];
+  deques: CountDeque[] = [];
+}
+
+export interface PolicyCheck {
+  timestamp: number;
+  cost: number;
+  /** Effective policies (limit factor applied), shortest window first. */
+  policies: readonly ClientLimit[];
+  extra: number;
+}
+
+function sameWindows(a: readonly number[], policies: readonly ClientLimit[]): boolean {
+  if (a.length !== policies.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== (policies[i] as ClientLimit).windowSeconds) return false;
+  return true;
+}
+
+/** The deques for a policy set; `commit` makes them the state's (see `reconciled`). */
+interface PolicyView {
+  deques: CountDeque[];
+  commit(): void;
+}
+
+/**
+ * The window-change rule for a change of the policy set, applied at the client's clock T by the
+ * first call that records (or adjusts) under the new set; a denial changes nothing, as in Redis.
+ * A kept window keeps its records; a new window starts from the records still inside the longest
+ * previously recorded window at T (every policy records the same requests), and never from
+ * anything older, so a new or longer window never resurrects requests that had left every window.
+ */
+export function reconciled(state: PolicyState, policies: readonly ClientLimit[]): PolicyView {
+  if (sameWindows(state.windows, policies)) return { deques: state.deques, commit: () => undefined };
+  const deques: CountDeque[] = [];
+  const windows = policies.map((p) => p.windowSeconds);
+  const oldLongest = state.windows.length === 0 ? undefined : (state.windows[state.windows.length - 1] as number);
+  const source = oldLongest === undefined ? undefined : state.deques[state.deques.length - 1];
+  for (const w of windows) {
+    const kept = state.windows.indexOf(w);
+    if (kept >= 0) {
+      deques.push(state.deques[kept] as CountDeque);
+      continue;
+    }
+    const d = new CountDeque();
+    if (source !== undefined && state.clock >= 0) {
+      const horizon = state.clock - (oldLongest as number);
+      for (let i = source.head; i < source.buf.length; i += 2) {
+        const second = source.buf[i] as number;
+        const units = source.buf[i + 1] as number;
+        if (second > horizon && units > 0) d.record(second, units, true);
+      }
+    }
+    deques.push(d);
+  }
+  return {
+    deques,
+    commit: () => {
+      state.windows = windows;
+      state.deques = deques;
+    },
+  };
+}
+
+/** Adds `units` at `second` (<= the clock) keeping the buffer sorted. */
+function addAt(d: CountDeque, second: number, units: number): void {
+  const buf = d.buf;
+  let i = buf.length - 2;
+  while (i >= d.head && (buf[i] as number) > second) i -= 2;
+  if (i >= d.head && buf[i] === second) buf[i + 1] = (buf[i + 1] as number) + units;
+  else buf.splice(i + 2, 0, second, units);
+  d.total += units;
+}
+
+/** Removes (units < 0) or adds (units > 0) units at `at` in each policy whose window at the clock still holds `at`. */
+export function adjust(state: PolicyState, policies: readonly ClientLimit[], at: number, units: number): void {
+  if (state.clock < 0 || units === 0) return;
+  reconciled(state, policies).commit();
+  for (let i = 0; i < state.windows.length; i++) {
+    if (at <= state.clock - (state.windows[i] as number)) continue;
+    const d = state.deques[i] as CountDeque;
+    if (units < 0) d.remove(at, -units);
+    else addAt(d, at, units);
+  }
+}
+
+/** One atomic decision over every policy: all allow, or nothing is recorded. */
+export function checkPolicies(state: PolicyState, r: PolicyCheck): PolicyStoreDecision {
+  const { cost, policies } = r;
+  const view = reconciled(state, policies);
+  const deques = view.deques;
+  const clock = state.clock;
+  const e = r.timestamp > clock ? r.timestamp : clock;
+  const n = policies.length;
+  const used: number[] = new Array<number>(n);
+  let allowed = true;
+  let room = Infinity;
+  for (let i = 0; i < n; i++) {
+    const { limit, windowSeconds } = policies[i] as ClientLimit;
+    const d = deques[i] as CountDeque;
+    // Only what has left the window at the clock may go (see count-deque.ts).
+    if (clock >= 0) d.prune(clock - windowSeconds);
+    const u = d.unitsAfter(e - windowSeconds);
+    used[i] = u;
+    if (u + cost > limit) allowed = false;
+    room = Math.min(room, limit - u - cost);
+  }
+  const granted = allowed ? Math.min(r.extra, room) : 0;
+  if (allowed) {
+    for (let i = 0; i < n; i++) {
+      const d = deques[i] as CountDeque;
+      d.prune(e - (policies[i] as ClientLimit).windowSeconds);
+      d.record(e, cost + granted, true);
+    }
+    view.commit();
+    state.clock = e;
+  }
+  const statuses: PolicyStatus[] = new Array<PolicyStatus>(n);
+  const retries: number[] = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const { limit, windowSeconds } = policies[i] as ClientLimit;
+    const d = deques[i] as CountDeque;
+    const u = used[i] as number;
+    const allows = u + cost <= limit;
+    const usedAfter = allowed ? u + cost + granted : u;
+    const oldest = d.firstAfter(e - windowSeconds);
+    statuses[i] = {
+      limit,
+      windowSeconds,
+      remaining: Math.max(0, limit - usedAfter),
+      resetAfter: oldest < d.buf.length ? (d.buf[oldest] as number) + windowSeconds - e : 0,
+      allows,
+    };
+    retries[i] = allows ? 0 : cost > limit ? Infinity : d.delayUntilAtMost(limit - cost, e, windowSeconds);
+  }
+  return policyDecision(allowed, statuses, retries, e, granted);
+}
+
+/**
+ * Picks the binding policy. Denied: the denying policy with the longest wait; each policy's set
+ * of allowing delays is upward closed (with no traffic its window only empties), so the least
+ * delay at which every policy allows is the largest of theirs. Allowed: the least remaining
+ * (ties: the longer window, which takes longer to recover).
+ */
+export function policyDecision(allowed: boolean, statuses: PolicyStatus[], retries: number[], e: number, granted: number): PolicyStoreDecision {
+  let b = -1;
+  for (let i = 0; i < statuses.length; i++) {
+    const s = statuses[i] as PolicyStatus;
+    if (allowed) {
+      if (b < 0 || s.remaining <= (statuses[b] as PolicyStatus).remaining) b = i;
+    } else if (!s.allows && (b < 0 || (retries[i] as number) >= (retries[b] as number))) {
+      b = i;
+    }
+  }
+  const binding = statuses[b] as PolicyStatus;
+  return {
+    allowed,
+    limit: binding.limit,
+    windowSeconds: binding.windowSeconds,
+    remaining: binding.remaining,
+    retryAfter: allowed ? 0 : (retries[b] as number),
+    resetAfter: binding.resetAfter,
+    timestamp: e,
+    source: 'store',
+    granted,
+    policy: { limit: binding.limit, windowSeconds: binding.windowSeconds },
+    policies: statuses,
+  };
+}

@@ -1,0 +1,178 @@
+import type { Cluster, Redis } from 'ioredis';
+import { ErrorCodes, StoreError } from '../../errors';
+import { policyDecision } from '../../policies/policy-engine';
+import type {
+  ClientPolicyConfig,
+  PolicyDefaults,
+  PolicyStatus,
+  PolicyStoreDecision,
+  StoreSettleRequest,
+  StoreSetPoliciesRequest,
+  TierTable,
+} from '../../policies/policy-types';
+import { parsePolicies, serializePolicies } from '../../policies/policy-validation';
+import type { ClientLimit, StoreCheckRequest } from '../../types';
+import { encodeClientId, limitsChannel } from './key-encoding';
+import { LimitSubscription } from './limit-subscription';
+import { POLICY_CHECK, SET_POLICIES, SET_TIER } from './policy-scripts';
+
+const COMMANDS = { check: 'slidegatePolicyCheckV1', setPolicies: 'slidegateSetPoliciesV1', setTier: 'slidegateSetTierV1' } as const;
+export const POLICY_META_SUFFIX = 'pm';
+export const POLICY_WINDOW_SUFFIX = 'pw:';
+
+type Run = (command: string, args: (string | number)[]) => Promise<unknown>;
+
+/**
+ * RedisStore's policy mode: one EVALSHA of POLICY_CHECK per decision, lease release and settle;
+ * client configs in the client's `cfg` hash; tiers in `{prefix}{tiers}`, announced on
+ * `{prefix}tiers` so every instance reloads them at once.
+ */
+export class RedisPolicies {
+  readonly #client: Redis | Cluster;
+  readonly #prefix: string;
+  readonly #run: Run;
+  readonly #tierListeners = new Set<() => void>();
+  #tierSubscription: LimitSubscription | undefined;
+  #closed = false;
+
+  constructor(client: Redis | Cluster, prefix: string, run: Run) {
+    this.#client = client;
+    this.#prefix = prefix;
+    this.#run = run;
+    const define = (name: string, lua: string, numberOfKeys: number): void => {
+      if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') client.defineCommand(name, { lua, numberOfKeys });
+    };
+    define(COMMANDS.check, POLICY_CHECK, 2);
+    define(COMMANDS.setPolicies, SET_POLICIES, 1);
+    define(COMMANDS.setTier, SET_TIER, 1);
+  }
+
+  async check(tag: string, request: StoreCheckRequest, defaults: PolicyDefaults): Promise<PolicyStoreDecision> {
+    const reply = await this.#run(COMMANDS.check, [
+      tag + 'cfg',
+      tag + POLICY_META_SUFFIX,
+      tag,
+      request.timestamp === undefined ? '' : request.timestamp,
+      request.cost,
+      defaults.policyArg,
+      defaults.tierArg,
+      request.limitFactor,
+      request.extra,
+      request.release === undefined ? '' : request.release.at,
+      request.release === undefined ? 0 : request.release.units,
+      'check',
+    ]);
+    return decodePolicyDecision(reply);
+  }
+
+  /** Adds (units > 0) or removes (units < 0) units at second `at`, under the client's policies. */
+  async adjust(tag: string, at: number, units: number, defaults: PolicyDefaults, limitFactor: number): Promise<void> {
+    await this.#run(COMMANDS.check, [tag + 'cfg', tag + POLICY_META_SUFFIX, tag, 0, 0, defaults.policyArg, defaults.tierArg, limitFactor, 0, at, units, 'adjust']);
+  }
+
+  settle(tag: string, request: StoreSettleRequest): Promise<void> {
+    return this.adjust(tag, request.at, request.units, request.defaults, request.limitFactor);
+  }
+
+  async setPolicies(tag: string, request: StoreSetPoliciesRequest): Promise<void> {
+    const { config } = request;
+    await this.#run(COMMANDS.setPolicies, [
+      tag + 'cfg',
+      config.policies === undefined ? '' : serializePolicies(config.policies),
+      config.tier ?? '',
+      config.shadow === true ? '1' : '',
+      limitsChannel(this.#prefix),
+      encodeClientId(request.clientId),
+    ]);
+  }
+
+  async getPolicies(tag: string): Promise<ClientPolicyConfig | undefined> {
+    let reply: unknown;
+    try {
+      reply = await this.#client.hmget(tag + 'cfg', 'P', 'T', 'S');
+    } catch (error) {
+      throw new StoreError(`slidegate: RedisStore getPolicies failed: ${(error as Error).message}`, { cause: error });
+    }
+    const [policies, tier, shadow] = reply as (string | null)[];
+    if (policies == null && tier == null && shadow == null) return undefined;
+    const config: ClientPolicyConfig = {};
+    if (tier != null) config.tier = tier;
+    if (policies != null) config.policies = parsePolicies(policies);
+    if (shadow != null) config.shadow = shadow === '1';
+    return config;
+  }
+
+  async setTier(name: string, policies: ClientLimit[] | undefined): Promise<void> {
+    await this.#run(COMMANDS.setTier, [this.#tiersKey(), name, policies === undefined ? '' : serializePolicies(policies), this.#tiersChannel()]);
+  }
+
+  async getTiers(): Promise<TierTable> {
+    let reply: Record<string, string>;
+    try {
+      reply = await this.#client.hgetall(this.#tiersKey());
+    } catch (error) {
+      throw new StoreError(`slidegate: RedisStore getTiers failed: ${(error as Error).message}`, { cause: error });
+    }
+    const tiers: TierTable = {};
+    for (const [name, text] of Object.entries(reply)) tiers[name] = parsePolicies(text);
+    return tiers;
+  }
+
+  onTierChange(listener: () => void): () => void {
+    if (this.#tierSubscription === undefined && !this.#closed) {
+      const notify = (): void => {
+        for (const l of this.#tierListeners) l();
+      };
+      this.#tierSubscription = new LimitSubscription(this.#client, this.#tiersChannel(), {
+        onMessage: notify,
+        onDesync: () => undefined,
+        // Changes may have been missed while disconnected: everyone reloads.
+        onResync: notify,
+      });
+    }
+    this.#tierListeners.add(listener);
+    return () => this.#tierListeners.delete(listener);
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#tierSubscription?.close();
+    this.#tierSubscription = undefined;
+    this.#tierListeners.clear();
+  }
+
+  #tiersKey(): string {
+    // No ':suffix', so this key can never equal a client's key (those always end in one).
+    return `${this.#prefix}{tiers}`;
+  }
+
+  #tiersChannel(): string {
+    return `${this.#prefix}tiers`;
+  }
+}
+
+function decodePolicyDecision(reply: unknown): PolicyStoreDecision {
+  const bad = (): StoreError =>
+    new StoreError(`slidegate: RedisStore got an unexpected policy script reply: ${JSON.stringify(reply)}`, { code: ErrorCodes.STORE_BAD_REPLY });
+  if (!Array.isArray(reply) || reply.length < 11 || !reply.every((v) => typeof v === 'number')) throw bad();
+  const values = reply as number[];
+  const [allowed, e, granted, shadow, n] = values as [number, number, number, number, number];
+  if (values.length !== 5 + 6 * n) throw bad();
+  const statuses: PolicyStatus[] = [];
+  const retries: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const at = 5 + i * 6;
+    statuses.push({
+      limit: values[at] as number,
+      windowSeconds: values[at + 1] as number,
+      remaining: values[at + 2] as number,
+      resetAfter: values[at + 3] as number,
+      allows: values[at + 4] === 1,
+    });
+    const retry = values[at + 5] as number;
+    retries.push(retry === -1 ? Infinity : retry);
+  }
+  const decision = policyDecision(allowed === 1, statuses, retries, e, granted);
+  if (shadow === 1) decision.shadow = true;
+  return decision;
+}
