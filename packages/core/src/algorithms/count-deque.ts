@@ -6,11 +6,17 @@ import type { Engine, EngineCheck } from './engine';
  * Records are only ever appended at the client's clock, which never runs backwards, so the
  * buffer stays sorted and pruning is a walk from the head.
  */
+/**
+ * Shared by every client with no records, so an idle or new client holds no array of its own; it
+ * is never written to (record() replaces it, the other writers only touch non-empty buffers).
+ */
+const NO_RECORDS: number[] = [];
+
 export class CountDeque {
   clock = -1;
   total = 0;
   expiresAt = 0;
-  buf: number[] = [];
+  buf: number[] = NO_RECORDS;
   head = 0;
 
   /** Drops every record at a second <= `horizon`. */
@@ -22,7 +28,7 @@ export class CountDeque {
       head += 2;
     }
     if (head === buf.length) {
-      if (buf.length !== 0) this.buf = [];
+      this.buf = NO_RECORDS;
       this.head = 0;
     } else if (head >= 64 && head * 2 >= buf.length) {
       this.buf = buf.slice(head);
@@ -34,7 +40,10 @@ export class CountDeque {
 
   record(second: number, units: number, merge: boolean): void {
     const buf = this.buf;
-    if (merge && buf.length > this.head && buf[buf.length - 2] === second) {
+    if (buf.length === 0) {
+      // An exact-size literal: a first push into [] would reserve 17 slots for one record.
+      this.buf = [second, units];
+    } else if (merge && buf.length > this.head && buf[buf.length - 2] === second) {
       buf[buf.length - 1] = (buf[buf.length - 1] as number) + units;
     } else {
       buf.push(second, units);

@@ -104,7 +104,7 @@ export class MemoryStore implements Store, PolicyStore {
     let state = clients.get(request.clientId);
     if (state === undefined || state.expiresAt <= now) {
       state = engine.create();
-      state.expiresAt = now + limits.windowSeconds;
+      state.expiresAt = expiryAfter(now, limits.windowSeconds);
       clients.set(request.clientId, state);
     }
     if (request.release !== undefined) engine.release(state, request.release.at, request.release.units, limits.windowSeconds);
@@ -115,7 +115,7 @@ export class MemoryStore implements Store, PolicyStore {
       windowSeconds: limits.windowSeconds,
       extra: request.extra,
     });
-    if (decision.allowed) state.expiresAt = now + limits.windowSeconds;
+    if (decision.allowed) state.expiresAt = expiryAfter(now, limits.windowSeconds);
     return decision;
   }
 
@@ -145,7 +145,7 @@ export class MemoryStore implements Store, PolicyStore {
     const state = this.#clientsOf(request.algorithm).get(request.clientId);
     if (state !== undefined && old.windowSeconds !== next.windowSeconds) {
       ENGINES[request.algorithm].changeWindow(state, old.windowSeconds, next.windowSeconds);
-      state.expiresAt = this.#now() + next.windowSeconds;
+      state.expiresAt = expiryAfter(this.#now(), next.windowSeconds);
     }
     this.#limits.set(request.clientId, next);
     for (const listener of this.#listeners) listener(request.clientId);
@@ -232,6 +232,7 @@ export class MemoryStore implements Store, PolicyStore {
       else this.#sweepCursors.set(algorithm, cursor);
       for (const clientId of expired) clients.delete(clientId);
     }
+    this.#policies?.sweep(SWEEP_BUDGET);
   }
 
   close(): Promise<void> {
@@ -263,4 +264,12 @@ function positiveInteger(value: unknown, name: string): number {
     throw rangeError(ErrorCodes.INVALID_OPTION, `slidegate: ${name} must be an integer >= 1; got ${describe(value)}`);
   }
   return value;
+}
+
+/**
+ * When a client written at `now` may be forgotten: at least `windowSeconds` later, rounded up to a
+ * whole second so the field stays a small integer instead of a boxed double on every client.
+ */
+export function expiryAfter(now: number, windowSeconds: number): number {
+  return Math.ceil(now) + windowSeconds;
 }
