@@ -72,3 +72,11 @@ export async function commandsProcessed(client) {
   const match = /total_commands_processed:(\d+)/.exec(info);
   return match ? Number(match[1]) : NaN;
 }
+
+/** Sum of usec over INFO commandstats (Redis CPU time spent executing commands, scripts included). */
+export async function commandMicros(client) {
+  const info = await client.info('commandstats');
+  let usec = 0;
+  for (const match of info.matchAll(/usec=(\d+)/g)) usec += Number(match[1]);
+  return usec;
+}

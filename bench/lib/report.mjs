@@ -29,12 +29,20 @@ export const HEADLINES = [
   ['recovery_ms', 'faults', "time from Redis's return to the first shared decision (ms)"],
 ];
 
+/** Integers with separators; fractions with 3 significant digits, so 0.004 commands per decision stays visible. */
+function headlineValue(value) {
+  if (typeof value !== 'number' || Number.isInteger(value)) return fmt(value);
+  return Math.abs(value) >= 100 ? fmt(value, 0) : String(Number(value.toPrecision(3)));
+}
+
 export async function loadResults(dir) {
   const files = (await readdir(dir)).filter((f) => f.endsWith('.json') && f !== 'summary.json');
   const results = [];
   for (const file of files) {
     try {
-      results.push(JSON.parse(await readFile(path.join(dir, file), 'utf8')));
+      const result = JSON.parse(await readFile(path.join(dir, file), 'utf8'));
+      // Only the suites' own files: other scripts may write their JSON here too (bench/metrics-overhead.mjs).
+      if (typeof result.suite === 'string' && Array.isArray(result.tables)) results.push(result);
     } catch {
       // A half-written file from an interrupted run is skipped rather than trusted.
     }
@@ -72,7 +80,7 @@ export function renderReport(results, summary, meta, order) {
   for (const [name, suite, what] of HEADLINES) {
     const value = summary[name];
     if (value === null || value === undefined) notMeasured.push(name);
-    lines.push(`| \`${name}\` | ${value === null || value === undefined ? 'not measured yet' : fmt(value, Number.isInteger(value) ? 0 : 2)} | ${what} | ${suite} |`);
+    lines.push(`| \`${name}\` | ${value === null || value === undefined ? 'not measured yet' : headlineValue(value)} | ${what} | ${suite} |`);
   }
   lines.push('');
   if (notMeasured.length > 0) {

@@ -41,7 +41,8 @@ export function fmt(value, digits = 0) {
 
 /**
  * The run with the median `key` among repeated runs of one thing (rounds interleaved with the other subjects,
- * so a burst of background load tints every subject alike), with the spread of `key` beside it.
+ * so a burst of background load tints every subject alike), with the spread of `key` beside it. With an even
+ * number of runs it is the lower of the two middle runs (a measured run, never an average of two).
  */
 export function medianRun(runs, key) {
   const numeric = runs.filter((r) => typeof r[key] === 'number');

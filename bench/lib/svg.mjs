@@ -39,7 +39,7 @@ export function barChart({ title, unit = '', bars, marker }) {
     if (Number.isFinite(b.value)) {
       const w = Math.max(1, (b.value / max) * plotW);
       parts.push(`<rect x="${labelW}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="${colour(b.group)}"/>`);
-      parts.push(`<text x="${labelW + w + 4}" y="${y + 14}">${esc(label(b.value))}${esc(unit)}</text>`);
+      parts.push(`<text x="${(labelW + w + 4).toFixed(1)}" y="${y + 14}">${esc(label(b.value))}${esc(unit)}</text>`);
     } else {
       parts.push(`<text x="${labelW + 4}" y="${y + 14}" fill="#888">${esc(b.note ?? 'not measured yet')}</text>`);
     }

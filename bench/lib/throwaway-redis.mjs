@@ -37,6 +37,7 @@ async function waitForPing(port, timeoutMs) {
 /** Starts `redis-server` (no persistence) on `port` (default: a free one); resolves when it answers PING. */
 export async function startThrowawayRedis({ port } = {}) {
   const p = port ?? (await freePort());
+  const spawnedAt = performance.now();
   const child = spawn('redis-server', ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   await new Promise((resolve, reject) => {
     child.once('spawn', resolve);
@@ -47,6 +48,8 @@ export async function startThrowawayRedis({ port } = {}) {
     port: p,
     url: `redis://127.0.0.1:${p}`,
     pid: child.pid,
+    /** performance.now() when the process was spawned (before it accepted connections). */
+    spawnedAt,
     /** SIGKILL and wait for the exit. */
     kill: () =>
       new Promise((resolve) => {

@@ -79,6 +79,7 @@ export async function replaySlidegateRedis({ scenario, params, algorithm = 'slid
   const events = firstClients(makeTrace(scenario, params), clientLimit);
   const prefix = uniquePrefix('accuracy');
   const clients = [];
+  const stores = [];
   const limiters = [];
   try {
     for (let k = 0; k < instances; k++) {
@@ -86,6 +87,7 @@ export async function replaySlidegateRedis({ scenario, params, algorithm = 'slid
       await client.connect();
       clients.push(client);
       const store = new core.RedisStore({ client, prefix });
+      stores.push(store);
       limiters.push(new core.RateLimiter({ limit: params.L, windowSeconds: params.W, algorithm, store, ...patientStoreOptions(core), ...(lease ? { lease: true } : {}) }));
     }
     const admitted = new Uint8Array(events.length);
@@ -108,7 +110,9 @@ export async function replaySlidegateRedis({ scenario, params, algorithm = 'slid
       }
     }
     await Promise.all(Array.from({ length: Math.min(parallel, queue.length) }, runChains));
+    // A limiter closes only a store it made; these were passed in, so they are closed here.
     for (const limiter of limiters) await limiter.close();
+    for (const store of stores) await store.close();
     const subject = `slidegate RedisStore '${algorithm}'${lease ? ' + leases' : ''}${instances > 1 ? `, ${instances} instances` : ''}`;
     // A fallback decision is not the shared store's: say so beside the figures rather than mix them in silently.
     const note = sources.fallback ? `${sources.fallback} of ${events.length} decisions by the fallback` : '';

@@ -29,9 +29,11 @@ export async function run({ quick, args, log }) {
     rounds: numberSetting(args, 'rounds', { quick: 1, full: 3 }, quick),
   };
   const subjects = Object.keys(SUBJECTS);
+  // Quick mode leaves out the over-limit scenario (to stay under two minutes in CI).
+  const scenarios = quick ? SCENARIOS.filter(([s]) => s !== 'hot-denied') : SCENARIOS;
   const runs = new Map();
   for (let round = 1; round <= settings.rounds; round++) {
-    for (const [scenario] of SCENARIOS) {
+    for (const [scenario] of scenarios) {
       for (const subject of subjects) {
         log(`core: ${scenario} ${subject}${settings.rounds > 1 ? ` (round ${round}/${settings.rounds})` : ''}`);
         const key = `${scenario}|${subject}`;
@@ -48,7 +50,7 @@ export async function run({ quick, args, log }) {
   }
 
   const find = (scenario, subject) => speed.find((r) => r.scenario === scenario && r.subject === subject);
-  const tables = SCENARIOS.map(([scenario, description]) => {
+  const tables = scenarios.map(([scenario, description]) => {
     const rlflex = find(scenario, RLFLEX);
     const ceiling = find(scenario, CEILING);
     return {

@@ -50,16 +50,19 @@ export async function outage({ phaseMs, loops, recoveryCapMs, failureMode }) {
     await sleep(phaseMs);
     phase = 'recovering';
     server = await startThrowawayRedis({ port: server.port });
-    restartedAt = performance.now();
+    // From the spawn of the new redis-server: its own start-up time is included (an upper bound on our part).
+    restartedAt = server.spawnedAt;
     while (recoveredAt === 0 && performance.now() - restartedAt < recoveryCapMs) await sleep(10);
   } finally {
     stop = true;
     await Promise.all(running);
     await limiter.close();
+    await store.close();
     client.disconnect();
     await server.kill();
   }
-  const ms = (summary) => ({ p50_ms: summary.p50_us / 1000, p99_ms: summary.p99_us / 1000, max_ms: Math.round(summary.max_us) / 1000, decisions: summary.samples });
+  const toMs = (us) => Math.round(us * 10) / 10000;
+  const ms = (summary) => ({ p50_ms: toMs(summary.p50_us), p99_ms: toMs(summary.p99_us), max_ms: toMs(summary.max_us), decisions: summary.samples });
   return {
     failureMode,
     healthy: { ...ms(latencySummaryUs(samples.healthy)), sources: sources.healthy },

@@ -84,7 +84,7 @@ export async function run({ quick, args, log }) {
     headline: { outage_p99_ms: local.outage_p99_ms, healthy_p99_ms: local.healthy_p99_ms, recovery_ms: typeof local.recovery_ms === 'number' ? local.recovery_ms : null },
     notes: [
       'A redis-server started for this measurement on a free port (never the shared 6379), killed with SIGKILL by its pid and restarted on the same port.',
-      'Recovery: from the moment the restarted Redis answers PING to the end of the first decision, started after that moment, whose source is \'store\'.',
+      'Recovery: from the spawn of the restarted redis-server (its own start-up included, so an upper bound) to the end of the first decision whose source is \'store\' again.',
     ],
   };
 }

@@ -5,7 +5,9 @@
 import { detect } from '../lib/available.mjs';
 import { connect, uniquePrefix } from '../lib/redis.mjs';
 
-const [framework, variant] = process.argv.slice(2);
+const [framework, variant, basePrefix = uniquePrefix('http')] = process.argv.slice(2);
+/** Keys of one server live under the suite's prefix, which the suite deletes afterwards. */
+const prefixFor = (tag) => `${basePrefix}${tag}:`;
 const LIMIT = 1_000_000_000;
 const WINDOW_SECONDS = 60;
 const BODY = { ok: true };
@@ -21,7 +23,7 @@ async function slidegateOptions(redis) {
   if (redis) {
     const { RedisStore } = await detect();
     if (!RedisStore) throw new Error('not available yet: RedisStore');
-    options.store = new RedisStore({ client: await redisClient(), prefix: uniquePrefix('http') });
+    options.store = new RedisStore({ client: await redisClient(), prefix: prefixFor('slidegate') });
   }
   return options;
 }
@@ -39,7 +41,7 @@ async function express() {
     if (variant.endsWith('redis')) {
       const { RedisStore } = await import('rate-limit-redis');
       const client = await redisClient();
-      options.store = new RedisStore({ sendCommand: (command, ...args) => client.call(command, ...args), prefix: uniquePrefix('http-erl') });
+      options.store = new RedisStore({ sendCommand: (command, ...args) => client.call(command, ...args), prefix: prefixFor('erl') });
     }
     app.use(rateLimit(options));
   }
@@ -66,7 +68,7 @@ async function koa() {
         duration: WINDOW_SECONDS * 1000,
         max: LIMIT,
         id: (ctx) => ctx.ip,
-        ...(redis ? { namespace: uniquePrefix('http-koa') } : {}),
+        ...(redis ? { namespace: prefixFor('koa') } : {}),
       }),
     );
   }
@@ -88,7 +90,7 @@ async function fastify() {
   } else if (variant.startsWith('peer')) {
     const { default: rateLimit } = await import('@fastify/rate-limit');
     const options = { max: LIMIT, timeWindow: WINDOW_SECONDS * 1000 };
-    if (variant.endsWith('redis')) Object.assign(options, { redis: await redisClient(), nameSpace: uniquePrefix('http-fastify') });
+    if (variant.endsWith('redis')) Object.assign(options, { redis: await redisClient(), nameSpace: prefixFor('fastify') });
     await app.register(rateLimit, options);
   }
   app.get('/', async () => BODY);

@@ -7,7 +7,7 @@ import { numberSetting } from '../lib/args.mjs';
 import { medianRun, ratio } from '../lib/stats.mjs';
 import { barChart } from '../lib/svg.mjs';
 import { NOT_AVAILABLE } from '../lib/available.mjs';
-import { HOW_TO_GET_REDIS, redisReachable } from '../lib/redis.mjs';
+import { connect, deleteUnder, redisReachable, uniquePrefix } from '../lib/redis.mjs';
 
 const SERVER = fileURLToPath(new URL('./http-server.mjs', import.meta.url));
 const FRAMEWORKS = ['express', 'koa', 'fastify'];
@@ -15,9 +15,9 @@ const PEERS = { express: 'express-rate-limit', koa: 'koa-ratelimit', fastify: '@
 
 export const title = 'HTTP overhead: frameworks with no limiter, slidegate, and their usual limiter';
 
-function startServer(framework, variant) {
+function startServer(framework, variant, prefix) {
   return new Promise((resolve, reject) => {
-    const child = fork(SERVER, [framework, variant], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(SERVER, [framework, variant, prefix], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`bench: ${framework} ${variant} server did not start within 15 s`));
@@ -60,11 +60,11 @@ function labelOf(framework, variant) {
 }
 
 /** One server process, a warm-up, one measured autocannon run; a missing part or a failure becomes the row's text. */
-async function measureOne(framework, variant, round, settings, log) {
+async function measureOne(framework, variant, round, settings, log, prefix) {
   const row = { framework, variant, label: labelOf(framework, variant) };
   let server;
   try {
-    server = await startServer(framework, variant);
+    server = await startServer(framework, variant, prefix);
     if (server.error) return { ...row, rps: server.error.startsWith('not available yet') ? NOT_AVAILABLE : `failed: ${server.error}` };
     log(`http: ${framework} ${row.label} (${settings.duration} s${settings.rounds > 1 ? `, round ${round}/${settings.rounds}` : ''})`);
     await load(server.port, { connections: settings.connections, duration: settings.warmup });
@@ -87,15 +87,22 @@ export async function run({ quick, args, log }) {
   const withRedis = (args.httpRedis ?? !quick) && (await redisReachable());
   const variants = ['none', 'slidegate', 'peer', ...(withRedis ? ['slidegate-redis', 'peer-redis'] : [])];
   const frameworks = typeof args.frameworks === 'string' ? FRAMEWORKS.filter((f) => args.frameworks.split(',').includes(f)) : FRAMEWORKS;
+  const prefix = uniquePrefix('http');
   const runs = new Map();
   for (let round = 1; round <= settings.rounds; round++) {
     for (const framework of frameworks) {
       for (const variant of variants) {
         const key = `${framework}|${variant}`;
         if (!runs.has(key)) runs.set(key, []);
-        runs.get(key).push(await measureOne(framework, variant, round, settings, log));
+        runs.get(key).push(await measureOne(framework, variant, round, settings, log, prefix));
       }
     }
+  }
+  if (withRedis) {
+    const client = connect();
+    await client.connect();
+    await deleteUnder(client, prefix);
+    client.disconnect();
   }
   const rows = [...runs.values()].map((r) => medianRun(r, 'rps'));
   const num = (v) => (typeof v === 'number' ? v : null);

@@ -33,6 +33,7 @@ export async function hotClient({ lease, concurrency, durationMs }) {
     const after = await commandsProcessed(admin);
     counting = false;
     await limiter.close();
+    await store.close();
     const share = (name) => Math.round(((sources[name] ?? 0) / ops) * 1000) / 1000;
     // The two INFO calls are ours, not the limiter's.
     const commands = after - before - 1;

@@ -2,7 +2,9 @@
 import { RateLimiter } from '@slidegate/core';
 import * as core from '@slidegate/core';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
-import { connect, deleteUnder, memoryUnder, uniquePrefix } from '../lib/redis.mjs';
+import Redis from 'ioredis';
+import { commandMicros, commandsProcessed, connect, deleteUnder, memoryUnder, uniquePrefix } from '../lib/redis.mjs';
+import { startThrowawayRedis } from '../lib/throwaway-redis.mjs';
 import { concurrentOps, sequentialOps } from '../lib/measure.mjs';
 import { latencySummaryUs } from '../lib/stats.mjs';
 import { patientStoreOptions } from '../lib/available.mjs';
@@ -29,7 +31,7 @@ async function makeSubject(params, client, prefix) {
   }
   if (subject === 'slidegate') {
     const store = new core.RedisStore({ client, prefix });
-    const limiter = new RateLimiter({ limit: 1_000_000_000, windowSeconds: WINDOW_SECONDS, algorithm, store, ...(params.lease ? { lease: true } : {}) });
+    const limiter = new RateLimiter({ limit: 1_000_000_000, windowSeconds: WINDOW_SECONDS, algorithm, store, ...(params.patient ? patientStoreOptions(core) : {}), ...(params.lease ? { lease: true } : {}) });
     // Counted so a row decided by the fallback (a store call over its timeout) cannot pass for a Redis figure.
     const sources = {};
     const count = (d) => {
@@ -115,5 +117,40 @@ export async function bytes({ subject, algorithm, clients, requests }) {
   } finally {
     await deleteUnder(client, prefix);
     client.disconnect();
+  }
+}
+
+/**
+ * Redis's own cost per decision, on a redis-server of its own (so the counters are this subject's alone):
+ * microseconds of command execution (INFO commandstats, scripts and the calls inside them) and commands executed
+ * (INFO stats total_commands_processed), per decision. This is what bounds decisions/s when Redis saturates.
+ */
+export async function redisCost(params) {
+  const server = await startThrowawayRedis();
+  const client = new Redis(server.url, { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
+  const admin = new Redis(server.url);
+  try {
+    // Patient: a cold start's first calls (script loading) must not send the row to the fallback.
+    const s = await makeSubject({ ...params, autoPipelining: true, patient: true }, client, 'redis-cost:');
+    await concurrentOps(s.decide, { concurrency: params.concurrency, durationMs: 10_000, maxOps: 1000 });
+    const usec0 = await commandMicros(admin);
+    const commands0 = await commandsProcessed(admin);
+    const { ops } = await concurrentOps(s.decide, { concurrency: params.concurrency, durationMs: 30_000, maxOps: params.decisions });
+    await new Promise((r) => setTimeout(r, 100));
+    const commands1 = await commandsProcessed(admin);
+    const usec1 = await commandMicros(admin);
+    await s.close();
+    // The INFO calls between the readings are ours (one commandstats, one stats), not the subject's.
+    return {
+      ...params,
+      redis_us_per_decision: Math.round(((usec1 - usec0) / ops) * 100) / 100,
+      commands_per_decision: Math.round(((commands1 - commands0 - 2) / ops) * 100) / 100,
+      decisions: ops,
+      ...(s.sources ? sourceShares(s.sources) : {}),
+    };
+  } finally {
+    client.disconnect();
+    admin.disconnect();
+    await server.kill();
   }
 }

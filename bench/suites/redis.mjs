@@ -21,6 +21,7 @@ export async function run({ quick, args, log }) {
     distinctClients: numberSetting(args, 'redisClients', { quick: 10_000, full: 100_000 }, quick),
     memoryClients: numberSetting(args, 'redisMemoryClients', { quick: 1000, full: 10_000 }, quick),
     requestsPerClient: numberSetting(args, 'redisRequestsPerClient', { quick: 3, full: 3 }, quick),
+    costDecisions: numberSetting(args, 'redisCostDecisions', { quick: 5000, full: 50_000 }, quick),
   };
   if (!(await redisReachable())) {
     return { settings, tables: [], headline: {}, notes: [`Skipped: ${HOW_TO_GET_REDIS}.`] };
@@ -28,12 +29,11 @@ export async function run({ quick, args, log }) {
   const { RedisStore } = await detect();
   const c = settings.concurrency;
   const plan = [];
-  for (const autoPipelining of [false, true]) {
+  // Quick mode measures on the auto-pipelined client only (the faster one for every subject here).
+  for (const autoPipelining of quick ? [true] : [false, true]) {
     for (const concurrency of [1, c]) {
       plan.push({ subject: 'raw-evalsha', label: 'raw ioredis EVALSHA (return 1)', clients: 1, concurrency, autoPipelining });
       plan.push({ subject: 'rlflex', label: 'rate-limiter-flexible RateLimiterRedis', clients: 1, concurrency, autoPipelining });
-      // Quick mode keeps slidegate's rows on the auto-pipelined client only (the configuration we recommend).
-      if (quick && !autoPipelining) continue;
       for (const algorithm of ALGORITHMS) {
         if (algorithm !== 'sliding-window' && concurrency !== c) continue;
         plan.push({ subject: 'slidegate', label: `slidegate RedisStore '${algorithm}'`, algorithm, clients: 1, concurrency, autoPipelining });
@@ -67,6 +67,25 @@ export async function run({ quick, args, log }) {
   for (const r of rows) {
     r.vs_raw = r.concurrency === c ? ratio(num(r.ops_per_s), rawBest) : null;
     r.vs_rlflex = r.concurrency === c ? ratio(num(r.ops_per_s), rlflexBest) : null;
+  }
+
+  const cost = [];
+  const costPlan = [
+    { subject: 'raw-evalsha', label: 'raw ioredis EVALSHA (return 1)' },
+    { subject: 'rlflex', label: 'rate-limiter-flexible RateLimiterRedis' },
+    ...ALGORITHMS.map((algorithm) => ({ subject: 'slidegate', algorithm, label: `slidegate RedisStore '${algorithm}'` })),
+  ];
+  for (const p of costPlan) {
+    if (p.subject === 'slidegate' && !RedisStore) {
+      cost.push({ ...p, redis_us_per_decision: NOT_AVAILABLE });
+      continue;
+    }
+    log(`redis: Redis CPU per decision, ${p.label}`);
+    try {
+      cost.push({ ...p, ...(await runInChild(CASES, 'redisCost', { ...p, clients: 1, concurrency: 64, decisions: settings.costDecisions })) });
+    } catch (error) {
+      cost.push({ ...p, redis_us_per_decision: `failed: ${String(error.message).split('\n')[0]}` });
+    }
   }
 
   const memory = [];
@@ -114,6 +133,16 @@ export async function run({ quick, args, log }) {
       rows,
     },
     {
+      title: `Redis's own cost per decision (hot client, concurrency 64, ${settings.costDecisions.toLocaleString('en-US')} decisions, on a redis-server of its own)`,
+      columns: [
+        { key: 'label', label: 'subject', align: 'left' },
+        { key: 'redis_us_per_decision', label: 'Redis CPU us/decision', digits: 2 },
+        { key: 'commands_per_decision', label: 'Redis commands/decision', digits: 2 },
+        { key: 'store_share', label: 'share decided by Redis', digits: 3 },
+      ],
+      rows: cost,
+    },
+    {
       title: `Bytes per client in Redis (MEMORY USAGE SAMPLES 0 over ${settings.memoryClients.toLocaleString('en-US')} clients, ${settings.requestsPerClient} requests each, 1 s apart)`,
       columns: [
         { key: 'subject', label: 'subject', align: 'left' },
@@ -126,7 +155,7 @@ export async function run({ quick, args, log }) {
   const cBars = rows.filter((r) => r.concurrency === c && r.clients === 1);
   return {
     settings,
-    raw: { rows, memory },
+    raw: { rows, cost, memory },
     tables,
     charts: [
       {
@@ -149,7 +178,8 @@ export async function run({ quick, args, log }) {
       `Concurrency 1 = sequential awaits; concurrency ${c} = ${c} loops each awaiting one call after another. Latency is per call, queueing in the client included.`,
       "The raw EVALSHA row is the floor cost of one scripted round trip ('return 1' with one key): no limiter can beat it without leases.",
       "'share decided by Redis': slidegate decisions whose source is 'store' (or 'lease'); below 1 means some calls exceeded the store timeout and were decided by the fallback, so the row does not measure Redis alone.",
-      'Headline figures take the best of the plain and auto-pipelined client for each subject, so each is compared at its best.',
+      `Headline figures take the best of the plain and auto-pipelined client for each subject, so each is compared at its best${quick ? ' (quick mode: auto-pipelined client only)' : ''}.`,
+      "Redis CPU per decision: growth of the usec counters of INFO commandstats (time Redis spent executing commands, including the calls inside scripts) divided by decisions, on a redis-server started for the row. On one machine where Node and Redis share the cores, this is what caps decisions/s once Redis saturates.",
       'RateLimiterRedis is a fixed window (points 1e9, duration 60 s); slidegate rows use limit 1e9 per 60 s, so every request is allowed and recorded.',
     ],
   };

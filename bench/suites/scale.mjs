@@ -9,12 +9,13 @@ import { redisReachable } from '../lib/redis.mjs';
 
 const CORE = fileURLToPath(new URL('./core-cases.mjs', import.meta.url));
 const REDIS = fileURLToPath(new URL('./redis-cases.mjs', import.meta.url));
+const SCALE = fileURLToPath(new URL('./scale-cases.mjs', import.meta.url));
 
 export const title = 'Scale: cost per decision as clients and instances grow';
 
 export async function run({ quick, args, log }) {
   const settings = {
-    durationMs: numberSetting(args, 'scaleDurationMs', { quick: 300, full: 2000 }, quick),
+    durationMs: numberSetting(args, 'scaleDurationMs', { quick: 200, full: 2000 }, quick),
     maxClients: numberSetting(args, 'scaleMaxClients', { quick: 100_000, full: 1_000_000 }, quick),
     maxRedisClients: numberSetting(args, 'scaleMaxRedisClients', { quick: 10_000, full: 100_000 }, quick),
     concurrency: numberSetting(args, 'scaleConcurrency', { quick: 64, full: 64 }, quick),
@@ -35,7 +36,7 @@ export async function run({ quick, args, log }) {
     }
     log(`scale: RedisStore, ${n} clients, c${settings.concurrency}`);
     const r = await runInChild(REDIS, 'speed', { subject: 'slidegate', algorithm: 'sliding-window', clients: n, concurrency: settings.concurrency, autoPipelining: true, durationMs: settings.durationMs });
-    clientsRows.push({ store: 'RedisStore', clients: n, ops_per_s: r.ops_per_s, ns_per_decision: Math.round(1e9 / r.ops_per_s), p99_us: r.p99_us });
+    clientsRows.push({ store: 'RedisStore', clients: n, ops_per_s: r.ops_per_s, ns_per_decision: Math.round(1e9 / r.ops_per_s), p99_us: r.p99_us, store_share: r.store_share });
   }
 
   const instanceRows = [];
@@ -48,9 +49,23 @@ export async function run({ quick, args, log }) {
     const params = { subject: 'slidegate', algorithm: 'sliding-window', clients: 10_000, concurrency: settings.concurrency, autoPipelining: true, durationMs: settings.durationMs };
     const parts = await Promise.all(Array.from({ length: processes }, () => runInChild(REDIS, 'speed', params)));
     const total = parts.reduce((sum, p) => sum + p.ops_per_s, 0);
-    instanceRows.push({ setup: `${processes} process(es) on one Redis`, processes, ops_per_s: total, per_process: Math.round(total / processes), p99_us: Math.max(...parts.map((p) => p.p99_us)) });
+    instanceRows.push({ setup: `${processes} process(es) on one Redis`, processes, ops_per_s: total, per_process: Math.round(total / processes), p99_us: Math.max(...parts.map((p) => p.p99_us)), store_share: Math.min(...parts.map((p) => p.store_share ?? 0)) });
   }
-  instanceRows.push({ setup: 'Redis Cluster, 3 masters', processes: 1, ops_per_s: `${NOT_AVAILABLE} (needs RedisStore and the test-utils Cluster helper wired into this suite)` });
+  // A Cluster takes seconds to start, so quick mode leaves it out unless --scale-cluster asks for it.
+  if (!available.RedisStore) {
+    instanceRows.push({ setup: 'Redis Cluster, 3 masters', ops_per_s: NOT_AVAILABLE });
+  } else if (quick && args.scaleCluster !== true) {
+    instanceRows.push({ setup: 'Redis Cluster, 3 masters (and 1 redis-server beside it)', ops_per_s: 'full run only (--scale-cluster to force)' });
+  } else {
+    log('scale: RedisStore on a Redis Cluster of 3 masters, and on one redis-server');
+    try {
+      const r = await runInChild(SCALE, 'clusterVersusSingle', { clients: 10_000, concurrency: settings.concurrency, durationMs: settings.durationMs }, { timeoutMs: 180_000 });
+      instanceRows.push({ setup: '1 process, one redis-server of its own', processes: 1, ...r.single, per_process: r.single.ops_per_s });
+      instanceRows.push({ setup: '1 process, Redis Cluster of 3 masters (own servers)', processes: 1, ...r.cluster, per_process: r.cluster.ops_per_s });
+    } catch (error) {
+      instanceRows.push({ setup: 'Redis Cluster, 3 masters', ops_per_s: `failed: ${String(error.message).split('\n')[0]}` });
+    }
+  }
 
   const num = (v) => (typeof v === 'number' ? v : null);
   return {
@@ -65,6 +80,7 @@ export async function run({ quick, args, log }) {
           { key: 'ops_per_s', label: 'decisions/s' },
           { key: 'ns_per_decision', label: 'ns/decision' },
           { key: 'p99_us', label: 'p99 us', digits: 2 },
+          { key: 'store_share', label: 'share decided by Redis', digits: 3 },
         ],
         rows: clientsRows,
       },
@@ -75,6 +91,7 @@ export async function run({ quick, args, log }) {
           { key: 'ops_per_s', label: 'decisions/s, all processes' },
           { key: 'per_process', label: 'per process' },
           { key: 'p99_us', label: 'worst p99 us', digits: 0 },
+          { key: 'store_share', label: 'share decided by Redis', digits: 3 },
         ],
         rows: instanceRows,
       },
@@ -99,6 +116,7 @@ export async function run({ quick, args, log }) {
     notes: [
       'MemoryStore rows: one process, sequential awaits, requests cycling through N distinct ids (N = 1 is the hot client).',
       'Instances: that many Node processes at once, each with its own connection and key prefix, on the one Redis at 127.0.0.1:6379; on a 2-core machine more processes than cores measure the CPU, not Redis.',
+      'Cluster: RedisStore through an ioredis Cluster client on 3 masters started by @slidegate/test-utils startCluster, beside one redis-server started the same way, in the same child process, one after the other (on one machine a Cluster adds hops and processes, not cores: read it as the cost of the topology, not its capacity).',
     ],
   };
 }

@@ -60,6 +60,23 @@ export type {
   RateLimitInfo,
   StoreErrorAction,
 } from './http/types';
+// Several policies per client, tiers, shadow mode, reserve/settle (policy mode).
+export { MAX_POLICIES, effectivePolicies } from './policies/policy-validation';
+export type { ClientPolicies } from './policies/policy-mode';
+export type {
+  ClientPolicyConfig,
+  PolicyDecision,
+  PolicyRateLimiterOptions,
+  PolicyStatus,
+  PolicyStore,
+  PolicyStoreDecision,
+  Reservation,
+  ReserveOptions,
+  StoreSettleRequest,
+  StoreSetPoliciesRequest,
+  TierTable,
+} from './policies/policy-types';
+export { POLICY_CHECK, SET_POLICIES, SET_TIER } from './stores/redis/policy-scripts';
 export type {
   Algorithm,
   CheckOptions,

@@ -4,6 +4,8 @@ import { checkLeaseStore, parseLeaseOptions, type ParsedLeaseOptions } from './l
 import { parseAdaptiveOptions, type ParsedAdaptiveOptions } from './adaptive/adaptive-options';
 import { parseMetricsOptions, type ParsedMetricsOptions } from './metrics/metrics-options';
 import { MemoryStore } from './stores/memory-store';
+import { checkPolicyMode, parsePolicyOptions, type ParsedPolicyOptions } from './policies/policy-options';
+import type { PolicyRateLimiterOptions } from './policies/policy-types';
 import type { Algorithm, RateLimiterOptions, Store } from './types';
 import {
   checkAlgorithm,
@@ -33,24 +35,31 @@ export interface ParsedOptions {
   metrics: ParsedMetricsOptions | undefined;
   /** Load-adaptive limits, or `undefined` when off. */
   adaptive: ParsedAdaptiveOptions | undefined;
+  /** Several policies per client, tiers, shadow mode (policies/policy-options.ts). */
+  policy: ParsedPolicyOptions;
 }
 
-const KNOWN_OPTIONS = ['limit', 'windowSeconds', 'store', 'algorithm', 'now', 'lease', 'metrics', 'adaptive', ...FAULT_OPTION_KEYS] as const;
+const KNOWN_OPTIONS = ['limit', 'windowSeconds', 'store', 'algorithm', 'now', 'lease', 'metrics', 'adaptive', 'policies', 'tiers', 'shadow', ...FAULT_OPTION_KEYS] as const;
 const STORE_METHODS = ['check', 'release', 'getLimit', 'setLimit', 'onLimitChange', 'close'] as const;
 
 export const DEFAULT_ALGORITHM: Algorithm = 'sliding-window';
 export const defaultNow = (): number => Date.now() / 1000;
 
 /** Validates once, fills defaults with `??` (so 0 stays legal), and never mutates the caller's object. */
-export function parseOptions(options: RateLimiterOptions): ParsedOptions {
+export function parseOptions(options: RateLimiterOptions | PolicyRateLimiterOptions): ParsedOptions {
   const o = checkPlainObject(options, 'RateLimiter options');
   checkKnownKeys(o, KNOWN_OPTIONS, 'RateLimiter options');
-  if (o.limit === undefined) throw typeError(ErrorCodes.INVALID_OPTION, 'slidegate: RateLimiter options.limit is required (an integer >= 0)');
-  if (o.windowSeconds === undefined) {
+  const policy = parsePolicyOptions(o);
+  // With `policies`, the first (shortest window) stands in for limit and windowSeconds: it is what a fallback decides with.
+  const first = o.policies !== undefined ? policy.policies?.[0] : undefined;
+  const limitOption = first === undefined ? o.limit : first.limit;
+  const windowOption = first === undefined ? o.windowSeconds : first.windowSeconds;
+  if (limitOption === undefined) throw typeError(ErrorCodes.INVALID_OPTION, 'slidegate: RateLimiter options.limit is required (an integer >= 0)');
+  if (windowOption === undefined) {
     throw typeError(ErrorCodes.INVALID_OPTION, 'slidegate: RateLimiter options.windowSeconds is required (an integer number of seconds >= 1)');
   }
-  const limit = checkLimit(o.limit, 'RateLimiter options.limit', ErrorCodes.INVALID_OPTION);
-  const windowSeconds = checkWindowSeconds(o.windowSeconds, 'RateLimiter options.windowSeconds', ErrorCodes.INVALID_OPTION);
+  const limit = checkLimit(limitOption, 'RateLimiter options.limit', ErrorCodes.INVALID_OPTION);
+  const windowSeconds = checkWindowSeconds(windowOption, 'RateLimiter options.windowSeconds', ErrorCodes.INVALID_OPTION);
   const algorithm = checkAlgorithm(o.algorithm ?? DEFAULT_ALGORITHM, 'RateLimiter options.algorithm');
   const now = o.now === undefined ? defaultNow : checkFunction<() => number>(o.now, 'RateLimiter options.now');
   const metrics = parseMetricsOptions(o.metrics);
@@ -66,7 +75,8 @@ export function parseOptions(options: RateLimiterOptions): ParsedOptions {
   const faults = parseFaultOptions(o);
   const lease = parseLeaseOptions(o.lease);
   if (lease !== undefined) checkLeaseStore(store);
-  return { limit, windowSeconds, store, ownsStore, algorithm, now, faults, lease, metrics, adaptive };
+  if (policy.policies !== undefined) checkPolicyMode(store, algorithm);
+  return { limit, windowSeconds, store, ownsStore, algorithm, now, faults, lease, metrics, adaptive, policy };
 }
 
 function checkStore(store: unknown): Store {

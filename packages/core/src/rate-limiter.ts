@@ -8,7 +8,9 @@ import { attachMetrics } from './metrics/attach-metrics';
 import type { LimiterMetrics } from './metrics/limiter-metrics';
 import type { CheckOptions, ClientLimit, Decision, RateLimiterOptions } from './types';
 import { checkClientId, checkCost, checkLimit, checkTimestamp, checkWindowSeconds, checkPlainObject } from './validate';
-import { ErrorCodes } from './errors';
+import { ErrorCodes, typeError } from './errors';
+import { asPolicyDecision, checkActualCost, checkReservation, PolicyMode, type ClientPolicies } from './policies/policy-mode';
+import { shadowDecision, type PolicyDecision, type PolicyRateLimiterOptions, type PolicyStore, type Reservation, type ReserveOptions, type TierTable } from './policies/policy-types';
 
 /**
  * The limiter: validates a request, resolves its time and cost, and asks the store for one atomic
@@ -23,9 +25,13 @@ export class RateLimiter {
   readonly #metrics: LimiterMetrics | undefined;
   readonly #detachMetrics: (() => void) | undefined;
   readonly #adaptive: AdaptiveLimit | undefined;
+  /** Policy mode (`policies` or `tiers`): default policies, tiers, configs and settle. */
+  readonly #policy: PolicyMode | undefined;
+  /** Relabels decisions in policy or shadow mode; undefined otherwise, so plain checks get no extra tick. */
+  readonly #relabel: ((decision: Decision) => Decision) | undefined;
   #closed = false;
 
-  constructor(options: RateLimiterOptions) {
+  constructor(options: RateLimiterOptions | PolicyRateLimiterOptions) {
     const parsed = parseOptions(options);
     // With metrics on, the store is observed and store failures counted before anything wraps them.
     const attached = attachMetrics(parsed);
@@ -35,7 +41,20 @@ export class RateLimiter {
     // Wrapped once here: every store call below gets the timeout, breaker and fallback.
     this.#resilient = wrapStore(observed);
     this.#options = this.#resilient === undefined ? observed : { ...observed, store: this.#resilient };
-    this.#defaults = { limit: this.#options.limit, windowSeconds: this.#options.windowSeconds };
+    const { policies, tiers, shadow } = parsed.policy;
+    if (policies !== undefined) {
+      // The unwrapped store: config, tier and settle calls are not decisions (no fallback applies).
+      this.#policy = new PolicyMode({ store: parsed.store as unknown as PolicyStore, policies, tiers, onTiersChanged: () => this.#leases?.invalidateAll() });
+      this.#policy.reloadTiers().catch(() => undefined);
+    }
+    this.#defaults = this.#policy?.defaults ?? { limit: this.#options.limit, windowSeconds: this.#options.windowSeconds };
+    if (this.#policy !== undefined || shadow) {
+      const inPolicyMode = this.#policy !== undefined;
+      this.#relabel = (decision) => {
+        const d = inPolicyMode ? asPolicyDecision(decision) : decision;
+        return shadow || (d as PolicyDecision).shadow === true ? shadowDecision(d) : d;
+      };
+    }
     const { lease, store, algorithm, now } = this.#options;
     this.#leases =
       lease === undefined ? undefined : new LeaseManager({ store, algorithm, defaults: this.#defaults, lease, now });
@@ -90,7 +109,8 @@ export class RateLimiter {
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- validation only throws Errors
       return Promise.reject(error);
     }
-    return this.#decide(clientId, timestamp, cost);
+    const decision = this.#decide(clientId, timestamp, cost);
+    return this.#relabel === undefined ? decision : decision.then(this.#relabel);
   }
 
   /** The seed API: true when the request at `timestamp` (default: now) is allowed, and records it if so. */
@@ -119,10 +139,77 @@ export class RateLimiter {
     this.#metrics?.configUpdated();
   }
 
-  /** The limit that applies to the client: its own, or the limiter's default. */
+  /**
+   * Policy mode: sets the client's whole config, an array of policies (its own, replacing the
+   * defaults) or `{ tier, policies, shadow }` (own policies are then laid over the tier's, window
+   * by window). It applies from the next decision; recorded requests keep counting, under the
+   * window-change rule for windows added or removed.
+   */
+  async updatePolicies(clientId: string, policies: ClientLimit[] | { tier?: string; policies?: ClientLimit[]; shadow?: boolean }): Promise<void> {
+    checkClientId(clientId);
+    const mode = this.#policyMode('updatePolicies');
+    const config = mode.config(policies);
+    if (this.#closed) throw new ClosedError();
+    await mode.setPolicies(clientId, config);
+    this.#leases?.invalidate(clientId);
+    this.#metrics?.configUpdated();
+  }
+
+  /** Policy mode: the policies that apply to the client, and its own config. */
+  async getPolicies(clientId: string): Promise<ClientPolicies> {
+    checkClientId(clientId);
+    const mode = this.#policyMode('getPolicies');
+    if (this.#closed) throw new ClosedError();
+    return mode.getPolicies(clientId);
+  }
+
+  /**
+   * Policy mode: defines (or, with `undefined`, removes) a tier for every instance on the store;
+   * each reloads its tiers when the store announces the change (within a second).
+   */
+  async setTier(name: string, policies: ClientLimit[] | undefined): Promise<void> {
+    const mode = this.#policyMode('setTier');
+    if (this.#closed) throw new ClosedError();
+    await mode.setTier(name, policies);
+  }
+
+  /** Policy mode: the tiers this instance decides with (option tiers, overlaid by stored ones). */
+  get tiers(): TierTable {
+    return { ...this.#policyMode('tiers').defaults.tiers };
+  }
+
+  /**
+   * Policy mode: checks `estimate` units now (the decision is in `reservation.decision`); give the
+   * reservation to `settle` once the true cost is known.
+   */
+  async reserve(clientId: string, options: ReserveOptions): Promise<Reservation> {
+    const mode = this.#policyMode('reserve');
+    checkPlainObject(options, 'reserve options', ErrorCodes.INVALID_ARGUMENT);
+    const { estimate, timestamp } = options;
+    checkCost(estimate, 'reserve options.estimate');
+    const decision = asPolicyDecision(await this.check(clientId, timestamp === undefined ? { cost: estimate } : { cost: estimate, timestamp }));
+    return mode.reservation(clientId, estimate, decision);
+  }
+
+  /**
+   * Policy mode: settles a reservation with its true cost (an integer >= 0). Less than the estimate
+   * refunds the difference, more charges it, at the reservation's second and in every policy whose
+   * window still holds that second; a charge is recorded even past the limit. Resolves to the units
+   * charged (negative: refunded); 0 when nothing was recorded or the costs are equal.
+   */
+  async settle(reservation: Reservation, actualCost: number): Promise<number> {
+    const mode = this.#policyMode('settle');
+    const r = checkReservation(reservation);
+    const actual = checkActualCost(actualCost);
+    if (this.#closed) throw new ClosedError();
+    return mode.settle(r, actual, this.#adaptive === undefined ? 1 : this.#adaptive.factor);
+  }
+
+  /** The limit that applies to the client: its own, or the limiter's default (in policy mode: its shortest-window policy). */
   async getLimit(clientId: string): Promise<ClientLimit> {
     checkClientId(clientId);
     if (this.#closed) throw new ClosedError();
+    if (this.#policy !== undefined) return (await this.#policy.getPolicies(clientId)).policies[0] as ClientLimit;
     return (await this.#options.store.getLimit(clientId)) ?? this.defaults;
   }
 
@@ -133,6 +220,7 @@ export class RateLimiter {
     try {
       // The adaptive proposal is withdrawn while the store is still open, too.
       if (this.#adaptive !== undefined) await this.#adaptive.close();
+      this.#policy?.close();
       // Leases first: their unspent units go back while the store is still open.
       if (this.#leases !== undefined) await this.#leases.close();
       if (this.#resilient !== undefined) await this.#resilient.close();
@@ -141,6 +229,13 @@ export class RateLimiter {
       // Last, so the units the leases gave back on the way out are counted too.
       this.#detachMetrics?.();
     }
+  }
+
+  #policyMode(method: string): PolicyMode {
+    if (this.#policy === undefined) {
+      throw typeError(ErrorCodes.INVALID_ARGUMENT, `slidegate: RateLimiter ${method}() needs policy mode: create the limiter with options.policies (or options.tiers)`);
+    }
+    return this.#policy;
   }
 
   #decide(clientId: string, timestamp: number | undefined, cost: number): Promise<Decision> {

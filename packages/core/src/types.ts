@@ -2,6 +2,7 @@ import type { StoreError } from './errors';
 import type { Breaker, CircuitBreakerOptions } from './faults/circuit-breaker';
 import type { AdaptiveOptions } from './adaptive/adaptive-options';
 import type { MetricsOptions } from './metrics/metrics-options';
+import type { PolicyStatus } from './policies/policy-types';
 
 /**
  * Public types of slidegate's core. Everything here is part of the documented API; internal
@@ -43,6 +44,14 @@ export interface Decision {
   /** The effective time `e = max(t, T)` at which the request was evaluated, in whole seconds. */
   timestamp: number;
   source: DecisionSource;
+  /** Policy mode: the policy that limited (or would next limit) the request; the fields above describe it. */
+  policy?: ClientLimit;
+  /** Policy mode: every policy that applied, shortest window first (see `PolicyDecision`). */
+  policies?: PolicyStatus[];
+  /** Shadow mode: true, and `allowed` is then always true. */
+  shadow?: boolean;
+  /** Shadow mode: what the decision would have been; a would-be denial recorded nothing. */
+  wouldAllow?: boolean;
 }
 
 /** Options of one `check()` call. */
@@ -277,6 +286,19 @@ export interface RateLimiterOptions {
    * @default false
    */
   adaptive?: boolean | AdaptiveOptions;
+  /**
+   * Named plans (`{ free: [{ limit: 10, windowSeconds: 1 }, ...], pro: [...] }`) that clients join
+   * with `updatePolicies(client, { tier })`. Puts the limiter in policy mode (see `policies` in
+   * `PolicyRateLimiterOptions`); tiers stored with `setTier` win over these.
+   * @default no tiers
+   */
+  tiers?: Record<string, ClientLimit[]>;
+  /**
+   * Shadow mode: every decision is computed, counted and reported, but never blocks (`allowed` is
+   * always true; `wouldAllow` has the real answer). A would-be denial records nothing.
+   * @default false
+   */
+  shadow?: boolean;
 }
 
 /** A factor proposal for `Store.shareFactor`. */

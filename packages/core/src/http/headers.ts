@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Decision } from '../types';
+import type { PolicyDecision, PolicyStatus } from '../policies/policy-types';
 import type { HeaderLine, HeadersMode } from './types';
 
 /** The header modes, in one place for validation and docs. */
@@ -19,6 +20,10 @@ export const DEFAULT_HEADERS_MODE: HeadersMode = 'draft-8';
  */
 export function rateLimitHeaders(mode: HeadersMode, decision: Decision, key: string, policyName: string | undefined): HeaderLine[] {
   const { limit, remaining, resetAfter, windowSeconds } = decision;
+  const policies = (decision as Partial<PolicyDecision>).policies;
+  if (policies !== undefined && policies.length > 1 && (mode === 'draft-8' || mode === 'draft-7' || mode === 'draft-6')) {
+    return multiPolicyHeaders(mode, decision, policies, key, policyName);
+  }
   switch (mode) {
     case 'draft-8': {
       const name = policyName ?? defaultPolicyName(limit, windowSeconds);
@@ -48,6 +53,44 @@ export function rateLimitHeaders(mode: HeadersMode, decision: Decision, key: str
     default:
       return [];
   }
+}
+
+/**
+ * Several policies (policy mode): draft-8 lists every policy as its own RateLimit-Policy and
+ * RateLimit item (the draft's fields are lists); draft-7 and draft-6 list them in RateLimit-Policy
+ * and describe the binding policy in the rest. The binding policy comes first, then the others by
+ * window, so a client that reads only the first item sees the one that limits it.
+ */
+function multiPolicyHeaders(
+  mode: 'draft-8' | 'draft-7' | 'draft-6',
+  decision: Decision,
+  policies: readonly PolicyStatus[],
+  key: string,
+  policyName: string | undefined,
+): HeaderLine[] {
+  const bindingFirst = [...policies].sort((a, b) => Number(b.windowSeconds === decision.windowSeconds) - Number(a.windowSeconds === decision.windowSeconds));
+  if (mode === 'draft-8') {
+    const pk = partitionKey(key);
+    const lines: HeaderLine[] = [];
+    for (const p of bindingFirst) {
+      const name = policyName === undefined ? defaultPolicyName(p.limit, p.windowSeconds) : `${policyName}-${defaultPolicyName(p.limit, p.windowSeconds)}`;
+      lines.push({ name: 'RateLimit-Policy', value: `"${name}"; q=${p.limit}; w=${p.windowSeconds}; pk=:${pk}:`, append: true });
+    }
+    for (const p of bindingFirst) {
+      const name = policyName === undefined ? defaultPolicyName(p.limit, p.windowSeconds) : `${policyName}-${defaultPolicyName(p.limit, p.windowSeconds)}`;
+      lines.push({ name: 'RateLimit', value: `"${name}"; r=${p.remaining}; t=${p.resetAfter}`, append: true });
+    }
+    return lines;
+  }
+  const policy = { name: 'RateLimit-Policy', value: bindingFirst.map((p) => `${p.limit};w=${p.windowSeconds}`).join(', '), append: false };
+  const { limit, remaining, resetAfter } = decision;
+  if (mode === 'draft-7') return [policy, { name: 'RateLimit', value: `limit=${limit}, remaining=${remaining}, reset=${resetAfter}`, append: false }];
+  return [
+    policy,
+    { name: 'RateLimit-Limit', value: String(limit), append: false },
+    { name: 'RateLimit-Remaining', value: String(remaining), append: false },
+    { name: 'RateLimit-Reset', value: String(resetAfter), append: false },
+  ];
 }
 
 /**

@@ -15,7 +15,8 @@ function copyConfig(config: ClientPolicyConfig): ClientPolicyConfig {
   const copy: ClientPolicyConfig = {};
   if (config.tier !== undefined) copy.tier = config.tier;
   if (config.policies !== undefined) copy.policies = config.policies.map((p) => ({ ...p }));
-  if (config.shadow !== undefined) copy.shadow = config.shadow;
+  // Stored as in Redis: shadow only when on.
+  if (config.shadow === true) copy.shadow = true;
   return copy;
 }
 
@@ -29,6 +30,7 @@ export class MemoryPolicies {
   readonly #states: LRUCache<string, PolicyState>;
   #tiers: TierTable = {};
   readonly #tierListeners = new Set<() => void>();
+  #sweepCursor: Iterator<string> | undefined;
 
   constructor(maxClients: number, now: () => number) {
     this.#now = now;
@@ -65,7 +67,9 @@ export class MemoryPolicies {
   }
 
   setPolicies(request: StoreSetPoliciesRequest): void {
-    this.#configs.set(request.clientId, copyConfig(request.config));
+    const config = copyConfig(request.config);
+    if (Object.keys(config).length === 0) this.#configs.delete(request.clientId);
+    else this.#configs.set(request.clientId, config);
   }
 
   getPolicies(clientId: string): ClientPolicyConfig | undefined {
@@ -90,8 +94,35 @@ export class MemoryPolicies {
     return () => this.#tierListeners.delete(listener);
   }
 
+  /**
+   * Drops expired clients, examining at most `budget` per call and resuming where the last call
+   * stopped (as MemoryStore.sweep does for single-policy clients).
+   */
+  sweep(budget: number): void {
+    const now = this.#now();
+    const expired: string[] = [];
+    let startedPass = false;
+    for (let examined = 0; examined < budget; ) {
+      if (this.#sweepCursor === undefined) {
+        if (startedPass) break;
+        this.#sweepCursor = this.#states.rkeys();
+        startedPass = true;
+      }
+      const next = this.#sweepCursor.next();
+      if (next.done === true) {
+        this.#sweepCursor = undefined;
+        continue;
+      }
+      examined++;
+      const state = this.#states.peek(next.value);
+      if (state !== undefined && state.expiresAt <= now) expired.push(next.value);
+    }
+    for (const clientId of expired) this.#states.delete(clientId);
+  }
+
   close(): void {
     this.#tierListeners.clear();
+    this.#sweepCursor = undefined;
   }
 
   #state(clientId: string, now: number): PolicyState {

@@ -87,7 +87,8 @@ function addAt(d: CountDeque, second: number, units: number): void {
 
 /** Removes (units < 0) or adds (units > 0) units at `at` in each policy whose window at the clock still holds `at`. */
 export function adjust(state: PolicyState, policies: readonly ClientLimit[], at: number, units: number): void {
-  if (state.clock < 0 || units === 0) return;
+  // A reservation is never ahead of its client's clock; one that is belongs to a forgotten history.
+  if (state.clock < 0 || units === 0 || at > state.clock) return;
   reconciled(state, policies).commit();
   for (let i = 0; i < state.windows.length; i++) {
     if (at <= state.clock - (state.windows[i] as number)) continue;

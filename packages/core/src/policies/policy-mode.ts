@@ -40,6 +40,8 @@ export class PolicyMode {
   /** Bumped per reload, so that a slow reload never overwrites a newer one. */
   #reloads = 0;
   #applied = 0;
+  /** Reservations settled through this limiter: a second settle would charge or refund twice. */
+  readonly #settled = new WeakSet<Reservation>();
 
   constructor(options: PolicyModeOptions) {
     this.#store = options.store;
@@ -72,12 +74,16 @@ export class PolicyMode {
 
   /** Validates a config (an array is `{ policies }`), including its size with its tier's policies. */
   config(value: unknown): ClientPolicyConfig {
-    const config = Array.isArray(value) ? checkPolicyConfig({ policies: value as unknown }, 'policies') : checkPolicyConfig(value, 'policies');
+    const config = Array.isArray(value) ? { policies: checkPolicies(value, 'policies') } : checkPolicyConfig(value, 'policies');
     const count = effectivePolicies(config, this.defaults).length;
     if (count > MAX_POLICIES) {
       throw rangeError(ErrorCodes.INVALID_ARGUMENT, `slidegate: policies with tier ${describe(config.tier)} would give ${count} policies; at most ${MAX_POLICIES} are allowed`);
     }
     return config;
+  }
+
+  setPolicies(clientId: string, config: ClientPolicyConfig): Promise<void> {
+    return this.#store.setPolicies({ clientId, config });
   }
 
   async getPolicies(clientId: string): Promise<ClientPolicies> {
@@ -96,6 +102,10 @@ export class PolicyMode {
   }
 
   async settle(reservation: Reservation, actualCost: number, limitFactor: number): Promise<number> {
+    if (this.#settled.has(reservation)) {
+      throw rangeError(ErrorCodes.INVALID_ARGUMENT, `slidegate: settle reservation of client ${describe(reservation.clientId)} at ${reservation.at} was already settled`);
+    }
+    this.#settled.add(reservation);
     const diff = actualCost - reservation.estimate;
     if (!reservation.recorded || diff === 0) return 0;
     await this.#store.settle({ clientId: reservation.clientId, at: reservation.at, units: diff, defaults: this.defaults, limitFactor });

@@ -1,4 +1,4 @@
-import type { ClientLimit, Decision, StoreDecision } from '../types';
+import type { ClientLimit, Decision, RateLimiterOptions, StoreDecision } from '../types';
 
 /**
  * Public types of multi-policy limits (policy mode): several limits per client decided in one
@@ -123,3 +123,25 @@ export function shadowDecision<D extends Decision>(decision: D): D & { shadow: t
 }
 
 export type { ClientLimit };
+
+/**
+ * `RateLimiter` options in policy mode: `policies` (several limits for every client by default)
+ * instead of `limit` and `windowSeconds`.
+ */
+export type PolicyRateLimiterOptions = Omit<RateLimiterOptions, 'limit' | 'windowSeconds'> & {
+  /**
+   * The default policies, 1 to 8 with distinct windows: a request is allowed only if every one
+   * allows it, and is then recorded in all of them (one atomic step). Needs algorithm 'sliding-window'.
+   */
+  policies: ClientLimit[];
+  limit?: undefined;
+  windowSeconds?: undefined;
+};
+
+/** Options of `RateLimiter.reserve`. */
+export interface ReserveOptions {
+  /** Units to reserve now, an integer >= 1 (settle with the true cost later). */
+  estimate: number;
+  /** @default now */
+  timestamp?: number;
+}

@@ -227,14 +227,17 @@ local function commitWindows(writePending)
       end
     end
   end
-  local windows = {}
-  for i = 1, n do windows[i] = policies[i][2] end
-  if not same then
-    local current = {}
-    for _, w in ipairs(windows) do current[w] = true end
-    for _, w in ipairs(oldWindows) do
-      if not current[w] then redis.call('DEL', keyOf(w)) end
-    end
+  if same then
+    redis.call('PEXPIRE', META_KEY, ttl)
+    return
+  end
+  local windows, current = {}, {}
+  for i = 1, n do
+    windows[i] = policies[i][2]
+    current[windows[i]] = true
+  end
+  for _, w in ipairs(oldWindows) do
+    if not current[w] then redis.call('DEL', keyOf(w)) end
   end
   redis.call('SET', META_KEY, table.concat(windows, ','), 'PX', ttl)
 end
@@ -243,7 +246,7 @@ end
 /** policy-engine.ts adjust(): units < 0 remove (newest first), > 0 add, in each window that still holds the second. */
 const ADJUST = `
 local function adjust(at, units)
-  if clock < 0 or units == 0 then return end
+  if clock < 0 or units == 0 or at > clock then return false end
   commitWindows(true)
   for i = 1, n do
     local s, W = deques[i], policies[i][2]
@@ -306,14 +309,14 @@ local function adjust(at, units)
       redis.call('PEXPIRE', s.key, ttl)
     end
   end
+  return true
 end
 `;
 
 /** policy-engine.ts checkPolicies(). */
 const CHECK = `
-if adjustAt ~= '' and adjustUnits > 0 then
-  adjust(tonumber(adjustAt), -adjustUnits)
-  -- The strings changed under the cached reads: read them again.
+if adjustAt ~= '' and adjustUnits > 0 and adjust(tonumber(adjustAt), -adjustUnits) then
+  -- The strings changed under the cached reads (and seeded ones are written now): read them again.
   for i = 1, n do deques[i] = open(keyOf(policies[i][2])) end
   same = true
 end

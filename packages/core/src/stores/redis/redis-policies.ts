@@ -12,13 +12,13 @@ import type {
 } from '../../policies/policy-types';
 import { parsePolicies, serializePolicies } from '../../policies/policy-validation';
 import type { ClientLimit, StoreCheckRequest } from '../../types';
-import { encodeClientId, limitsChannel } from './key-encoding';
+import { encodeClientId, KEY_SUFFIXES, limitsChannel } from './key-encoding';
 import { LimitSubscription } from './limit-subscription';
 import { POLICY_CHECK, SET_POLICIES, SET_TIER } from './policy-scripts';
 
 const COMMANDS = { check: 'slidegatePolicyCheckV1', setPolicies: 'slidegateSetPoliciesV1', setTier: 'slidegateSetTierV1' } as const;
+/** The policy meta key's suffix; the per-window keys (`pw:<W>`) are named inside the script. */
 export const POLICY_META_SUFFIX = 'pm';
-export const POLICY_WINDOW_SUFFIX = 'pw:';
 
 type Run = (command: string, args: (string | number)[]) => Promise<unknown>;
 
@@ -49,7 +49,7 @@ export class RedisPolicies {
 
   async check(tag: string, request: StoreCheckRequest, defaults: PolicyDefaults): Promise<PolicyStoreDecision> {
     const reply = await this.#run(COMMANDS.check, [
-      tag + 'cfg',
+      tag + KEY_SUFFIXES.config,
       tag + POLICY_META_SUFFIX,
       tag,
       request.timestamp === undefined ? '' : request.timestamp,
@@ -67,7 +67,7 @@ export class RedisPolicies {
 
   /** Adds (units > 0) or removes (units < 0) units at second `at`, under the client's policies. */
   async adjust(tag: string, at: number, units: number, defaults: PolicyDefaults, limitFactor: number): Promise<void> {
-    await this.#run(COMMANDS.check, [tag + 'cfg', tag + POLICY_META_SUFFIX, tag, 0, 0, defaults.policyArg, defaults.tierArg, limitFactor, 0, at, units, 'adjust']);
+    await this.#run(COMMANDS.check, [tag + KEY_SUFFIXES.config, tag + POLICY_META_SUFFIX, tag, 0, 0, defaults.policyArg, defaults.tierArg, limitFactor, 0, at, units, 'adjust']);
   }
 
   settle(tag: string, request: StoreSettleRequest): Promise<void> {
@@ -77,7 +77,7 @@ export class RedisPolicies {
   async setPolicies(tag: string, request: StoreSetPoliciesRequest): Promise<void> {
     const { config } = request;
     await this.#run(COMMANDS.setPolicies, [
-      tag + 'cfg',
+      tag + KEY_SUFFIXES.config,
       config.policies === undefined ? '' : serializePolicies(config.policies),
       config.tier ?? '',
       config.shadow === true ? '1' : '',
@@ -89,7 +89,7 @@ export class RedisPolicies {
   async getPolicies(tag: string): Promise<ClientPolicyConfig | undefined> {
     let reply: unknown;
     try {
-      reply = await this.#client.hmget(tag + 'cfg', 'P', 'T', 'S');
+      reply = await this.#client.hmget(tag + KEY_SUFFIXES.config, 'P', 'T', 'S');
     } catch (error) {
       throw new StoreError(`slidegate: RedisStore getPolicies failed: ${(error as Error).message}`, { cause: error });
     }
@@ -155,7 +155,7 @@ function decodePolicyDecision(reply: unknown): PolicyStoreDecision {
   const bad = (): StoreError =>
     new StoreError(`slidegate: RedisStore got an unexpected policy script reply: ${JSON.stringify(reply)}`, { code: ErrorCodes.STORE_BAD_REPLY });
   if (!Array.isArray(reply) || reply.length < 11 || !reply.every((v) => typeof v === 'number')) throw bad();
-  const values = reply as number[];
+  const values: number[] = reply;
   const [allowed, e, granted, shadow, n] = values as [number, number, number, number, number];
   if (values.length !== 5 + 6 * n) throw bad();
   const statuses: PolicyStatus[] = [];
