@@ -13,8 +13,11 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  */
 export async function outage({ phaseMs, loops, recoveryCapMs, failureMode }) {
   let server = await startThrowawayRedis();
-  const client = new Redis(server.url, { enableAutoPipelining: true });
+  // The settings the README asks for: no offline queue, no re-sending after a reconnect.
+  const client = new Redis(server.url, { ...core.SAFE_REDIS_OPTIONS, enableAutoPipelining: true });
   client.on('error', () => {}); // connection errors during the outage are expected; the limiter reports its own
+  // The healthy phase must measure Redis, not the fallback of a client still connecting.
+  if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
   const store = new core.RedisStore({ client, prefix: 'faults-bench:' });
   const limiter = new core.RateLimiter({ limit: 1_000_000_000, windowSeconds: 60, store, failureMode });
   const samples = { healthy: [], outage: [], recovering: [] };

@@ -6,6 +6,7 @@ import { ErrorCodes, StoreError } from '../src/errors';
 import { CircuitBreaker } from '../src/faults/circuit-breaker';
 import {
   assertSafeRedisClient,
+  createUnsafeClientWarner,
   SAFE_CLUSTER_OPTIONS,
   SAFE_REDIS_OPTIONS,
   unsafeRedisClientSettings,
@@ -182,6 +183,25 @@ describe('fault: ioredis client settings (what a limiter needs, checked without 
     } finally {
       client.disconnect();
       cluster.disconnect();
+    }
+  });
+
+  it('warns once, with a code and the fix, at the first unsafe client; never for a safe one', () => {
+    const warnings: Array<{ message: string; code: string | undefined }> = [];
+    const warn = createUnsafeClientWarner(((message: string, options?: { code?: string }) =>
+      warnings.push({ message, code: options?.code })) as typeof process.emitWarning);
+    const safe = new Redis({ lazyConnect: true, ...SAFE_REDIS_OPTIONS });
+    const unsafe = [new Redis({ lazyConnect: true }), new Redis({ lazyConnect: true })];
+    try {
+      warn(safe);
+      expect(warnings).to.deep.equal([]);
+      for (const client of unsafe) warn(client);
+      expect(warnings).to.have.length(1);
+      expect(warnings[0]?.code).to.equal(ErrorCodes.UNSAFE_REDIS_CLIENT);
+      expect(warnings[0]?.message).to.match(/autoResendUnfulfilledCommands must be false .*SAFE_REDIS_OPTIONS/);
+    } finally {
+      safe.disconnect();
+      for (const client of unsafe) client.disconnect();
     }
   });
 

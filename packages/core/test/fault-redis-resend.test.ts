@@ -37,6 +37,7 @@ describe('fault: a check whose connection drops before its answer is never re-se
     clients.push(client);
     if (client.status !== 'ready') await once(client, 'ready');
     const store = new RedisStore({ client, prefix: 'fault-resend:' });
+    await store.check(request(`${clientId}-warm-up`)); // the script is loaded: the frozen EVALSHA will run
     await server.kill('SIGSTOP');
     let outcome = 'pending';
     const pending = store.check(request(clientId)).then(

@@ -104,24 +104,30 @@ export function assertSafeRedisClient(client: unknown, name = 'RedisStore option
   );
 }
 
-let warned = false;
-
 /**
- * Warns once per process (process warning with code ERR_SLIDEGATE_UNSAFE_REDIS_CLIENT) the first
- * time a client is used whose settings could make a check wait in a queue or count twice. A
- * warning, not a refusal: the limiter's timeout still answers every decision in time, and what
+ * A function that warns once (process warning with code ERR_SLIDEGATE_UNSAFE_REDIS_CLIENT) the
+ * first time it sees a client whose settings could make a check wait in a queue or count twice.
+ * A warning, not a refusal: the limiter's timeout still answers every decision in time, and what
  * such a client gets wrong is over-counting (a re-sent or queued check counted once more), which
  * denies early and never admits too much. Call `assertSafeRedisClient` to refuse instead.
  */
-export function warnIfUnsafeRedisClient(client: unknown, name = 'RedisStore options.client'): void {
-  if (warned || typeof client !== 'object' || client === null) return;
-  const problems = unsafeRedisClientSettings(client);
-  if (problems.length === 0) return;
-  warned = true;
-  const isCluster = (client as IoredisLike).isCluster === true;
-  process.emitWarning(
-    `slidegate: ${name} may queue or re-send checks: ${problems.join('; ')}. ` +
-      `Create it with ${isCluster ? 'new Cluster(nodes, { ...SAFE_CLUSTER_OPTIONS, ...yours })' : 'new Redis({ ...SAFE_REDIS_OPTIONS, ...yours })'}.`,
-    { type: 'SlidegateWarning', code: ErrorCodes.UNSAFE_REDIS_CLIENT },
-  );
+export function createUnsafeClientWarner(
+  emit: typeof process.emitWarning = process.emitWarning.bind(process),
+): (client: unknown, name?: string) => void {
+  let warned = false;
+  return (client, name = 'RedisStore options.client') => {
+    if (warned || typeof client !== 'object' || client === null) return;
+    const problems = unsafeRedisClientSettings(client);
+    if (problems.length === 0) return;
+    warned = true;
+    const isCluster = (client as IoredisLike).isCluster === true;
+    emit(
+      `slidegate: ${name} may queue or re-send checks: ${problems.join('; ')}. ` +
+        `Create it with ${isCluster ? 'new Cluster(nodes, { ...SAFE_CLUSTER_OPTIONS, ...yours })' : 'new Redis({ ...SAFE_REDIS_OPTIONS, ...yours })'}.`,
+      { type: 'SlidegateWarning', code: ErrorCodes.UNSAFE_REDIS_CLIENT },
+    );
+  };
 }
+
+/** Warns once per process about an unsafe client (RedisStore calls it with the client it is given). */
+export const warnIfUnsafeRedisClient = createUnsafeClientWarner();
