@@ -252,6 +252,14 @@ export class RateLimiter {
     const metrics = this.#metrics;
     const startedAt = metrics === undefined ? -1 : metrics.startTimer();
     const limitFactor = this.#adaptive === undefined ? 1 : this.#adaptive.factor;
+    if (metrics !== undefined && this.#leases !== undefined && timestamp !== undefined) {
+      // A lease that covers the request decides synchronously: count it now, with no extra promise tick.
+      const spent = this.#leases.trySpend(clientId, timestamp, cost);
+      if (spent !== undefined) {
+        metrics.decision(clientId, spent, startedAt);
+        return Promise.resolve(spent);
+      }
+    }
     if (metrics !== undefined && this.#leases === undefined && store.checkSync !== undefined) {
       // An in-process store answers synchronously: count the decision now, with no extra promise tick.
       let sync: Decision;

@@ -46,16 +46,18 @@ describe('metrics: Prometheus counters follow the decisions', () => {
     expect(text).to.include('slidegate_decisions_total{name="api",result="denied",source="store"} 2');
   });
 
-  it('times every decision until a second shows more traffic than latencySamplesPerSecond, then samples, still counting all', async () => {
+  it('times at most about latencySamplesPerSecond decisions a second, halving the rate as soon as the budget is spent, still counting all', async () => {
     const registry = new Registry();
     const l = limiter({ limit: 100, windowSeconds: 10, metrics: { registry, name: 'sampled', latencySamplesPerSecond: 2 } });
     for (let i = 0; i < 8; i++) await l.check('c', { timestamp: 100 });
     const count = (): Promise<number | undefined> =>
       value(registry, 'slidegate_decision_duration_seconds', { name: 'sampled' }, 'slidegate_decision_duration_seconds_count');
-    expect(await count()).to.equal(8);
+    // Budget 2: decisions 1 and 2 are timed, then every 2nd (4, 6), then every 4th: 4 of 8, not all 8.
+    expect(await count()).to.equal(4);
     l.metrics!.tick(); // what the one-second timer does: 8 decisions in that second, 2 wanted, so 1 in 4 from now
     for (let i = 0; i < 8; i++) await l.check('c', { timestamp: 100 });
-    expect(await count()).to.equal(10);
+    // The 10th and 14th are timed, and the budget spent again halves the rate: 2 more.
+    expect(await count()).to.equal(6);
     expect(await value(registry, 'slidegate_decisions_total', { name: 'sampled', result: 'allowed', source: 'store' })).to.equal(16);
   });
 

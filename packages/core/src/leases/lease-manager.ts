@@ -114,6 +114,17 @@ export class LeaseManager {
     return this.#acquire(clientId, entry, timestamp, cost, limitFactor, nowMs);
   }
 
+  /**
+   * Spends from the client's lease at once when it covers the request, else `undefined` (then
+   * `decide` must ask the store). Lets callers that observe every decision skip a promise tick.
+   */
+  trySpend(clientId: string, timestamp: number, cost: number): Decision | undefined {
+    const entry = this.#entries.get(clientId);
+    if (entry === undefined || entry.acquiring) return undefined;
+    const nowMs = this.#now();
+    return this.#canSpend(entry, timestamp, cost, nowMs) ? spend(entry, cost, nowMs) : undefined;
+  }
+
   /** Drops the client's lease (its units go back to the store) so its new limit applies from the next decision. */
   invalidate(clientId: string): void {
     const entry = this.#entries.get(clientId);

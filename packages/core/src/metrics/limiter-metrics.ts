@@ -76,6 +76,8 @@ export class LimiterMetrics implements LimiterEvents {
   readonly #samplesPerSecond: number;
   #sampleEvery = 1;
   #untilSample = 1;
+  /** Decisions timed since the last tick; past the budget the rate halves at once, not a second later. */
+  #sampledThisSecond = 0;
   #storeSampleEvery = 1;
   #untilStoreSample = 1;
   #storeTrips = 0;
@@ -124,6 +126,11 @@ export class LimiterMetrics implements LimiterEvents {
   /** Hot path: a start time for the decision about to be made, or -1 when this one is not timed. */
   startTimer(): number {
     if (--this.#untilSample > 0) return -1;
+    if (++this.#sampledThisSecond >= this.#samplesPerSecond) {
+      // Traffic outgrew this second's sampling rate (a fresh limiter times every decision): sample half as often.
+      this.#sampleEvery *= 2;
+      this.#sampledThisSecond = 0;
+    }
     this.#untilSample = this.#sampleEvery;
     return this.#decisionLatency === undefined || this.#samplesPerSecond === 0 ? -1 : performance.now();
   }
@@ -207,6 +214,7 @@ export class LimiterMetrics implements LimiterEvents {
     this.#sampleEvery = Math.max(1, Math.ceil((allowed + denied - this.#decisionsAtTick) / perSecond));
     this.#storeSampleEvery = Math.max(1, Math.ceil((this.#storeTrips - this.#storeTripsAtTick) / perSecond));
     this.#untilSample = Math.min(this.#untilSample, this.#sampleEvery);
+    this.#sampledThisSecond = 0;
     this.#untilStoreSample = Math.min(this.#untilStoreSample, this.#storeSampleEvery);
     this.#decisionsAtTick = allowed + denied;
     // A flood of denials is sampled for the most-limited list too: its counts become estimates.
