@@ -6,17 +6,11 @@ import type { Engine, EngineCheck } from './engine';
  * Records are only ever appended at the client's clock, which never runs backwards, so the
  * buffer stays sorted and pruning is a walk from the head.
  */
-/**
- * Shared by every client with no records, so an idle or new client holds no array of its own; it
- * is never written to (record() replaces it, the other writers only touch non-empty buffers).
- */
-const NO_RECORDS: number[] = [];
-
 export class CountDeque {
   clock = -1;
   total = 0;
   expiresAt = 0;
-  buf: number[] = NO_RECORDS;
+  buf: number[] = [];
   head = 0;
 
   /** Drops every record at a second <= `horizon`. */
@@ -28,7 +22,7 @@ export class CountDeque {
       head += 2;
     }
     if (head === buf.length) {
-      this.buf = NO_RECORDS;
+      if (buf.length !== 0) this.buf = [];
       this.head = 0;
     } else if (head >= 64 && head * 2 >= buf.length) {
       this.buf = buf.slice(head);
@@ -49,6 +43,22 @@ export class CountDeque {
       buf.push(second, units);
     }
     this.total += units;
+  }
+
+  /** Adds `units` at `second` (at or before the newest record), keeping the buffer sorted. */
+  insert(second: number, units: number): void {
+    const buf = this.buf;
+    let i = buf.length - 2;
+    while (i >= this.head && (buf[i] as number) > second) i -= 2;
+    if (i >= this.head && buf[i] === second) {
+      buf[i + 1] = (buf[i + 1] as number) + units;
+      this.total += units;
+    } else if (buf.length === 0) {
+      this.record(second, units, true);
+    } else {
+      buf.splice(i + 2, 0, second, units);
+      this.total += units;
+    }
   }
 
   /** Removes up to `units` recorded at `second`, newest entries first. */

@@ -75,16 +75,6 @@ export function reconciled(state: PolicyState, policies: readonly ClientLimit[])
   };
 }
 
-/** Adds `units` at `second` (<= the clock) keeping the buffer sorted. */
-function addAt(d: CountDeque, second: number, units: number): void {
-  const buf = d.buf;
-  let i = buf.length - 2;
-  while (i >= d.head && (buf[i] as number) > second) i -= 2;
-  if (i >= d.head && buf[i] === second) buf[i + 1] = (buf[i + 1] as number) + units;
-  else buf.splice(i + 2, 0, second, units);
-  d.total += units;
-}
-
 /** Removes (units < 0) or adds (units > 0) units at `at` in each policy whose window at the clock still holds `at`. */
 export function adjust(state: PolicyState, policies: readonly ClientLimit[], at: number, units: number): void {
   // A reservation is never ahead of its client's clock; one that is belongs to a forgotten history.
@@ -94,7 +84,7 @@ export function adjust(state: PolicyState, policies: readonly ClientLimit[], at:
     if (at <= state.clock - (state.windows[i] as number)) continue;
     const d = state.deques[i] as CountDeque;
     if (units < 0) d.remove(at, -units);
-    else addAt(d, at, units);
+    else d.insert(at, units);
   }
 }
 
