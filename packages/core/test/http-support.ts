@@ -41,7 +41,16 @@ export function storeCases(): StoreCase[] {
         // Redis on 6379 is shared: a prefix no other run uses, and keys that expire with their windows.
         const store = RedisStore.fromUrl(redis.url, { prefix: `${prefix}:` });
         // Connected before any limiter uses it, so no first decision is a fallback made while connecting.
-        await store.getLimit('warm-up');
+        // fromUrl's client keeps no offline queue, so a call fails until it is connected: retry briefly.
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await store.getLimit('warm-up');
+            break;
+          } catch (error) {
+            if (attempt >= 100) throw error;
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+        }
         return {
           store,
           prefix,

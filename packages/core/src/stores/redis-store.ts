@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { ErrorCodes, StoreError, rangeError, typeError } from '../errors';
 import { redisShareFactor } from '../adaptive/redis-shared-factor';
 import { redisHeartbeat } from '../faults/redis-heartbeat';
+import { SAFE_REDIS_OPTIONS, warnIfUnsafeRedisClient } from '../faults/redis-client-safety';
 import type {
   Algorithm,
   ClientLimit,
@@ -20,6 +22,7 @@ import { RedisPolicies } from './redis/redis-policies';
 import { isPolicyDefaults } from '../policies/policy-validation';
 import type { ClientPolicyConfig, PolicyStore, StoreSettleRequest, StoreSetPoliciesRequest, TierTable } from '../policies/policy-types';
 import {
+  CHECK_REPLY_BYTES,
   SET_LIMIT,
   SLIDING_COUNTER_CHECK,
   SLIDING_COUNTER_RELEASE,
@@ -69,7 +72,10 @@ export interface RedisStoreOptions {
 
 /** Options of `RedisStore.fromUrl`: the store's options, plus those of the client it creates. */
 export interface RedisStoreUrlOptions extends Omit<RedisStoreOptions, 'client'> {
-  /** Options for the ioredis client the store creates (and closes). */
+  /**
+   * Options for the ioredis client the store creates (and closes), over `SAFE_REDIS_OPTIONS`.
+   * @default SAFE_REDIS_OPTIONS
+   */
   redisOptions?: RedisOptions;
 }
 
@@ -80,11 +86,32 @@ const CLOCKS: readonly RedisStoreClock[] = ['caller', 'redis'];
 
 /** ioredis command names; versioned so that two slidegate versions on one client never clash. */
 const COMMANDS = {
-  'sliding-window': { check: 'slidegateSlidingWindowCheckV1', release: 'slidegateSlidingWindowReleaseV1' },
-  'sliding-log': { check: 'slidegateSlidingLogCheckV1', release: 'slidegateSlidingLogReleaseV1' },
-  'sliding-counter': { check: 'slidegateSlidingCounterCheckV1', release: 'slidegateSlidingCounterReleaseV1' },
+  'sliding-window': { check: 'slidegateSlidingWindowCheckV2', release: 'slidegateSlidingWindowReleaseV2' },
+  'sliding-log': { check: 'slidegateSlidingLogCheckV2', release: 'slidegateSlidingLogReleaseV2' },
+  'sliding-counter': { check: 'slidegateSlidingCounterCheckV2', release: 'slidegateSlidingCounterReleaseV2' },
 } as const;
-const SET_LIMIT_COMMAND = 'slidegateSetLimitV1';
+const SET_LIMIT_COMMAND = 'slidegateSetLimitV2';
+
+/**
+ * What a check sends: EVALSHA of the script's SHA-1 (binary reply, `evalshaBuffer`). Calling
+ * EVALSHA directly spares the promise and closures that a defineCommand method adds to every
+ * call; that method (the `Buffer` variant ioredis defines beside it) stays the fallback after
+ * NOSCRIPT, and it loads the script with EVAL (after SCRIPT FLUSH, a restart or a failover).
+ */
+interface CheckScript {
+  sha: string;
+  numberOfKeys: number;
+  fallback: string;
+}
+const CHECK_SCRIPTS: Record<Algorithm, CheckScript> = {
+  'sliding-window': checkScript(SLIDING_WINDOW_CHECK, 2, COMMANDS['sliding-window'].check),
+  'sliding-log': checkScript(SLIDING_LOG_CHECK, 3, COMMANDS['sliding-log'].check),
+  'sliding-counter': checkScript(SLIDING_COUNTER_CHECK, 2, COMMANDS['sliding-counter'].check),
+};
+
+function checkScript(lua: string, numberOfKeys: number, command: string): CheckScript {
+  return { sha: createHash('sha1').update(lua).digest('hex'), numberOfKeys, fallback: `${command}Buffer` };
+}
 
 type ScriptArg = string | number;
 type ScriptCommand = (...args: ScriptArg[]) => Promise<unknown>;
@@ -117,6 +144,8 @@ export class RedisStore implements Store, PolicyStore {
     const o = checkPlainObject(options, 'RedisStore options');
     checkKnownKeys(o, KNOWN_OPTIONS, 'RedisStore options');
     this.#client = checkClient(o.client);
+    // One process warning if the client could queue or re-send checks (see faults/redis-client-safety.ts).
+    warnIfUnsafeRedisClient(this.#client);
     this.prefix = checkPrefix(o.prefix ?? DEFAULT_REDIS_PREFIX);
     this.hasOwnClock = checkClock(o.clock ?? 'caller') === 'redis';
     const cacheSize = checkCacheSize(o.limitCacheSize ?? DEFAULT_LIMIT_CACHE_SIZE);
@@ -132,7 +161,8 @@ export class RedisStore implements Store, PolicyStore {
     checkKnownKeys(o, ['prefix', 'clock', 'limitCacheSize', 'redisOptions'], 'RedisStore.fromUrl options');
     const { redisOptions, ...storeOptions } = options;
     if (redisOptions !== undefined) checkPlainObject(redisOptions, 'RedisStore.fromUrl options.redisOptions');
-    const client = new Redis(url, redisOptions ?? {});
+    // The safe settings first (no offline queue, no re-sending after a reconnect); the caller's win.
+    const client = new Redis(url, { ...SAFE_REDIS_OPTIONS, ...redisOptions });
     try {
       return new RedisStore({ ...storeOptions, client, [OWNS_CLIENT]: true } as RedisStoreOptions);
     } catch (error) {
@@ -143,18 +173,29 @@ export class RedisStore implements Store, PolicyStore {
 
   async check(request: StoreCheckRequest): Promise<StoreDecision> {
     const tag = this.#tag(request.clientId);
-    if (isPolicyDefaults(request.defaults)) return this.#policyMode().check(tag, request, request.defaults);
-    const reply = await this.#run(COMMANDS[request.algorithm].check, [
-      ...stateKeys(tag, request.algorithm),
-      request.timestamp === undefined ? '' : request.timestamp,
-      request.cost,
-      request.defaults.limit,
-      request.defaults.windowSeconds,
-      request.limitFactor,
-      request.extra,
-      request.release === undefined ? '' : request.release.at,
-      request.release === undefined ? 0 : request.release.units,
-    ]);
+    const { defaults, algorithm, release } = request;
+    if (isPolicyDefaults(defaults)) return this.#policyMode().check(tag, request, defaults);
+    const script = CHECK_SCRIPTS[algorithm];
+    const args = checkKeys(tag, algorithm);
+    // The script's ARGV (CHECK_ARGS in scripts.ts); trailing arguments at their usual value are left
+    // out, since every argument costs both ends (encoding, parsing, a Lua string).
+    args.push(request.timestamp === undefined ? '' : request.timestamp, defaults.limit, defaults.windowSeconds);
+    if (release !== undefined) args.push(request.cost, request.limitFactor, request.extra, release.at, release.units);
+    else if (request.extra !== 0) args.push(request.cost, request.limitFactor, request.extra);
+    else if (request.limitFactor !== 1) args.push(request.cost, request.limitFactor);
+    else if (request.cost !== 1) args.push(request.cost);
+    const client = this.#client as unknown as Record<string, ScriptCommand>;
+    let reply: unknown;
+    try {
+      try {
+        reply = await (client.evalshaBuffer as ScriptCommand).call(client, script.sha, script.numberOfKeys, ...args);
+      } catch (error) {
+        if (!(error instanceof Error) || !error.message.includes('NOSCRIPT')) throw error;
+        reply = await (client[script.fallback] as ScriptCommand).apply(client, args);
+      }
+    } catch (error) {
+      throw new StoreError(`slidegate: RedisStore ${COMMANDS[algorithm].check} failed: ${(error as Error).message}`, { cause: error });
+    }
     return decodeDecision(reply);
   }
 
@@ -162,17 +203,9 @@ export class RedisStore implements Store, PolicyStore {
     const tag = this.#tag(clientId);
     if (isPolicyDefaults(defaults)) return this.#policyMode().adjust(tag, release.at, -release.units, defaults, 1);
     // Timestamp 0 (never read) spares a TIME call; cost and extra are unused by release scripts.
-    await this.#run(COMMANDS[algorithm].release, [
-      ...stateKeys(tag, algorithm),
-      0,
-      0,
-      defaults.limit,
-      defaults.windowSeconds,
-      1,
-      0,
-      release.at,
-      release.units,
-    ]);
+    const args = checkKeys(tag, algorithm);
+    args.push(0, defaults.limit, defaults.windowSeconds, 0, 1, 0, release.at, release.units);
+    await this.#run(COMMANDS[algorithm].release, args);
   }
 
   async getLimit(clientId: string): Promise<ClientLimit | undefined> {
@@ -195,11 +228,12 @@ export class RedisStore implements Store, PolicyStore {
     // Policy mode: a single limit is a list of one.
     if (isPolicyDefaults(request.defaults)) return this.setPolicies({ clientId: request.clientId, config: { policies: [{ ...request.limit }] } });
     const tag = this.#tag(request.clientId);
-    const [stateKey, , metaKey] = stateKeys(tag, request.algorithm);
     await this.#run(SET_LIMIT_COMMAND, [
       tag + KEY_SUFFIXES.config,
-      stateKey as string,
-      metaKey ?? (stateKey as string),
+      tag + KEY_SUFFIXES.slidingWindow,
+      tag + KEY_SUFFIXES.slidingLog,
+      tag + KEY_SUFFIXES.slidingLogMeta,
+      tag + KEY_SUFFIXES.slidingCounter,
       request.algorithm,
       request.limit.limit,
       request.limit.windowSeconds,
@@ -323,8 +357,8 @@ export class RedisStore implements Store, PolicyStore {
 /** Marks a store made by fromUrl, without a public option that users could set by mistake. */
 const OWNS_CLIENT = Symbol('slidegate.ownsClient');
 
-/** The KEYS of an algorithm's scripts: state key, config key, then (log only) the meta key. */
-function stateKeys(tag: string, algorithm: Algorithm): string[] {
+/** A new argument list that starts with the KEYS of an algorithm's scripts: state key, config key, then (log only) the meta key. */
+function checkKeys(tag: string, algorithm: Algorithm): ScriptArg[] {
   switch (algorithm) {
     case 'sliding-window':
       return [tag + KEY_SUFFIXES.slidingWindow, tag + KEY_SUFFIXES.config];
@@ -346,28 +380,36 @@ function defineCommands(client: Redis | Cluster): void {
   define(COMMANDS['sliding-log'].release, SLIDING_LOG_RELEASE, 3);
   define(COMMANDS['sliding-counter'].check, SLIDING_COUNTER_CHECK, 2);
   define(COMMANDS['sliding-counter'].release, SLIDING_COUNTER_RELEASE, 2);
-  define(SET_LIMIT_COMMAND, SET_LIMIT, 3);
+  define(SET_LIMIT_COMMAND, SET_LIMIT, 5);
 }
 
+/**
+ * A check script's reply: struct '<Bi8i8i8i8i8i8i8' (see scripts.ts) = allowed, limit,
+ * windowSeconds, remaining, retryAfter (-1 = Infinity), resetAfter, timestamp, granted.
+ */
 function decodeDecision(reply: unknown): StoreDecision {
-  if (!Array.isArray(reply) || reply.length !== 8 || !reply.every((n) => typeof n === 'number')) {
+  if (!Buffer.isBuffer(reply) || reply.length !== CHECK_REPLY_BYTES) {
     throw new StoreError(`slidegate: RedisStore got an unexpected script reply: ${JSON.stringify(reply)}`, {
       code: ErrorCodes.STORE_BAD_REPLY,
     });
   }
-  const values: number[] = reply;
-  const [allowed, limit, windowSeconds, remaining, retryAfter, resetAfter, timestamp, granted] = values;
+  const retryAfter = int64At(reply, 25);
   return {
-    allowed: allowed === 1,
-    limit: limit as number,
-    windowSeconds: windowSeconds as number,
-    remaining: remaining as number,
-    retryAfter: retryAfter === -1 ? Infinity : (retryAfter as number),
-    resetAfter: resetAfter as number,
-    timestamp: timestamp as number,
+    allowed: reply[0] === 1,
+    limit: int64At(reply, 1),
+    windowSeconds: int64At(reply, 9),
+    remaining: int64At(reply, 17),
+    retryAfter: retryAfter === -1 ? Infinity : retryAfter,
+    resetAfter: int64At(reply, 33),
+    timestamp: int64At(reply, 41),
     source: 'store',
-    granted: granted as number,
+    granted: int64At(reply, 49),
   };
+}
+
+/** A little-endian int64 at `offset`, exact for |n| <= 2^53 (the scripts' integers are doubles). */
+function int64At(buffer: Buffer, offset: number): number {
+  return buffer.readInt32LE(offset + 4) * 4294967296 + buffer.readUInt32LE(offset);
 }
 
 function decodeLimit(reply: unknown): ClientLimit | undefined {

@@ -5,72 +5,97 @@
  * order, same floating-point expressions, same fields.
  *
  * Conventions shared by every check script:
- * - Reply: { allowed (1/0), limit, windowSeconds, remaining, retryAfter (-1 = Infinity), resetAfter,
- *   timestamp (effective e), granted } — all integers, computed from one snapshot.
+ * - Reply: one binary string (a table reply costs Redis more to convert than a packed string):
+ *   struct '<Bi8i8i8i8i8i8i8' = allowed (1/0), limit, windowSeconds, remaining, retryAfter
+ *   (-1 = Infinity), resetAfter, timestamp (effective e), granted. 'i8' truncates like Redis's own
+ *   conversion of a Lua number to an integer reply. Every field comes from one snapshot.
  * - A denial writes nothing (a lease release before it may). Every write of a counting key sets a
  *   relative TTL of the client's window (PX W*1000), so no counting key is ever left without one.
- * - Numbers go into state as '%.0f' (exact for integers up to 2^53, unlike tostring's 14 digits).
+ * - Numbers go into text state as '%.0f' (exact for integers up to 2^53, unlike tostring's 14 digits).
+ * - Hot paths avoid what costs Redis most per call: extra redis.call()s, closures created per
+ *   run, tonumber() of arguments that are absent or unused, and table replies.
  */
 
-/** ARGV of every check script (KEYS differ per algorithm and are listed with each script). */
+/** Size in bytes of a check script's reply (see REPLY). */
+export const CHECK_REPLY_BYTES = 57;
+
+/**
+ * ARGV of every check script (KEYS differ per algorithm and are listed with each script). Trailing
+ * arguments at their usual value may be left out: the caller sends only as many as it needs.
+ */
 const CHECK_ARGS = `
 local argTimestamp = ARGV[1]             -- whole seconds, or '' to take Redis TIME (clock: 'redis')
-local cost = tonumber(ARGV[2])           -- units the request needs, >= 1 (0 for a release-only call)
-local defaultLimit = ARGV[3]             -- the limiter's default L, for a client with no config
-local defaultWindow = ARGV[4]            -- the limiter's default W in seconds
-local limitFactor = tonumber(ARGV[5])    -- effective L = floor(L * factor); 1 leaves L unchanged
-local extra = tonumber(ARGV[6])          -- lease: units to grant beyond cost, as far as they fit
-local releaseAt = ARGV[7]                -- lease release: second of the unspent units, or '' for none
-local releaseUnits = tonumber(ARGV[8])   -- lease release: unspent units to remove
+local defaultLimit = ARGV[2]             -- the limiter's default L, for a client with no config
+local defaultWindow = ARGV[3]            -- the limiter's default W in seconds
+local cost = tonumber(ARGV[4] or 1)      -- units the request needs, >= 1 (0 for a release-only call); absent: 1
+local limitFactor = ARGV[5]              -- effective L = floor(L * factor); absent: 1 (L unchanged)
+local extra = tonumber(ARGV[6] or 0)     -- lease: units to grant beyond cost, as far as they fit; absent: 0
+local releaseAt = ARGV[7]                -- lease release: second of the unspent units; absent: none
+local releaseUnits = tonumber(ARGV[8] or 0) -- lease release: unspent units to remove; absent: 0
 `;
 
-/** Resolves the client's own limit (its config hash), else the defaults; then the clock. */
+/**
+ * Resolves the client's own limit (its config hash), else the defaults; then the clock. A script
+ * whose state says the client had no config when it was last written (noConfig) skips the config
+ * read: SET_LIMIT clears that mark on every state key of the client when it writes a config.
+ */
 const RESOLVE = `
-local L, W
-do
+local L, W, ttl
+if not noConfig then
   local cfg = redis.call('HMGET', CONFIG_KEY, 'L', 'W')
   if cfg[1] and cfg[2] then
-    L, W = tonumber(cfg[1]), tonumber(cfg[2])
+    L, W, ttl = tonumber(cfg[1]), tonumber(cfg[2]), cfg[2] .. '000'
   else
-    L, W = tonumber(defaultLimit), tonumber(defaultWindow)
+    noConfig = true
   end
 end
-if limitFactor ~= 1 then L = math.floor(L * limitFactor) end
+-- ttl = W * 1000 as the string Redis would get from the number: W is an integer's decimal string.
+if noConfig then L, W, ttl = tonumber(defaultLimit), tonumber(defaultWindow), defaultWindow .. '000' end
+if limitFactor and limitFactor ~= '1' then L = math.floor(L * tonumber(limitFactor)) end
 local t
 if argTimestamp == '' then
   t = tonumber(redis.call('TIME')[1])
 else
   t = tonumber(argTimestamp)
 end
-local ttl = W * 1000
-local function fmt(n) return string.format('%.0f', n) end
+`;
+
+/** The reply of every check script (see the conventions above). */
+const REPLY = `return struct.pack('<Bi8i8i8i8i8i8i8', allowed and 1 or 0, L, W, remaining, retryAfter, resetAfter, e, granted)
 `;
 
 // ---- 'sliding-window': a packed string, front-pruned ------------------------------------------
 //
 // Layout (little-endian): a 24-byte header, then 8-byte pairs oldest first.
-//   header: base (double) | clock - base (uint32) | total units from head on (double) | head (uint32 byte offset)
+//   header: base (double) | clock - base (uint32) | total units from head on (double) | head (uint32)
+//   head:   the byte offset of the first pair, plus NO_CONFIG (2^31) when the client had no config
+//           of its own at the last write (so the next check skips the config read)
 //   pair:   second - base (uint32) | units (uint32; more units at one second take several pairs)
 // Records are only appended at the clock, which never runs backwards, so the pairs stay sorted:
-// pruning moves `head` forward. A small value (<= 536 bytes, read whole) is rewritten with one SET;
-// a larger one is changed in place (SETRANGE header, APPEND or SETRANGE of the last pair) and
-// rewritten without its dead front only when the dead part is at least as long as the live part
-// (amortized O(1) per record). Reads fetch the header
-// and the first 512 bytes in one GETRANGE; later pairs are fetched in 512-byte chunks only when a
-// walk reaches them. Units released down to 0 stay as empty pairs until pruned (walks skip them).
+// pruning moves `head` forward, and the last pair, when there is one, is at the clock. A small
+// value (<= 536 bytes, read whole) is rewritten with one SET (cheaper for Redis than SETRANGEs
+// plus a PEXPIRE); a larger one is changed in place (SETRANGE header, APPEND or SETRANGE of the
+// last pair) and rewritten without its dead front only when the dead part is at least as long as
+// the live part (amortized O(1) per record). Reads fetch the header and the first 512 bytes in one
+// GETRANGE; later pairs are fetched in 512-byte chunks only when a walk reaches them. Units
+// released down to 0 stay as empty pairs until pruned (walks skip them).
+
+/** The NO_CONFIG mark in the head field of the 'sliding-window' header. */
+const WINDOW_NO_CONFIG = 2147483648;
 
 const WINDOW_STATE = `
 local key = KEYS[1]
-local HEADER, PAIR, READ = 24, 8, 512
-local MAX_UINT32 = 4294967295
-local raw = redis.call('GETRANGE', key, 0, HEADER + READ - 1)
-local exists = #raw >= HEADER
-local base, clock, total, head = 0, -1, 0, HEADER
+local HEADER, PAIR, READ, MAX_UINT32, NO_CONFIG = 24, 8, 512, 4294967295, ${WINDOW_NO_CONFIG}
+local unpack, pack = struct.unpack, struct.pack
+-- String arguments: redis.call() would format numbers with sprintf('%.14g') on every run.
+local raw = redis.call('GETRANGE', key, '0', '535') -- 0 .. HEADER + READ - 1
+local base, clock, total, head, noConfig = 0, -1, 0, HEADER, false
 local chunkAt, chunk, valueEnd = 0, raw, nil
-if exists then
+if #raw >= HEADER then
   local offset
-  base, offset, total, head = struct.unpack('<dI4dI4', raw)
+  base, offset, total, head = unpack('<dI4dI4', raw)
   clock = base + offset
+  if head >= NO_CONFIG then head, noConfig = head - NO_CONFIG, true end
   if #raw < HEADER + READ then valueEnd = #raw end
 else
   raw = ''
@@ -78,10 +103,6 @@ else
 end
 -- True while raw holds the whole value as stored (a release rewrites parts of it).
 local whole = valueEnd ~= nil
-local function lengthOf()
-  if not valueEnd then valueEnd = redis.call('STRLEN', key) end
-  return valueEnd
-end
 -- The pair at byte offset pos: second, units; nil past the end. backward: fetch the chunk ending at pos.
 local function pairAt(pos, backward)
   if pos < HEADER or (valueEnd and pos + PAIR > valueEnd) then return nil end
@@ -93,45 +114,26 @@ local function pairAt(pos, backward)
     if #chunk < READ then valueEnd = from + #chunk end
     if pos + PAIR > chunkAt + #chunk then return nil end
   end
-  local offset, units = struct.unpack('<I4I4', chunk, pos - chunkAt + 1)
+  local offset, units = unpack('<I4I4', chunk, pos - chunkAt + 1)
   return base + offset, units
-end
-local function header(newBase, newClock, newTotal, newHead)
-  return struct.pack('<dI4dI4', newBase, newClock - newBase, newTotal, newHead)
-end
-local function packUnits(offset, units)
-  local out = ''
-  while units > MAX_UINT32 do
-    out = out .. struct.pack('<I4I4', offset, MAX_UINT32)
-    units = units - MAX_UINT32
-  end
-  return out .. struct.pack('<I4I4', offset, units)
-end
--- The second of the first pair with units at or after byte pos, or nil.
-local function oldestFrom(pos)
-  while true do
-    local second, units = pairAt(pos)
-    if not second then return nil end
-    if units > 0 then return second end
-    pos = pos + PAIR
-  end
 end
 `;
 
 /** count-deque.ts release(): only units still inside the window at the clock; newest pairs first. */
 const WINDOW_RELEASE = `
-if releaseAt ~= '' and clock >= 0 then
+if releaseAt and clock >= 0 then
   local at = tonumber(releaseAt)
   if at > clock - W then
     local units = releaseUnits
-    local pos = lengthOf() - PAIR
+    if not valueEnd then valueEnd = redis.call('STRLEN', key) end
+    local pos = valueEnd - PAIR
     local changed = false
     while pos >= head and units > 0 do
       local second, n = pairAt(pos, true)
       if second < at then break end
       if second == at and n > 0 then
         local take = math.min(units, n)
-        redis.call('SETRANGE', key, pos, struct.pack('<I4I4', second - base, n - take))
+        redis.call('SETRANGE', key, pos, pack('<I4I4', second - base, n - take))
         total = total - take
         units = units - take
         changed = true
@@ -140,7 +142,7 @@ if releaseAt ~= '' and clock >= 0 then
     end
     if changed then
       chunk, whole = '', false
-      redis.call('SETRANGE', key, 0, header(base, clock, total, head))
+      redis.call('SETRANGE', key, 0, pack('<dI4dI4', base, clock - base, total, noConfig and head + NO_CONFIG or head))
       redis.call('PEXPIRE', key, ttl)
     end
   end
@@ -154,68 +156,104 @@ if clock > e then e = clock end
 local horizon = e - W
 -- Records at or before the horizon no longer count at e; they are dropped only if this request is
 -- recorded (a denial must keep what a late request at the clock still counts).
-local firstLive, stale = head, 0
+local firstLive, stale, oldest, oldestUnits = head, 0, nil, 0
 while true do
   local second, n = pairAt(firstLive)
-  if not second or second > horizon then break end
+  if not second then break end
+  if second > horizon then oldest, oldestUnits = second, n break end
   stale = stale + n
   firstLive = firstLive + PAIR
+end
+-- The oldest live record with units (released pairs may sit empty before it).
+if oldest and oldestUnits == 0 then
+  local pos = firstLive
+  oldest = nil
+  while true do
+    pos = pos + PAIR
+    local second, n = pairAt(pos)
+    if not second then break end
+    if n > 0 then oldest = second break end
+  end
 end
 local used = total - stale
 local allowed = used + cost <= L
 local granted, remaining, retryAfter, resetAfter = 0, 0, 0, 0
 if allowed then
-  granted = math.min(extra, L - used - cost)
+  if extra > 0 then granted = math.min(extra, L - used - cost) end
   local units = cost + granted
   local newTotal = used + units
-  local oldest = oldestFrom(firstLive)
   resetAfter = oldest and (oldest + W - e) or W
-  remaining = math.max(0, L - newTotal)
-  local last = lengthOf() - PAIR
-  local live = lengthOf() - firstLive
+  remaining = L - newTotal
+  if remaining < 0 then remaining = 0 end
+  if not valueEnd then valueEnd = redis.call('STRLEN', key) end
+  local last = valueEnd - PAIR
+  local live = valueEnd - firstLive
   -- Merge into the last pair when it is at e (records sit at or before the clock, so only if e == clock).
   local mergeUnits = nil
   if live > 0 and e == clock then
     local second, n = pairAt(last, true)
     if second == e and n + units <= MAX_UINT32 then mergeUnits = n + units end
   end
-  if lengthOf() <= HEADER + READ or firstLive - HEADER >= live or e - base > MAX_UINT32 then
+  local newHead = HEADER
+  if noConfig then newHead = HEADER + NO_CONFIG end
+  if valueEnd <= HEADER + READ or firstLive - HEADER >= live or e - base > MAX_UINT32 then
     -- Rewrite the whole value without its dead front: always when it is small (one SET, and the
     -- value keeps its exact size, where APPEND would over-allocate), else when the dead front is
     -- at least as long as the live part, or offsets from the old base would overflow (rebase).
+    -- The kept body ends before the last pair when that pair is replaced by the merged one.
     local body, newBase = '', e
     if live > 0 then
-      if whole then body = string.sub(raw, firstLive + 1) else body = redis.call('GETRANGE', key, firstLive, lengthOf() - 1) end
+      local bodyEnd = valueEnd
+      if mergeUnits then bodyEnd = last end
+      if whole then
+        body = string.sub(raw, firstLive + 1, bodyEnd)
+      elseif bodyEnd > firstLive then
+        body = redis.call('GETRANGE', key, firstLive, bodyEnd - 1)
+      end
       newBase = base
       if e - base > MAX_UINT32 then
-        newBase = oldestFrom(firstLive) or e
+        newBase = oldest or e
         local rebased = {}
         for i = 1, #body, PAIR do
-          local offset, n = struct.unpack('<I4I4', body, i)
+          local offset, n = unpack('<I4I4', body, i)
           local second = base + offset
           if second < newBase then second = newBase end -- only empty pairs sit before the oldest
-          rebased[#rebased + 1] = struct.pack('<I4I4', second - newBase, n)
+          rebased[#rebased + 1] = pack('<I4I4', second - newBase, n)
         end
         body = table.concat(rebased)
       end
     end
+    local tail
     if mergeUnits then
-      body = string.sub(body, 1, #body - PAIR) .. struct.pack('<I4I4', e - newBase, mergeUnits)
+      tail = pack('<I4I4', e - newBase, mergeUnits)
+    elseif units <= MAX_UINT32 then
+      tail = pack('<I4I4', e - newBase, units)
     else
-      body = body .. packUnits(e - newBase, units)
+      tail = ''
+      while units > MAX_UINT32 do
+        tail = tail .. pack('<I4I4', e - newBase, MAX_UINT32)
+        units = units - MAX_UINT32
+      end
+      tail = tail .. pack('<I4I4', e - newBase, units)
     end
-    redis.call('SET', key, header(newBase, e, newTotal, HEADER) .. body, 'PX', ttl)
+    redis.call('SET', key, pack('<dI4dI4', newBase, e - newBase, newTotal, newHead) .. body .. tail, 'PX', ttl)
   else
-    redis.call('SETRANGE', key, 0, header(base, e, newTotal, firstLive))
+    redis.call('SETRANGE', key, 0, pack('<dI4dI4', base, e - base, newTotal, firstLive + newHead - HEADER))
     if mergeUnits then
-      redis.call('SETRANGE', key, last, struct.pack('<I4I4', e - base, mergeUnits))
+      redis.call('SETRANGE', key, last, pack('<I4I4', e - base, mergeUnits))
     else
-      redis.call('APPEND', key, packUnits(e - base, units))
+      local tail = ''
+      while units > MAX_UINT32 do
+        tail = tail .. pack('<I4I4', e - base, MAX_UINT32)
+        units = units - MAX_UINT32
+      end
+      redis.call('APPEND', key, tail .. pack('<I4I4', e - base, units))
     end
     redis.call('PEXPIRE', key, ttl)
   end
 else
-  remaining = math.max(0, L - used)
+  remaining = L - used
+  if remaining < 0 then remaining = 0 end
   if cost > L then
     retryAfter = -1
   else
@@ -233,49 +271,55 @@ else
       pos = pos + PAIR
     end
   end
-  local oldest = oldestFrom(firstLive)
   resetAfter = oldest and (oldest + W - e) or 0
 end
-return { allowed and 1 or 0, L, W, remaining, retryAfter, resetAfter, e, granted }
 `;
 
 /**
  * KEYS[1] the client's sliding-window string ({prefix}{id}:sw)
- * KEYS[2] the client's config hash ({prefix}{id}:cfg), read only
+ * KEYS[2] the client's config hash ({prefix}{id}:cfg), read only, and only when KEYS[1] lacks the NO_CONFIG mark
  * ARGV: see CHECK_ARGS
  */
 export const SLIDING_WINDOW_CHECK = `local CONFIG_KEY = KEYS[2]
-${CHECK_ARGS}${RESOLVE}${WINDOW_STATE}${WINDOW_RELEASE}${WINDOW_CHECK}`;
+${CHECK_ARGS}${WINDOW_STATE}${RESOLVE}${WINDOW_RELEASE}${WINDOW_CHECK}${REPLY}`;
 
 /** KEYS and ARGV as SLIDING_WINDOW_CHECK (cost 0, extra 0); removes unspent lease units only. */
 export const SLIDING_WINDOW_RELEASE = `local CONFIG_KEY = KEYS[2]
-${CHECK_ARGS}${RESOLVE}${WINDOW_STATE}${WINDOW_RELEASE}return 0`;
+${CHECK_ARGS}${WINDOW_STATE}${RESOLVE}${WINDOW_RELEASE}return 0`;
 
 // ---- 'sliding-log': a sorted set, one member per allowed request --------------------------------
 //
 // KEYS[1] zset: score = second, member = '<seq>:<units>' (seq makes members unique). It holds the
 //   entries after clock - W (pruned whenever one is recorded), as count-deque.ts's buffer does.
-// KEYS[3] meta string '<clock> <seq> <total units in the zset>'. Without meta the zset is treated as
-//   empty (and replaced). The total makes `used` O(entries leaving the window), not O(window).
+// KEYS[3] meta string '<clock> <seq> <total units in the zset>', then ' n' (NO_CONFIG: the client had
+//   no config of its own at the last write) or ' c' (SET_LIMIT cleared that mark) or nothing. Without
+//   meta the zset is treated as empty (and replaced). The total makes `used` O(entries leaving the
+//   window), not O(window).
 
+/** Read before RESOLVE, which needs the NO_CONFIG mark. */
 const LOG_STATE = `
 local log, metaKey = KEYS[1], KEYS[3]
-local clock, seq, total = -1, 0, 0
+local clock, seq, total, noConfig = -1, 0, 0, false
 do
   local meta = redis.call('GET', metaKey)
   if meta then
-    local c, s, n = string.match(meta, '^(%d+) (%d+) (%d+)$')
-    clock, seq, total = tonumber(c), tonumber(s), tonumber(n)
+    local c, s, n, mark = string.match(meta, '^(%d+) (%d+) (%d+)(.*)$')
+    clock, seq, total, noConfig = tonumber(c), tonumber(s), tonumber(n), mark == ' n'
   end
 end
+`;
+
+/** After RESOLVE: the helpers need its ttl. */
+const LOG_HELPERS = `
+local function fmt(n) return string.format('%.0f', n) end
 local function unitsOf(member) return tonumber(string.match(member, ':(%d+)$')) end
 local function saveMeta()
-  redis.call('SET', metaKey, fmt(clock) .. ' ' .. fmt(seq) .. ' ' .. fmt(total), 'PX', ttl)
+  redis.call('SET', metaKey, string.format(noConfig and '%.0f %.0f %.0f n' or '%.0f %.0f %.0f', clock, seq, total), 'PX', ttl)
 end
 `;
 
 const LOG_RELEASE = `
-if releaseAt ~= '' and clock >= 0 then
+if releaseAt and clock >= 0 then
   local at = tonumber(releaseAt)
   if at > clock - W then
     local units = releaseUnits
@@ -310,7 +354,7 @@ if clock >= 0 then
   local leaving = redis.call('ZRANGEBYSCORE', log, '-inf', fmt(horizon))
   staleCount = #leaving
   for i = 1, staleCount do stale = stale + unitsOf(leaving[i]) end
-  local first = redis.call('ZRANGEBYSCORE', log, '(' .. fmt(horizon), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  local first = redis.call('ZRANGEBYSCORE', log, '(' .. fmt(horizon), '+inf', 'WITHSCORES', 'LIMIT', '0', '1')
   if first[2] then oldest = tonumber(first[2]) end
 end
 local used = total - stale
@@ -352,23 +396,25 @@ else
   end
   resetAfter = oldest and (oldest + W - e) or 0
 end
-return { allowed and 1 or 0, L, W, remaining, retryAfter, resetAfter, e, granted }
 `;
 
 /**
  * KEYS[1] the client's log zset ({prefix}{id}:sl)
- * KEYS[2] the client's config hash ({prefix}{id}:cfg), read only
- * KEYS[3] the client's log meta string ({prefix}{id}:slm): '<clock> <seq> <total>'
+ * KEYS[2] the client's config hash ({prefix}{id}:cfg), read only, and only when KEYS[3] lacks the NO_CONFIG mark
+ * KEYS[3] the client's log meta string ({prefix}{id}:slm): '<clock> <seq> <total>' and the NO_CONFIG mark (see above)
  * ARGV: see CHECK_ARGS
  */
 export const SLIDING_LOG_CHECK = `local CONFIG_KEY = KEYS[2]
-${CHECK_ARGS}${RESOLVE}${LOG_STATE}${LOG_RELEASE}${LOG_CHECK}`;
+${CHECK_ARGS}${LOG_STATE}${RESOLVE}${LOG_HELPERS}${LOG_RELEASE}${LOG_CHECK}${REPLY}`;
 
 /** KEYS and ARGV as SLIDING_LOG_CHECK (cost 0, extra 0); removes unspent lease units only. */
 export const SLIDING_LOG_RELEASE = `local CONFIG_KEY = KEYS[2]
-${CHECK_ARGS}${RESOLVE}${LOG_STATE}${LOG_RELEASE}return 0`;
+${CHECK_ARGS}${LOG_STATE}${RESOLVE}${LOG_HELPERS}${LOG_RELEASE}return 0`;
 
-// ---- 'sliding-counter': '<clock> <index> <previous> <current>' -----------------------------------
+// ---- 'sliding-counter': '<clock> <index> <previous> <current>[ n| c]' ------------------------------
+//
+// A trailing ' n' is the NO_CONFIG mark (the client had no config of its own at the last write);
+// SET_LIMIT turns it into ' c' in place (same length, TTL kept); a check's rewrite drops that.
 
 /** sliding-counter.ts estimateAt / delayUntilAtMost, with the same operation order. */
 const COUNTER_MATH = `
@@ -379,11 +425,22 @@ local function estimateAt(vIndex, vPrevious, vCurrent, at, window)
   if index == vIndex + 1 then return (vCurrent * (window - intoWindow)) / window end
   return 0
 end
+-- estimateAt inlined (same expressions): this search runs on every decision, for resetAfter.
 local function delayUntilAtMost(vIndex, vPrevious, vCurrent, e, target, window)
+  local floor = math.floor
   local lo, hi = 1, math.max(1, (vIndex + 2) * window - e)
   while lo < hi do
-    local mid = lo + math.floor((hi - lo) / 2)
-    if math.floor(estimateAt(vIndex, vPrevious, vCurrent, e + mid, window)) <= target then hi = mid else lo = mid + 1 end
+    local mid = lo + floor((hi - lo) / 2)
+    local at = e + mid
+    local index = floor(at / window)
+    local intoWindow = at - index * window
+    local estimate = 0
+    if index == vIndex then
+      estimate = (vPrevious * (window - intoWindow)) / window + vCurrent
+    elseif index == vIndex + 1 then
+      estimate = (vCurrent * (window - intoWindow)) / window
+    end
+    if floor(estimate) <= target then hi = mid else lo = mid + 1 end
   end
   return lo
 end
@@ -396,23 +453,28 @@ local function viewAt(clock, index, previous, current, e, window)
 end
 `;
 
+/** Read before RESOLVE, which needs the NO_CONFIG mark. */
 const COUNTER_STATE = `
 local key = KEYS[1]
-local clock, index, previous, current = -1, 0, 0, 0
+local clock, index, previous, current, noConfig = -1, 0, 0, 0, false
 do
   local state = redis.call('GET', key)
   if state then
-    local c, i, p, n = string.match(state, '^(%d+) (%-?%d+) (%d+) (%d+)$')
-    clock, index, previous, current = tonumber(c), tonumber(i), tonumber(p), tonumber(n)
+    local c, i, p, n, mark = string.match(state, '^(%d+) (%-?%d+) (%d+) (%d+)(.*)$')
+    clock, index, previous, current, noConfig = tonumber(c), tonumber(i), tonumber(p), tonumber(n), mark == ' n'
   end
 end
+`;
+
+/** After RESOLVE: needs its ttl. */
+const COUNTER_SAVE = `
 local function save()
-  redis.call('SET', key, fmt(clock) .. ' ' .. fmt(index) .. ' ' .. fmt(previous) .. ' ' .. fmt(current), 'PX', ttl)
+  redis.call('SET', key, string.format(noConfig and '%.0f %.0f %.0f %.0f n' or '%.0f %.0f %.0f %.0f', clock, index, previous, current), 'PX', ttl)
 end
 `;
 
 const COUNTER_RELEASE = `
-if releaseAt ~= '' and clock >= 0 then
+if releaseAt and clock >= 0 then
   local at = tonumber(releaseAt)
   local releasedIndex = math.floor(at / W)
   if releasedIndex == index then
@@ -445,31 +507,34 @@ if not allowed then
 end
 local resetAfter = 0
 if usedAfter > 0 then resetAfter = delayUntilAtMost(vIndex, vPrevious, vCurrent, e, usedAfter - 1, W) end
-return { allowed and 1 or 0, L, W, math.max(0, L - usedAfter), retryAfter, resetAfter, e, granted }
+local remaining = math.max(0, L - usedAfter)
 `;
 
 /**
  * KEYS[1] the client's counter string ({prefix}{id}:sc)
- * KEYS[2] the client's config hash ({prefix}{id}:cfg), read only
+ * KEYS[2] the client's config hash ({prefix}{id}:cfg), read only, and only when KEYS[1] lacks the NO_CONFIG mark
  * ARGV: see CHECK_ARGS
  */
 export const SLIDING_COUNTER_CHECK = `local CONFIG_KEY = KEYS[2]
-${CHECK_ARGS}${RESOLVE}${COUNTER_MATH}${COUNTER_STATE}${COUNTER_RELEASE}${COUNTER_CHECK}`;
+${CHECK_ARGS}${COUNTER_STATE}${RESOLVE}${COUNTER_MATH}${COUNTER_SAVE}${COUNTER_RELEASE}${COUNTER_CHECK}${REPLY}`;
 
 /** KEYS and ARGV as SLIDING_COUNTER_CHECK (cost 0, extra 0); removes unspent lease units only. */
 export const SLIDING_COUNTER_RELEASE = `local CONFIG_KEY = KEYS[2]
-${CHECK_ARGS}${RESOLVE}${COUNTER_MATH}${COUNTER_STATE}${COUNTER_RELEASE}return 0`;
+${CHECK_ARGS}${COUNTER_STATE}${RESOLVE}${COUNTER_SAVE}${COUNTER_RELEASE}return 0`;
 
 // ---- setLimit ------------------------------------------------------------------------------------
 
 /**
  * Stores a client's own limit, applies the window-change rule to the algorithm's state at the
- * client's clock (engine changeWindow), and announces the change.
+ * client's clock (engine changeWindow), clears the NO_CONFIG mark of every algorithm's state (so
+ * every later check reads the config), and announces the change.
  *
  * KEYS[1] the client's config hash ({prefix}{id}:cfg): HSET L W, never expires
- * KEYS[2] the algorithm's state key (:sw, :sl or :sc)
- * KEYS[3] the log's meta key (:slm) for 'sliding-log'; otherwise KEYS[2] again
- * ARGV[1] algorithm: 'sliding-window' | 'sliding-log' | 'sliding-counter'
+ * KEYS[2] the client's sliding-window string ({prefix}{id}:sw)
+ * KEYS[3] the client's log zset ({prefix}{id}:sl)
+ * KEYS[4] the client's log meta string ({prefix}{id}:slm)
+ * KEYS[5] the client's counter string ({prefix}{id}:sc)
+ * ARGV[1] algorithm whose state the window change applies to: 'sliding-window' | 'sliding-log' | 'sliding-counter'
  * ARGV[2] the new limit L
  * ARGV[3] the new window W in seconds
  * ARGV[4] the limiter's default W, the old window when the client had no config of its own
@@ -481,15 +546,18 @@ local algorithm = ARGV[1]
 local newWindow = tonumber(ARGV[3])
 local oldWindow = tonumber(redis.call('HGET', KEYS[1], 'W') or ARGV[4])
 local ttl = newWindow * 1000
+local NO_CONFIG = ${WINDOW_NO_CONFIG}
 local function fmt(n) return string.format('%.0f', n) end
 ${COUNTER_MATH}
 if oldWindow ~= newWindow then
-  local key = KEYS[2]
   if algorithm == 'sliding-window' then
-    -- Prune what had left the old window at the clock; the rewrite also drops the dead front.
+    -- Prune what had left the old window at the clock; the rewrite also drops the dead front
+    -- (and the NO_CONFIG mark: head is written as 24).
+    local key = KEYS[2]
     local value = redis.call('GET', key)
     if value then
       local base, offset, total, head = struct.unpack('<dI4dI4', value)
+      if head >= NO_CONFIG then head = head - NO_CONFIG end
       local clock = base + offset
       local pos = head
       while pos + 8 <= #value do
@@ -501,26 +569,39 @@ if oldWindow ~= newWindow then
       redis.call('SET', key, struct.pack('<dI4dI4', base, offset, total, 24) .. string.sub(value, pos + 1), 'PX', ttl)
     end
   elseif algorithm == 'sliding-log' then
-    local meta = redis.call('GET', KEYS[3])
+    local key = KEYS[3]
+    local meta = redis.call('GET', KEYS[4])
     if meta then
-      local c, s, n = string.match(meta, '^(%d+) (%d+) (%d+)$')
+      local c, s, n = string.match(meta, '^(%d+) (%d+) (%d+)')
       local total = tonumber(n)
       local leaving = redis.call('ZRANGEBYSCORE', key, '-inf', fmt(tonumber(c) - oldWindow))
       for i = 1, #leaving do total = total - tonumber(string.match(leaving[i], ':(%d+)$')) end
       redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(tonumber(c) - oldWindow))
       redis.call('PEXPIRE', key, ttl)
-      redis.call('SET', KEYS[3], c .. ' ' .. s .. ' ' .. fmt(total), 'PX', ttl)
+      redis.call('SET', KEYS[4], c .. ' ' .. s .. ' ' .. fmt(total), 'PX', ttl)
     end
   else
+    local key = KEYS[5]
     local state = redis.call('GET', key)
     if state then
-      local c, i, p, n = string.match(state, '^(%d+) (%-?%d+) (%d+) (%d+)$')
+      local c, i, p, n = string.match(state, '^(%d+) (%-?%d+) (%d+) (%d+)')
       local clock = tonumber(c)
       -- The estimate at the clock under the old alignment becomes the new current window, rounded up.
       local vIndex, vPrevious, vCurrent = viewAt(clock, tonumber(i), tonumber(p), tonumber(n), clock, oldWindow)
       local carried = math.ceil(estimateAt(vIndex, vPrevious, vCurrent, clock, oldWindow))
       redis.call('SET', key, c .. ' ' .. fmt(math.floor(clock / newWindow)) .. ' 0 ' .. fmt(carried), 'PX', ttl)
     end
+  end
+end
+-- Clear the NO_CONFIG marks in place (SETRANGE keeps each key's TTL; a missing key is left missing).
+do
+  local headField = redis.call('GETRANGE', KEYS[2], 20, 23)
+  if #headField == 4 then
+    local head = struct.unpack('<I4', headField)
+    if head >= NO_CONFIG then redis.call('SETRANGE', KEYS[2], 20, struct.pack('<I4', head - NO_CONFIG)) end
+  end
+  for _, key in ipairs({ KEYS[4], KEYS[5] }) do
+    if redis.call('GETRANGE', key, -2, -1) == ' n' then redis.call('SETRANGE', key, redis.call('STRLEN', key) - 1, 'c') end
   end
 end
 redis.call('HSET', KEYS[1], 'L', ARGV[2], 'W', ARGV[3])
