@@ -1,0 +1,71 @@
+/**
+ * The checks every example service shares, whatever its framework: after known traffic, GET /metrics,
+ * /status.json and /status report exactly the decisions made, and are not limited themselves.
+ */
+import { expect } from 'chai';
+import request from 'supertest';
+import type { StatusReport } from '@slidegate/core';
+import { storeCases, type StoreCase } from './http-support';
+
+type Opened = Awaited<ReturnType<StoreCase['open']>>;
+/** What supertest can send requests to: an app, a handler or a server. */
+export type Testable = Parameters<typeof request>[0];
+
+/** `start` builds the example on the opened store and returns something supertest can call. */
+export function describeExampleObservability(framework: string, start: (opened: Opened) => Promise<{ server: Testable; close(): Promise<void> }>): void {
+  for (const storeCase of storeCases()) {
+    describe(`examples/${framework}: /metrics and the status page on the ${storeCase.name}`, () => {
+      let opened: Opened;
+      let example: { server: Testable; close(): Promise<void> };
+      before(async () => {
+        // A store of its own: the counts below start from zero.
+        opened = await storeCase.open();
+        example = await start(opened);
+      });
+      after(async () => {
+        await example.close();
+        await opened.close();
+      });
+
+      it('GET /metrics, /status.json and /status report the decisions made, and are not limited themselves', async () => {
+        const server = example.server;
+        const key = `${opened.prefix}-carol`;
+        const publicCodes: number[] = [];
+        for (let i = 0; i < 12; i++) publicCodes.push((await request(server).get('/')).status);
+        expect(publicCodes).to.deep.equal([...Array<number>(10).fill(200), 429, 429]);
+        const apiCodes: number[] = [];
+        for (let i = 0; i < 6; i++) apiCodes.push((await request(server).get('/api/data').set('x-api-key', key)).status);
+        expect(apiCodes).to.deep.equal([200, 200, 200, 200, 200, 429]);
+
+        const metrics = await request(server).get('/metrics');
+        expect(metrics.status).to.equal(200);
+        expect(metrics.headers['content-type']).to.match(/^text\/plain; version=0\.0\.4/);
+        expect(metrics.text).to.include('slidegate_decisions_total{name="public",result="denied",source="store"} 2\n');
+        expect([decisions(metrics.text, 'public', 'allowed'), decisions(metrics.text, 'public', 'denied')]).to.deep.equal([10, 2]);
+        expect([decisions(metrics.text, 'api', 'allowed'), decisions(metrics.text, 'api', 'denied')]).to.deep.equal([5, 1]);
+
+        // Asked after the public limit ran out: a limited /metrics would have been a 429 and counted.
+        const status = await request(server).get('/status.json');
+        expect(status.status).to.equal(200);
+        expect(status.headers['cache-control']).to.equal('no-store');
+        const limiters = (status.body as StatusReport).limiters;
+        expect(limiters.map((l) => [l.name, l.totals.allowed, l.totals.denied])).to.deep.equal([
+          ['public', 10, 2],
+          ['api', 5, 1],
+        ]);
+        expect(limiters[1]!.topClients.map((c) => [c.clientId, c.count])).to.deep.equal([[`api:${key}`, 1]]);
+
+        const page = await request(server).get('/status');
+        expect(page.status).to.equal(200);
+        expect(page.headers['content-type']).to.match(/^text\/html/);
+        expect(page.text).to.include('<canvas class="chart"');
+      });
+    });
+  }
+}
+
+/** The value of one `slidegate_decisions_total` series in a Prometheus text scrape (NaN when absent). */
+function decisions(scrape: string, name: string, result: 'allowed' | 'denied'): number {
+  const line = scrape.split('\n').find((l) => l.startsWith(`slidegate_decisions_total{name="${name}",result="${result}",source="store"} `));
+  return line === undefined ? Number.NaN : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
