@@ -7,14 +7,14 @@ describe('CountDeque: each client owns its records', () => {
     const other = new CountDeque();
     settled.insert(100, 5);
     expect(settled.total).to.equal(5);
-    expect(other.buf).to.deep.equal([]);
+    expect(records(other)).to.deep.equal([]);
     expect(other.total).to.equal(0);
     // Pruned back to empty and written again: still no sharing.
     settled.prune(200);
     settled.insert(300, 1);
     const fresh = new CountDeque();
-    expect(fresh.buf).to.deep.equal([]);
-    expect(other.buf).to.deep.equal([]);
+    expect(records(fresh)).to.deep.equal([]);
+    expect(records(other)).to.deep.equal([]);
   });
 
   it('insert keeps the buffer sorted and merges a second that is already recorded', () => {
@@ -24,7 +24,48 @@ describe('CountDeque: each client owns its records', () => {
     d.insert(11, 2);
     d.insert(12, 3);
     d.insert(9, 1);
-    expect(d.buf).to.deep.equal([9, 1, 10, 1, 11, 2, 12, 4]);
+    expect(records(d)).to.deep.equal([9, 1, 10, 1, 11, 2, 12, 4]);
     expect(d.total).to.equal(8);
   });
 });
+
+describe('CountDeque: one recorded second is kept without an array', () => {
+  it('keeps a single second inline, moves to an array at the second distinct second, and back after pruning', () => {
+    const d = new CountDeque();
+    d.record(100, 2, true);
+    d.record(100, 1, true);
+    expect([d.buf, records(d), d.total]).to.deep.equal([undefined, [100, 3], 3]);
+    d.record(101, 1, true);
+    expect([d.buf !== undefined, records(d), d.total]).to.deep.equal([true, [100, 3, 101, 1], 4]);
+    expect([d.unitsAfter(100), d.oldestAfter(100), d.oldestAfter(99)]).to.deep.equal([1, 101, 100]);
+    d.prune(101);
+    expect([d.buf, records(d), d.total, d.oldestAfter(0)]).to.deep.equal([undefined, [], 0, -1]);
+  });
+
+  it('answers every question about an inline record as the array form does', () => {
+    const inline = new CountDeque();
+    inline.record(50, 4, true);
+    const array = new CountDeque();
+    array.record(40, 1, true);
+    array.record(50, 4, true);
+    array.prune(40); // the same single record, now held in an array
+    expect(records(array)).to.deep.equal(records(inline));
+    for (const horizon of [48, 49, 50, 51]) {
+      expect(inline.unitsAfter(horizon)).to.equal(array.unitsAfter(horizon));
+      expect(inline.oldestAfter(horizon)).to.equal(array.oldestAfter(horizon));
+    }
+    for (const target of [0, 1, 3]) expect(inline.delayUntilAtMost(target, 55, 10)).to.equal(array.delayUntilAtMost(target, 55, 10));
+    inline.remove(50, 3);
+    array.remove(50, 3);
+    expect([records(inline), inline.total]).to.deep.equal([records(array), array.total]);
+    inline.insert(45, 2);
+    array.insert(45, 2);
+    expect([records(inline), inline.total]).to.deep.equal([records(array), array.total]);
+  });
+});
+
+function records(d: CountDeque): number[] {
+  const pairs: number[] = [];
+  d.forEachRecord((second, units) => pairs.push(second, units));
+  return pairs;
+}

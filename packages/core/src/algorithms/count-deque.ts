@@ -2,27 +2,40 @@ import type { StoreDecision } from '../types';
 import type { Engine, EngineCheck } from './engine';
 
 /**
- * A client's recorded units, oldest first, as flat [second, units, second, units, ...] pairs.
- * Records are only ever appended at the client's clock, which never runs backwards, so the
- * buffer stays sorted and pruning is a walk from the head.
+ * A client's recorded units, oldest first. Records are only ever appended at the client's clock,
+ * which never runs backwards, so they stay sorted and pruning is a walk from the oldest. A client
+ * with one recorded second (most clients) keeps it in two fields; the flat
+ * [second, units, second, units, ...] array exists only from the second distinct second on, which
+ * saves an array (about 64 bytes) per such client.
  */
 export class CountDeque {
   clock = -1;
   total = 0;
   expiresAt = 0;
-  buf: number[] = [];
+  /** The only record while `buf` is undefined (`units0` 0: none). */
+  second0 = 0;
+  units0 = 0;
+  /** Every record from `head` on, once there have been two distinct seconds at once. */
+  buf: number[] | undefined = undefined;
   head = 0;
 
   /** Drops every record at a second <= `horizon`. */
   prune(horizon: number): void {
     const buf = this.buf;
+    if (buf === undefined) {
+      if (this.units0 !== 0 && this.second0 <= horizon) {
+        this.total -= this.units0;
+        this.units0 = 0;
+      }
+      return;
+    }
     let head = this.head;
     while (head < buf.length && (buf[head] as number) <= horizon) {
       this.total -= buf[head + 1] as number;
       head += 2;
     }
     if (head === buf.length) {
-      if (buf.length !== 0) this.buf = [];
+      this.buf = undefined;
       this.head = 0;
     } else if (head >= 64 && head * 2 >= buf.length) {
       this.buf = buf.slice(head);
@@ -34,9 +47,17 @@ export class CountDeque {
 
   record(second: number, units: number, merge: boolean): void {
     const buf = this.buf;
-    if (buf.length === 0) {
-      // An exact-size literal: a first push into [] would reserve 17 slots for one record.
-      this.buf = [second, units];
+    if (buf === undefined) {
+      if (this.units0 === 0) {
+        this.second0 = second;
+        this.units0 = units;
+      } else if (merge && this.second0 === second) {
+        this.units0 += units;
+      } else {
+        this.buf = [this.second0, this.units0, second, units];
+        this.units0 = 0;
+        this.head = 0;
+      }
     } else if (merge && buf.length > this.head && buf[buf.length - 2] === second) {
       buf[buf.length - 1] = (buf[buf.length - 1] as number) + units;
     } else {
@@ -45,25 +66,30 @@ export class CountDeque {
     this.total += units;
   }
 
-  /** Adds `units` at `second` (at or before the newest record), keeping the buffer sorted. */
+  /** Adds `units` at `second` (at or before the newest record), keeping the records sorted. */
   insert(second: number, units: number): void {
-    const buf = this.buf;
+    if (this.buf === undefined && (this.units0 === 0 || this.second0 === second)) {
+      this.record(second, units, true);
+      return;
+    }
+    const buf = this.#array();
     let i = buf.length - 2;
     while (i >= this.head && (buf[i] as number) > second) i -= 2;
-    if (i >= this.head && buf[i] === second) {
-      buf[i + 1] = (buf[i + 1] as number) + units;
-      this.total += units;
-    } else if (buf.length === 0) {
-      this.record(second, units, true);
-    } else {
-      buf.splice(i + 2, 0, second, units);
-      this.total += units;
-    }
+    if (i >= this.head && buf[i] === second) buf[i + 1] = (buf[i + 1] as number) + units;
+    else buf.splice(i + 2, 0, second, units);
+    this.total += units;
   }
 
   /** Removes up to `units` recorded at `second`, newest entries first. */
   remove(second: number, units: number): void {
     const buf = this.buf;
+    if (buf === undefined) {
+      if (this.units0 === 0 || this.second0 !== second) return;
+      const take = Math.min(units, this.units0);
+      this.units0 -= take;
+      this.total -= take;
+      return;
+    }
     for (let i = buf.length - 2; i >= this.head && units > 0; i -= 2) {
       const at = buf[i] as number;
       if (at < second) break;
@@ -76,17 +102,19 @@ export class CountDeque {
     }
   }
 
-  /** Index in `buf` of the first record after `horizon` (buf.length when none). */
-  firstAfter(horizon: number): number {
+  /** The second of the oldest record after `horizon`, or -1 when there is none. */
+  oldestAfter(horizon: number): number {
     const buf = this.buf;
+    if (buf === undefined) return this.units0 !== 0 && this.second0 > horizon ? this.second0 : -1;
     let i = this.head;
     while (i < buf.length && (buf[i] as number) <= horizon) i += 2;
-    return i;
+    return i < buf.length ? (buf[i] as number) : -1;
   }
 
   /** Units recorded at seconds after `horizon`. */
   unitsAfter(horizon: number): number {
     const buf = this.buf;
+    if (buf === undefined) return this.units0 !== 0 && this.second0 <= horizon ? this.total - this.units0 : this.total;
     let units = this.total;
     for (let i = this.head; i < buf.length && (buf[i] as number) <= horizon; i += 2) units -= buf[i + 1] as number;
     return units;
@@ -95,12 +123,35 @@ export class CountDeque {
   /** The least d >= 1 such that, with no new records, the units left in the window at e + d are <= target. */
   delayUntilAtMost(target: number, e: number, windowSeconds: number): number {
     const buf = this.buf;
+    if (buf === undefined) {
+      return this.units0 !== 0 && this.total - this.units0 <= target ? Math.max(1, this.second0 + windowSeconds - e) : 1;
+    }
     let left = this.total;
     for (let i = this.head; i < buf.length; i += 2) {
       left -= buf[i + 1] as number;
       if (left <= target) return Math.max(1, (buf[i] as number) + windowSeconds - e);
     }
     return 1;
+  }
+
+  /** Calls `fn` for every record, oldest first. */
+  forEachRecord(fn: (second: number, units: number) => void): void {
+    const buf = this.buf;
+    if (buf === undefined) {
+      if (this.units0 !== 0) fn(this.second0, this.units0);
+      return;
+    }
+    for (let i = this.head; i < buf.length; i += 2) fn(buf[i] as number, buf[i + 1] as number);
+  }
+
+  /** The records as an array, moving an inline record into one (for the rare sorted insert). */
+  #array(): number[] {
+    if (this.buf === undefined) {
+      this.buf = this.units0 === 0 ? [] : [this.second0, this.units0];
+      this.units0 = 0;
+      this.head = 0;
+    }
+    return this.buf;
   }
 }
 
@@ -125,14 +176,14 @@ function makeDequeEngine(merge: boolean): Engine<CountDeque> {
         d.clock = e;
         used = d.total;
       }
-      const oldest = d.firstAfter(horizon);
+      const oldest = d.oldestAfter(horizon);
       return {
         allowed,
         limit,
         windowSeconds,
         remaining: Math.max(0, limit - used),
         retryAfter: allowed ? 0 : cost > limit ? Infinity : d.delayUntilAtMost(limit - cost, e, windowSeconds),
-        resetAfter: oldest < d.buf.length ? (d.buf[oldest] as number) + windowSeconds - e : 0,
+        resetAfter: oldest >= 0 ? oldest + windowSeconds - e : 0,
         timestamp: e,
         source: 'store',
         granted,

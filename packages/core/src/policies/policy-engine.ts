@@ -58,11 +58,9 @@ export function reconciled(state: PolicyState, policies: readonly ClientLimit[])
     const d = new CountDeque();
     if (source !== undefined && state.clock >= 0) {
       const horizon = state.clock - (oldLongest as number);
-      for (let i = source.head; i < source.buf.length; i += 2) {
-        const second = source.buf[i] as number;
-        const units = source.buf[i + 1] as number;
+      source.forEachRecord((second, units) => {
         if (second > horizon && units > 0) d.record(second, units, true);
-      }
+      });
     }
     deques.push(d);
   }
@@ -127,12 +125,12 @@ export function checkPolicies(state: PolicyState, r: PolicyCheck): PolicyStoreDe
     const u = used[i] as number;
     const allows = u + cost <= limit;
     const usedAfter = allowed ? u + cost + granted : u;
-    const oldest = d.firstAfter(e - windowSeconds);
+    const oldest = d.oldestAfter(e - windowSeconds);
     statuses[i] = {
       limit,
       windowSeconds,
       remaining: Math.max(0, limit - usedAfter),
-      resetAfter: oldest < d.buf.length ? (d.buf[oldest] as number) + windowSeconds - e : 0,
+      resetAfter: oldest >= 0 ? oldest + windowSeconds - e : 0,
       allows,
     };
     retries[i] = allows ? 0 : cost > limit ? Infinity : d.delayUntilAtMost(limit - cost, e, windowSeconds);
