@@ -9,6 +9,7 @@ type LimiterOptions = Omit<RateLimiterOptions, 'limit' | 'windowSeconds' | 'stor
 import { sharedRedis, type SharedRedis } from '@slidegate/test-utils';
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
+import request from 'supertest';
 
 export interface StoreCase {
   name: string;
@@ -102,4 +103,11 @@ async function deleteKeys(url: string, pattern: string): Promise<void> {
   } finally {
     client.disconnect();
   }
+}
+
+/** The status codes of `n` GET requests to `path`, one after another, through a real server. */
+export async function statuses(target: Parameters<typeof request>[0], n: number, path = '/', headers: Record<string, string> = {}): Promise<number[]> {
+  const seen: number[] = [];
+  for (let i = 0; i < n; i++) seen.push((await request(target).get(path).set(headers)).status);
+  return seen;
 }

@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import { once } from 'node:events';
 import request from 'supertest';
 import { RateLimiter, type Decision } from '@slidegate/core';
-import { storeCases, warningsDuring } from '../../core/test/http-support';
+import { storeCases, warningsDuring, statuses } from '../../core/test/http-support';
 import { rateLimit, type ExpressRateLimitMiddleware, type ExpressRateLimitOptions } from '../src/index';
 
 const opened: ExpressRateLimitMiddleware[] = [];
@@ -22,11 +22,6 @@ function appWith(...middleware: express.RequestHandler[]): Express {
   return app;
 }
 
-async function statuses(app: Express, n: number, path = '/', headers: Record<string, string> = {}): Promise<number[]> {
-  const seen: number[] = [];
-  for (let i = 0; i < n; i++) seen.push((await request(app).get(path).set(headers)).status);
-  return seen;
-}
 
 after(async () => {
   await Promise.all(opened.map((middleware) => middleware.close()));

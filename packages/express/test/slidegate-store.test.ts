@@ -2,18 +2,13 @@ import { expect } from 'chai';
 import express, { type Express } from 'express';
 import { rateLimit as expressRateLimit, type Store as ExpressRateLimitStore } from 'express-rate-limit';
 import request from 'supertest';
-import { storeCases } from '../../core/test/http-support';
+import { storeCases, statuses } from '../../core/test/http-support';
 import { SlidegateStore } from '../src/index';
 
 // Compile-time proof that SlidegateStore satisfies express-rate-limit 8's Store interface.
 const typeCheck: ExpressRateLimitStore = new SlidegateStore();
 void typeCheck;
 
-async function statuses(app: Express, n: number, path = '/'): Promise<number[]> {
-  const seen: number[] = [];
-  for (let i = 0; i < n; i++) seen.push((await request(app).get(path)).status);
-  return seen;
-}
 
 for (const storeCase of storeCases()) {
   describe(`SlidegateStore: express-rate-limit 8 on slidegate (${storeCase.name})`, () => {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import request from 'supertest';
 import { RateLimiter, type Decision } from '@slidegate/core';
-import { storeCases, warningsDuring } from '../../core/test/http-support';
+import { storeCases, warningsDuring, statuses as statusesOf } from '../../core/test/http-support';
 import slidegateDefault, { slidegate, type FastifyRateLimitOptions } from '../src/index';
 
 const apps: FastifyInstance[] = [];
@@ -18,11 +18,8 @@ async function appWith(options: FastifyRateLimitOptions, server: FastifyServerOp
   return app;
 }
 
-async function statuses(app: FastifyInstance, n: number, path = '/', headers: Record<string, string> = {}): Promise<number[]> {
-  const seen: number[] = [];
-  for (let i = 0; i < n; i++) seen.push((await request(app.server).get(path).set(headers)).status);
-  return seen;
-}
+const statuses = (app: FastifyInstance, n: number, path = '/', headers: Record<string, string> = {}): Promise<number[]> =>
+  statusesOf(app.server, n, path, headers);
 
 after(async () => {
   await Promise.all(apps.map((app) => app.close()));

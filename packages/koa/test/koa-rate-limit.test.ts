@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import request from 'supertest';
 import type { Decision } from '@slidegate/core';
-import { storeCases, warningsDuring } from '../../core/test/http-support';
+import { storeCases, warningsDuring, statuses } from '../../core/test/http-support';
 import { rateLimit, type KoaRateLimitMiddleware, type KoaRateLimitOptions } from '../src/index';
 
 const opened: KoaRateLimitMiddleware[] = [];
@@ -25,11 +25,6 @@ function appWith(middleware: Koa.Middleware[], proxy = false): ReturnType<Koa['c
   return app.callback();
 }
 
-async function statuses(app: ReturnType<Koa['callback']>, n: number, path = '/', headers: Record<string, string> = {}): Promise<number[]> {
-  const seen: number[] = [];
-  for (let i = 0; i < n; i++) seen.push((await request(app).get(path).set(headers)).status);
-  return seen;
-}
 
 after(async () => {
   await Promise.all(opened.map((middleware) => middleware.close()));
