@@ -30,7 +30,7 @@ async function makeSubject(params, client, prefix) {
     return { decide: (i) => limiter.consume(keys[i % n]).catch((res) => res), close: async () => {} };
   }
   if (subject === 'slidegate') {
-    const store = new core.RedisStore({ client, prefix });
+    const store = new core.RedisStore({ client, prefix, ...(params.maxBatch ? { maxBatch: params.maxBatch } : {}) });
     const limiter = new RateLimiter({ limit: 1_000_000_000, windowSeconds: WINDOW_SECONDS, algorithm, store, ...(params.patient ? patientStoreOptions(core) : {}), ...(params.lease ? { lease: true } : {}) });
     // Counted so a row decided by the fallback (a store call over its timeout) cannot pass for a Redis figure.
     const sources = {};

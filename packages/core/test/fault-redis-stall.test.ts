@@ -6,6 +6,8 @@ import type { StoreError } from '../src/errors';
 import { SAFE_REDIS_OPTIONS } from '../src/faults/redis-client-safety';
 import { RateLimiter } from '../src/rate-limiter';
 import { RedisStore } from '../src/stores/redis-store';
+import { MemoryStore } from '../src/stores/memory-store';
+import type { ClientLimit, Store, StoreSetLimitRequest } from '../src/types';
 
 // A stall of our own event loop (GC, a starved CPU) longer than the timeout must not turn checks
 // that Redis answered in time into timeouts: the answers are already in the socket when the
@@ -44,4 +46,41 @@ describe('fault: an event-loop stall longer than the timeout is not a slow store
     expect(decisions.map((d) => d.source)).to.deep.equal(Array(10).fill('store'));
     expect(errors).to.deep.equal([]);
   });
+
+  it('a store that never answers still times out after a stall: one more timeout, not forever', async () => {
+    const silent = new RateLimiter({ limit: 5, windowSeconds: 60, timeoutMs: 50, store: new HangingStore() });
+    const pending = silent.check('hangs');
+    const stallEnd = Date.now() + 150;
+    while (Date.now() < stallEnd) {
+      // Busy, as above.
+    }
+    const decision = await pending;
+    const afterStall = Date.now() - stallEnd;
+    expect(decision.source).to.equal('fallback');
+    expect(afterStall, 'ms from the end of the stall to the fallback decision').to.be.within(40, 250);
+    await silent.close();
+  });
 });
+
+/** A store whose checks never settle (a Redis that accepted the connection and went silent). */
+class HangingStore implements Store {
+  readonly #limits = new MemoryStore();
+  check(): Promise<never> {
+    return new Promise<never>(() => {});
+  }
+  release(): Promise<void> {
+    return Promise.resolve();
+  }
+  getLimit(clientId: string): Promise<ClientLimit | undefined> {
+    return this.#limits.getLimit(clientId);
+  }
+  setLimit(request: StoreSetLimitRequest): Promise<void> {
+    return this.#limits.setLimit(request);
+  }
+  onLimitChange(listener: (clientId: string | undefined) => void): () => void {
+    return this.#limits.onLimitChange(listener);
+  }
+  close(): Promise<void> {
+    return this.#limits.close();
+  }
+}

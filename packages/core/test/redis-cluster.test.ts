@@ -60,6 +60,27 @@ describe('RedisStore on a Redis Cluster (3 masters)', function () {
     await deleteKeys(c, prefix);
   });
 
+  it('batches per slot: after SCRIPT FLUSH on every master, a tick of checks for clients on every master is decided by Redis, each once', async () => {
+    // Auto-pipelining groups commands by their first key's node: the batch scripts must be routed by key, also when reloaded.
+    const pipelined = (cluster as RedisCluster).client({ enableAutoPipelining: true });
+    const store = new RedisStore({ client: pipelined, prefix });
+    const limiter = new RateLimiter({ limit: 3, windowSeconds: 10, store, timeoutMs: 5_000, failureMode: 'closed' });
+    await Promise.all(pipelined.nodes('master').map((node) => node.script('FLUSH')));
+    const ids = Array.from({ length: 40 }, (_, i) => `batch-${i % 8}-${i % 5}`);
+    const decisions = await Promise.all([...ids, ...ids].map((id) => limiter.check(id, { timestamp: 2_000 })));
+    expect(decisions.map((d) => d.source)).to.deep.equal(Array(80).fill('store'));
+    const allowedPerId = new Map<string, number>();
+    [...ids, ...ids].forEach((id, i) => allowedPerId.set(id, (allowedPerId.get(id) ?? 0) + ((decisions[i] as { allowed: boolean }).allowed ? 1 : 0)));
+    // 40 ids make 40 distinct clients (i % 8, i % 5 cover every pair), each checked twice: both allowed (limit 3).
+    expect(new Set(ids).size).to.equal(40);
+    expect([...allowedPerId.values()]).to.deep.equal(Array(40).fill(2));
+    const third = await Promise.all([...new Set(ids)].map((id) => limiter.check(id, { timestamp: 2_000 })));
+    expect(third.map((d) => [d.source, d.allowed, d.remaining])).to.deep.equal(Array(40).fill(['store', true, 0]));
+    await limiter.close();
+    await store.close();
+    pipelined.disconnect();
+  });
+
   describeEquivalence(
     'Cluster',
     async () => ({ client: client as Cluster, cleanup: async () => undefined }),

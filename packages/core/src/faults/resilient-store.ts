@@ -183,8 +183,21 @@ export class ResilientStore implements Store {
       };
       // Timers run before I/O in each turn of the event loop: after a stall (GC, a busy CPU) the
       // answer may already sit in the socket. setImmediate lets this turn's I/O be read first, so
-      // a stall of our own process is not mistaken for a slow store.
-      const timer = setTimeout(() => setImmediate(expire), timeoutMs);
+      // a stall of our own process is not mistaken for a slow store. A timer that fires late by a
+      // whole timeout means such a stall, which may also have held the request itself back (a
+      // store that batches sends at the end of the tick): the store gets one more timeout.
+      let armedAt = performance.now();
+      let rearmed = false;
+      const onTimer = (): void => {
+        if (!rearmed && performance.now() - armedAt >= 2 * timeoutMs) {
+          rearmed = true;
+          armedAt = performance.now();
+          timer = setTimeout(onTimer, timeoutMs);
+          return;
+        }
+        setImmediate(expire);
+      };
+      let timer = setTimeout(onTimer, timeoutMs);
       promise.then(
         (value) => {
           if (done) {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { ErrorCodes, StoreError, rangeError, typeError } from '../errors';
@@ -21,16 +20,8 @@ import { LimitSubscription } from './redis/limit-subscription';
 import { RedisPolicies } from './redis/redis-policies';
 import { isPolicyDefaults } from '../policies/policy-validation';
 import type { ClientPolicyConfig, PolicyStore, StoreSettleRequest, StoreSetPoliciesRequest, TierTable } from '../policies/policy-types';
-import {
-  CHECK_REPLY_BYTES,
-  SET_LIMIT,
-  SLIDING_COUNTER_CHECK,
-  SLIDING_COUNTER_RELEASE,
-  SLIDING_LOG_CHECK,
-  SLIDING_LOG_RELEASE,
-  SLIDING_WINDOW_CHECK,
-  SLIDING_WINDOW_RELEASE,
-} from './redis/scripts';
+import { CHECK_COMMANDS as COMMANDS, CheckBatcher, DEFAULT_MAX_BATCH, defineCheckCommands, type ScriptArg } from './redis/check-batcher';
+import { SET_LIMIT, SLIDING_COUNTER_RELEASE, SLIDING_LOG_RELEASE, SLIDING_WINDOW_RELEASE } from './redis/scripts';
 
 /** Where a RedisStore takes the time of a check that carries no timestamp. */
 export type RedisStoreClock = 'caller' | 'redis';
@@ -68,6 +59,13 @@ export interface RedisStoreOptions {
    * @default 10_000
    */
   limitCacheSize?: number;
+  /**
+   * The most checks sent in one script call. Checks made in the same tick (requests in flight at
+   * once) go to Redis together at the end of the tick as one EVALSHA that decides them in order,
+   * exactly as separate calls would; a lone check goes alone. 1 sends every check as its own call.
+   * @default 128
+   */
+  maxBatch?: number;
 }
 
 /** Options of `RedisStore.fromUrl`: the store's options, plus those of the client it creates. */
@@ -81,39 +79,12 @@ export interface RedisStoreUrlOptions extends Omit<RedisStoreOptions, 'client'> 
 
 export const DEFAULT_REDIS_PREFIX = 'slidegate:';
 const DEFAULT_LIMIT_CACHE_SIZE = 10_000;
-const KNOWN_OPTIONS = ['client', 'prefix', 'clock', 'limitCacheSize'] as const;
+const KNOWN_OPTIONS = ['client', 'prefix', 'clock', 'limitCacheSize', 'maxBatch'] as const;
+const MAX_MAX_BATCH = 1000;
 const CLOCKS: readonly RedisStoreClock[] = ['caller', 'redis'];
 
-/** ioredis command names; versioned so that two slidegate versions on one client never clash. */
-const COMMANDS = {
-  'sliding-window': { check: 'slidegateSlidingWindowCheckV2', release: 'slidegateSlidingWindowReleaseV2' },
-  'sliding-log': { check: 'slidegateSlidingLogCheckV2', release: 'slidegateSlidingLogReleaseV2' },
-  'sliding-counter': { check: 'slidegateSlidingCounterCheckV2', release: 'slidegateSlidingCounterReleaseV2' },
-} as const;
 const SET_LIMIT_COMMAND = 'slidegateSetLimitV2';
 
-/**
- * What a check sends: EVALSHA of the script's SHA-1 (binary reply, `evalshaBuffer`). Calling
- * EVALSHA directly spares the promise and closures that a defineCommand method adds to every
- * call; that method (the `Buffer` variant ioredis defines beside it) stays the fallback after
- * NOSCRIPT, and it loads the script with EVAL (after SCRIPT FLUSH, a restart or a failover).
- */
-interface CheckScript {
-  sha: string;
-  numberOfKeys: number;
-  fallback: string;
-}
-const CHECK_SCRIPTS: Record<Algorithm, CheckScript> = {
-  'sliding-window': checkScript(SLIDING_WINDOW_CHECK, 2, COMMANDS['sliding-window'].check),
-  'sliding-log': checkScript(SLIDING_LOG_CHECK, 3, COMMANDS['sliding-log'].check),
-  'sliding-counter': checkScript(SLIDING_COUNTER_CHECK, 2, COMMANDS['sliding-counter'].check),
-};
-
-function checkScript(lua: string, numberOfKeys: number, command: string): CheckScript {
-  return { sha: createHash('sha1').update(lua).digest('hex'), numberOfKeys, fallback: `${command}Buffer` };
-}
-
-type ScriptArg = string | number;
 type ScriptCommand = (...args: ScriptArg[]) => Promise<unknown>;
 
 /** A cached answer of getLimit(): the client's own limit or none. */
@@ -132,6 +103,7 @@ export class RedisStore implements Store, PolicyStore {
   readonly #client: Redis | Cluster;
   readonly #ownsClient: boolean;
   readonly #cache: LRUCache<string, CachedLimit>;
+  readonly #batcher: CheckBatcher;
   readonly #listeners = new Set<(clientId: string | undefined) => void>();
   #subscription: LimitSubscription | undefined;
   /** Bumped on every invalidation, so a getLimit() read that raced one is not cached. */
@@ -150,6 +122,7 @@ export class RedisStore implements Store, PolicyStore {
     this.hasOwnClock = checkClock(o.clock ?? 'caller') === 'redis';
     const cacheSize = checkCacheSize(o.limitCacheSize ?? DEFAULT_LIMIT_CACHE_SIZE);
     this.#cache = new LRUCache<string, CachedLimit>({ max: cacheSize });
+    this.#batcher = new CheckBatcher(this.#client, checkMaxBatch(o.maxBatch ?? DEFAULT_MAX_BATCH));
     this.#ownsClient = (options as { [OWNS_CLIENT]?: boolean })[OWNS_CLIENT] === true;
     defineCommands(this.#client);
   }
@@ -158,7 +131,7 @@ export class RedisStore implements Store, PolicyStore {
   static fromUrl(url: string, options: RedisStoreUrlOptions = {}): RedisStore {
     if (typeof url !== 'string') throw typeError(ErrorCodes.INVALID_OPTION, `slidegate: RedisStore.fromUrl url must be a string; got ${describe(url)}`);
     const o = checkPlainObject(options, 'RedisStore.fromUrl options');
-    checkKnownKeys(o, ['prefix', 'clock', 'limitCacheSize', 'redisOptions'], 'RedisStore.fromUrl options');
+    checkKnownKeys(o, ['prefix', 'clock', 'limitCacheSize', 'maxBatch', 'redisOptions'], 'RedisStore.fromUrl options');
     const { redisOptions, ...storeOptions } = options;
     if (redisOptions !== undefined) checkPlainObject(redisOptions, 'RedisStore.fromUrl options.redisOptions');
     // The safe settings first (no offline queue, no re-sending after a reconnect); the caller's win.
@@ -175,28 +148,15 @@ export class RedisStore implements Store, PolicyStore {
     const tag = this.#tag(request.clientId);
     const { defaults, algorithm, release } = request;
     if (isPolicyDefaults(defaults)) return this.#policyMode().check(tag, request, defaults);
-    const script = CHECK_SCRIPTS[algorithm];
-    const args = checkKeys(tag, algorithm);
+    const keys = checkKeys(tag, algorithm);
     // The script's ARGV (CHECK_ARGS in scripts.ts); trailing arguments at their usual value are left
     // out, since every argument costs both ends (encoding, parsing, a Lua string).
-    args.push(request.timestamp === undefined ? '' : request.timestamp, defaults.limit, defaults.windowSeconds);
+    const args: ScriptArg[] = [request.timestamp === undefined ? '' : request.timestamp, defaults.limit, defaults.windowSeconds];
     if (release !== undefined) args.push(request.cost, request.limitFactor, request.extra, release.at, release.units);
     else if (request.extra !== 0) args.push(request.cost, request.limitFactor, request.extra);
     else if (request.limitFactor !== 1) args.push(request.cost, request.limitFactor);
     else if (request.cost !== 1) args.push(request.cost);
-    const client = this.#client as unknown as Record<string, ScriptCommand>;
-    let reply: unknown;
-    try {
-      try {
-        reply = await (client.evalshaBuffer as ScriptCommand).call(client, script.sha, script.numberOfKeys, ...args);
-      } catch (error) {
-        if (!(error instanceof Error) || !error.message.includes('NOSCRIPT')) throw error;
-        reply = await (client[script.fallback] as ScriptCommand).apply(client, args);
-      }
-    } catch (error) {
-      throw new StoreError(`slidegate: RedisStore ${COMMANDS[algorithm].check} failed: ${(error as Error).message}`, { cause: error });
-    }
-    return decodeDecision(reply);
+    return this.#batcher.check(algorithm, keys, args);
   }
 
   async release(clientId: string, algorithm: Algorithm, release: LeaseRelease, defaults: ClientLimit): Promise<void> {
@@ -374,42 +334,11 @@ function defineCommands(client: Redis | Cluster): void {
   const define = (name: string, lua: string, numberOfKeys: number): void => {
     if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') client.defineCommand(name, { lua, numberOfKeys });
   };
-  define(COMMANDS['sliding-window'].check, SLIDING_WINDOW_CHECK, 2);
+  defineCheckCommands(client);
   define(COMMANDS['sliding-window'].release, SLIDING_WINDOW_RELEASE, 2);
-  define(COMMANDS['sliding-log'].check, SLIDING_LOG_CHECK, 3);
   define(COMMANDS['sliding-log'].release, SLIDING_LOG_RELEASE, 3);
-  define(COMMANDS['sliding-counter'].check, SLIDING_COUNTER_CHECK, 2);
   define(COMMANDS['sliding-counter'].release, SLIDING_COUNTER_RELEASE, 2);
   define(SET_LIMIT_COMMAND, SET_LIMIT, 5);
-}
-
-/**
- * A check script's reply: struct '<Bi8i8i8i8i8i8i8' (see scripts.ts) = allowed, limit,
- * windowSeconds, remaining, retryAfter (-1 = Infinity), resetAfter, timestamp, granted.
- */
-function decodeDecision(reply: unknown): StoreDecision {
-  if (!Buffer.isBuffer(reply) || reply.length !== CHECK_REPLY_BYTES) {
-    throw new StoreError(`slidegate: RedisStore got an unexpected script reply: ${JSON.stringify(reply)}`, {
-      code: ErrorCodes.STORE_BAD_REPLY,
-    });
-  }
-  const retryAfter = int64At(reply, 25);
-  return {
-    allowed: reply[0] === 1,
-    limit: int64At(reply, 1),
-    windowSeconds: int64At(reply, 9),
-    remaining: int64At(reply, 17),
-    retryAfter: retryAfter === -1 ? Infinity : retryAfter,
-    resetAfter: int64At(reply, 33),
-    timestamp: int64At(reply, 41),
-    source: 'store',
-    granted: int64At(reply, 49),
-  };
-}
-
-/** A little-endian int64 at `offset`, exact for |n| <= 2^53 (the scripts' integers are doubles). */
-function int64At(buffer: Buffer, offset: number): number {
-  return buffer.readInt32LE(offset + 4) * 4294967296 + buffer.readUInt32LE(offset);
 }
 
 function decodeLimit(reply: unknown): ClientLimit | undefined {
@@ -457,6 +386,13 @@ function checkClock(clock: unknown): RedisStoreClock {
     throw rangeError(ErrorCodes.INVALID_OPTION, `slidegate: RedisStore options.clock must be ${expected}; got ${describe(clock)}`);
   }
   return clock as RedisStoreClock;
+}
+
+function checkMaxBatch(size: unknown): number {
+  const message = `slidegate: RedisStore options.maxBatch must be an integer from 1 (no batching) to ${MAX_MAX_BATCH}; got ${describe(size)}`;
+  if (typeof size !== 'number') throw typeError(ErrorCodes.INVALID_OPTION, message);
+  if (!Number.isSafeInteger(size) || size < 1 || size > MAX_MAX_BATCH) throw rangeError(ErrorCodes.INVALID_OPTION, message);
+  return size;
 }
 
 function checkCacheSize(size: unknown): number {

@@ -24,16 +24,15 @@ export const CHECK_REPLY_BYTES = 57;
  * arguments at their usual value may be left out: the caller sends only as many as it needs.
  */
 const CHECK_ARGS = `
-local argTimestamp = ARGV[1]             -- whole seconds, or '' to take Redis TIME (clock: 'redis')
-local defaultLimit = ARGV[2]             -- the limiter's default L, for a client with no config
-local defaultWindow = ARGV[3]            -- the limiter's default W in seconds
-local cost = tonumber(ARGV[4] or 1)      -- units the request needs, >= 1 (0 for a release-only call); absent: 1
-local limitFactor = ARGV[5]              -- effective L = floor(L * factor); absent: 1 (L unchanged)
-local extra = tonumber(ARGV[6] or 0)     -- lease: units to grant beyond cost, as far as they fit; absent: 0
-local releaseAt = ARGV[7]                -- lease release: second of the unspent units; absent: none
-local releaseUnits = tonumber(ARGV[8] or 0) -- lease release: unspent units to remove; absent: 0
+local argTimestamp = ARG(1)                 -- whole seconds, or '' to take Redis TIME (clock: 'redis')
+local defaultLimit = ARG(2)                 -- the limiter's default L, for a client with no config
+local defaultWindow = ARG(3)                -- the limiter's default W in seconds
+local cost = NUMBER(ARG(4) or 1)            -- units the request needs, >= 1 (0 for a release-only call); absent: 1
+local limitFactor = ARG(5)                  -- effective L = floor(L * factor); absent: 1 (L unchanged)
+local extra = tonumber(ARG(6) or 0)         -- lease: units to grant beyond cost, as far as they fit; absent: 0
+local releaseAt = ARG(7)                    -- lease release: second of the unspent units; absent: none
+local releaseUnits = tonumber(ARG(8) or 0)  -- lease release: unspent units to remove; absent: 0
 `;
-
 /**
  * Resolves the client's own limit (its config hash), else the defaults; then the clock. A script
  * whose state says the client had no config when it was last written (noConfig) skips the config
@@ -50,13 +49,13 @@ if not noConfig then
   end
 end
 -- ttl = W * 1000 as the string Redis would get from the number: W is an integer's decimal string.
-if noConfig then L, W, ttl = tonumber(defaultLimit), tonumber(defaultWindow), defaultWindow .. '000' end
+if noConfig then L, W, ttl = NUMBER(defaultLimit), NUMBER(defaultWindow), TTL_OF(defaultWindow) end
 if limitFactor and limitFactor ~= '1' then L = math.floor(L * tonumber(limitFactor)) end
 local t
 if argTimestamp == '' then
   t = tonumber(redis.call('TIME')[1])
 else
-  t = tonumber(argTimestamp)
+  t = NUMBER(argTimestamp)
 end
 `;
 
@@ -84,7 +83,7 @@ const REPLY = `return struct.pack('<Bi8i8i8i8i8i8i8', allowed and 1 or 0, L, W, 
 const WINDOW_NO_CONFIG = 2147483648;
 
 const WINDOW_STATE = `
-local key = KEYS[1]
+local key = KEY(1)
 local HEADER, PAIR, READ, MAX_UINT32, NO_CONFIG = 24, 8, 512, 4294967295, ${WINDOW_NO_CONFIG}
 local unpack, pack = struct.unpack, struct.pack
 -- String arguments: redis.call() would format numbers with sprintf('%.14g') on every run.
@@ -280,11 +279,11 @@ end
  * KEYS[2] the client's config hash ({prefix}{id}:cfg), read only, and only when KEYS[1] lacks the NO_CONFIG mark
  * ARGV: see CHECK_ARGS
  */
-export const SLIDING_WINDOW_CHECK = `local CONFIG_KEY = KEYS[2]
+const SLIDING_WINDOW_CHECK_BODY = `local CONFIG_KEY = KEY(2)
 ${CHECK_ARGS}${WINDOW_STATE}${RESOLVE}${WINDOW_RELEASE}${WINDOW_CHECK}${REPLY}`;
 
 /** KEYS and ARGV as SLIDING_WINDOW_CHECK (cost 0, extra 0); removes unspent lease units only. */
-export const SLIDING_WINDOW_RELEASE = `local CONFIG_KEY = KEYS[2]
+const SLIDING_WINDOW_RELEASE_BODY = `local CONFIG_KEY = KEY(2)
 ${CHECK_ARGS}${WINDOW_STATE}${RESOLVE}${WINDOW_RELEASE}return 0`;
 
 // ---- 'sliding-log': a sorted set, one member per allowed request --------------------------------
@@ -298,7 +297,7 @@ ${CHECK_ARGS}${WINDOW_STATE}${RESOLVE}${WINDOW_RELEASE}return 0`;
 
 /** Read before RESOLVE, which needs the NO_CONFIG mark. */
 const LOG_STATE = `
-local log, metaKey = KEYS[1], KEYS[3]
+local log, metaKey = KEY(1), KEY(3)
 local clock, seq, total, noConfig = -1, 0, 0, false
 do
   local meta = redis.call('GET', metaKey)
@@ -404,11 +403,11 @@ end
  * KEYS[3] the client's log meta string ({prefix}{id}:slm): '<clock> <seq> <total>' and the NO_CONFIG mark (see above)
  * ARGV: see CHECK_ARGS
  */
-export const SLIDING_LOG_CHECK = `local CONFIG_KEY = KEYS[2]
+const SLIDING_LOG_CHECK_BODY = `local CONFIG_KEY = KEY(2)
 ${CHECK_ARGS}${LOG_STATE}${RESOLVE}${LOG_HELPERS}${LOG_RELEASE}${LOG_CHECK}${REPLY}`;
 
 /** KEYS and ARGV as SLIDING_LOG_CHECK (cost 0, extra 0); removes unspent lease units only. */
-export const SLIDING_LOG_RELEASE = `local CONFIG_KEY = KEYS[2]
+const SLIDING_LOG_RELEASE_BODY = `local CONFIG_KEY = KEY(2)
 ${CHECK_ARGS}${LOG_STATE}${RESOLVE}${LOG_HELPERS}${LOG_RELEASE}return 0`;
 
 // ---- 'sliding-counter': '<clock> <index> <previous> <current>[ n| c]' ------------------------------
@@ -455,7 +454,7 @@ end
 
 /** Read before RESOLVE, which needs the NO_CONFIG mark. */
 const COUNTER_STATE = `
-local key = KEYS[1]
+local key = KEY(1)
 local clock, index, previous, current, noConfig = -1, 0, 0, 0, false
 do
   local state = redis.call('GET', key)
@@ -515,11 +514,11 @@ local remaining = math.max(0, L - usedAfter)
  * KEYS[2] the client's config hash ({prefix}{id}:cfg), read only, and only when KEYS[1] lacks the NO_CONFIG mark
  * ARGV: see CHECK_ARGS
  */
-export const SLIDING_COUNTER_CHECK = `local CONFIG_KEY = KEYS[2]
+const SLIDING_COUNTER_CHECK_BODY = `local CONFIG_KEY = KEY(2)
 ${CHECK_ARGS}${COUNTER_STATE}${RESOLVE}${COUNTER_MATH}${COUNTER_SAVE}${COUNTER_RELEASE}${COUNTER_CHECK}${REPLY}`;
 
 /** KEYS and ARGV as SLIDING_COUNTER_CHECK (cost 0, extra 0); removes unspent lease units only. */
-export const SLIDING_COUNTER_RELEASE = `local CONFIG_KEY = KEYS[2]
+const SLIDING_COUNTER_RELEASE_BODY = `local CONFIG_KEY = KEY(2)
 ${CHECK_ARGS}${COUNTER_STATE}${RESOLVE}${COUNTER_SAVE}${COUNTER_RELEASE}return 0`;
 
 // ---- setLimit ------------------------------------------------------------------------------------
@@ -608,3 +607,98 @@ redis.call('HSET', KEYS[1], 'L', ARGV[2], 'W', ARGV[3])
 redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1
 `;
+
+// ---- a script of its own, or one entry of a batch ---------------------------------------------
+
+/**
+ * Check bodies reach their keys and arguments through KEY(n) and ARG(n), and convert numbers
+ * through NUMBER() and TTL_OF(). As a script of its own they are KEYS[n], ARGV[n], tonumber() and
+ * a concatenation. As one entry of a batch they read the batch's flat KEYS and ARGV at the entry's
+ * offsets (no tables per entry), and the conversions are cached for the batch: its entries mostly
+ * share their defaults and timestamp, and tonumber() (strtod) is among the dearest steps of a check.
+ */
+function asScript(body: string): string {
+  return body
+    .replace(/\bKEY\((\d)\)/g, 'KEYS[$1]')
+    .replace(/\bARG\((\d)\)/g, 'ARGV[$1]')
+    .replace(/\bNUMBER\(/g, 'tonumber(')
+    .replace(/\bTTL_OF\((\w+)\)/g, "$1 .. '000'");
+}
+
+/**
+ * Every check has at least the first three arguments of CHECK_ARGS (timestamp, default limit and
+ * window); in a batch, an entry whose three equal the first entry's sends none of them (argc 0).
+ */
+const ALWAYS_SENT_ARGS = 3;
+
+function asBatchEntry(body: string): string {
+  return body
+    .replace(/\bKEY\((\d)\)/g, 'batchKeys[k + $1]')
+    .replace(/\bARG\((\d)\)/g, (_match, n: string) => (Number(n) <= ALWAYS_SENT_ARGS ? `batchArgs[s + ${n}]` : `(argc >= ${n} and batchArgs[a + ${n}] or nil)`))
+    .replace(/\bNUMBER\(/g, 'cachedNumber(')
+    .replace(/\bTTL_OF\((\w+)\)/g, 'cachedTtl($1)');
+}
+
+/** Status byte of a batch entry that failed (a decision's first byte is 0 or 1). */
+export const BATCH_ENTRY_ERROR = 2;
+
+/**
+ * A check script that runs many checks, in order, in one call: what a RedisStore sends when several
+ * checks are waiting at once. Each entry runs the single-check body unchanged (as a function of its
+ * offsets in KEYS and ARGV), so it decides exactly as that script would, one after another, each on
+ * the state the previous left. Entries are independent: one that fails (WRONGTYPE, say) is reported
+ * in its place, as its own EVALSHA would fail, and the others go on.
+ * KEYS: numberOfKeys keys per entry, entries in order (a Cluster batch holds one slot's entries).
+ * ARGV: per entry, its argument count then its arguments (CHECK_ARGS); count 0 = the first entry's
+ * first three arguments and nothing more (the usual case: one limiter, one second, no lease).
+ * Reply: the entries' replies back to back: a decision (CHECK_REPLY_BYTES) or BATCH_ENTRY_ERROR,
+ * a uint32 length and the error's message.
+ */
+function batchCheckScript(body: string, numberOfKeys: number): string {
+  return `local batchKeys, batchArgs = KEYS, ARGV
+local numbers, ttls = {}, {}
+local function cachedNumber(text)
+  local n = numbers[text]
+  if n == nil then
+    n = tonumber(text)
+    numbers[text] = n
+  end
+  return n
+end
+local function cachedTtl(window)
+  local ttl = ttls[window]
+  if ttl == nil then
+    ttl = window .. '000'
+    ttls[window] = ttl
+  end
+  return ttl
+end
+-- k, a: offsets of the entry's keys and arguments; s: of its first three arguments (a, or the first entry's).
+local function checkOne(k, a, s, argc)
+${asBatchEntry(body)}
+end
+local replies, k, a = {}, 0, 1
+for i = 1, #batchKeys / ${numberOfKeys} do
+  local argc = cachedNumber(batchArgs[a])
+  local ok, reply = pcall(checkOne, k, a, argc == 0 and 1 or a, argc)
+  if not ok then
+    local message = type(reply) == 'table' and (reply.err or 'ERR unknown') or tostring(reply)
+    reply = struct.pack('<BI4', ${BATCH_ENTRY_ERROR}, #message) .. message
+  end
+  replies[i] = reply
+  k = k + ${numberOfKeys}
+  a = a + 1 + argc
+end
+return table.concat(replies)
+`;
+}
+
+export const SLIDING_WINDOW_CHECK = asScript(SLIDING_WINDOW_CHECK_BODY);
+export const SLIDING_WINDOW_RELEASE = asScript(SLIDING_WINDOW_RELEASE_BODY);
+export const SLIDING_WINDOW_CHECK_BATCH = batchCheckScript(SLIDING_WINDOW_CHECK_BODY, 2);
+export const SLIDING_LOG_CHECK = asScript(SLIDING_LOG_CHECK_BODY);
+export const SLIDING_LOG_RELEASE = asScript(SLIDING_LOG_RELEASE_BODY);
+export const SLIDING_LOG_CHECK_BATCH = batchCheckScript(SLIDING_LOG_CHECK_BODY, 3);
+export const SLIDING_COUNTER_CHECK = asScript(SLIDING_COUNTER_CHECK_BODY);
+export const SLIDING_COUNTER_RELEASE = asScript(SLIDING_COUNTER_RELEASE_BODY);
+export const SLIDING_COUNTER_CHECK_BATCH = batchCheckScript(SLIDING_COUNTER_CHECK_BODY, 2);

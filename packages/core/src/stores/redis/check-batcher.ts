@@ -1,0 +1,248 @@
+import { createHash } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import clusterSlot from 'cluster-key-slot';
+import { ErrorCodes, StoreError } from '../../errors';
+import type { Algorithm, StoreDecision } from '../../types';
+import {
+  BATCH_ENTRY_ERROR,
+  CHECK_REPLY_BYTES,
+  SLIDING_COUNTER_CHECK,
+  SLIDING_COUNTER_CHECK_BATCH,
+  SLIDING_LOG_CHECK,
+  SLIDING_LOG_CHECK_BATCH,
+  SLIDING_WINDOW_CHECK,
+  SLIDING_WINDOW_CHECK_BATCH,
+} from './scripts';
+
+export type ScriptArg = string | number;
+type ScriptCommand = (...args: ScriptArg[]) => Promise<unknown>;
+
+/** ioredis command names; versioned so that two slidegate versions on one client never clash. */
+export const CHECK_COMMANDS = {
+  'sliding-window': { check: 'slidegateSlidingWindowCheckV2', batch: 'slidegateSlidingWindowCheckBatchV2', release: 'slidegateSlidingWindowReleaseV2' },
+  'sliding-log': { check: 'slidegateSlidingLogCheckV2', batch: 'slidegateSlidingLogCheckBatchV2', release: 'slidegateSlidingLogReleaseV2' },
+  'sliding-counter': { check: 'slidegateSlidingCounterCheckV2', batch: 'slidegateSlidingCounterCheckBatchV2', release: 'slidegateSlidingCounterReleaseV2' },
+} as const;
+
+/**
+ * What a check sends: EVALSHA of the script's SHA-1 (binary reply, `evalshaBuffer`). Calling
+ * EVALSHA directly spares the promise and closures that a defineCommand method adds to every
+ * call. After NOSCRIPT (SCRIPT FLUSH, a restart, a failover) a single check calls its defineCommand
+ * method (the `Buffer` variant ioredis defines beside it), which loads the script with EVAL. A batch
+ * sends EVAL of its source itself: its key count varies, and a defineCommand method that takes the
+ * count as its first argument is routed by that number on a Cluster with auto-pipelining (ioredis
+ * takes a custom command's first argument as its key).
+ */
+interface CheckScripts {
+  numberOfKeys: number;
+  single: { sha: string; fallback: string };
+  batch: { sha: string; lua: string };
+  singleLua: string;
+}
+
+const sha1 = (lua: string): string => createHash('sha1').update(lua).digest('hex');
+
+function checkScripts(single: string, batch: string, numberOfKeys: number, algorithm: Algorithm): CheckScripts {
+  return {
+    numberOfKeys,
+    single: { sha: sha1(single), fallback: `${CHECK_COMMANDS[algorithm].check}Buffer` },
+    batch: { sha: sha1(batch), lua: batch },
+    singleLua: single,
+  };
+}
+
+const SCRIPTS: Record<Algorithm, CheckScripts> = {
+  'sliding-window': checkScripts(SLIDING_WINDOW_CHECK, SLIDING_WINDOW_CHECK_BATCH, 2, 'sliding-window'),
+  'sliding-log': checkScripts(SLIDING_LOG_CHECK, SLIDING_LOG_CHECK_BATCH, 3, 'sliding-log'),
+  'sliding-counter': checkScripts(SLIDING_COUNTER_CHECK, SLIDING_COUNTER_CHECK_BATCH, 2, 'sliding-counter'),
+};
+
+/** Registers the single-check scripts once per client (the batch scripts need no registration). */
+export function defineCheckCommands(client: Redis | Cluster): void {
+  const methods = client as unknown as Record<string, unknown>;
+  for (const algorithm of Object.keys(SCRIPTS) as Algorithm[]) {
+    const { numberOfKeys, singleLua } = SCRIPTS[algorithm];
+    const name = CHECK_COMMANDS[algorithm].check;
+    if (typeof methods[name] !== 'function') client.defineCommand(name, { lua: singleLua, numberOfKeys });
+  }
+}
+
+/** A check waiting for its batch to be sent. */
+interface PendingCheck {
+  keys: ScriptArg[];
+  args: ScriptArg[];
+  resolve: (decision: StoreDecision) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Checks of one algorithm that may share a script call (on a Cluster: of one slot). */
+type Group = PendingCheck[];
+
+/** Arguments every check sends (timestamp, default limit, default window); a batch sends them once when they repeat. */
+const SHARED_ARGS = 3;
+
+/** The most checks one script call carries: bounds how long a batch holds Redis (about 5 us per check). */
+export const DEFAULT_MAX_BATCH = 128;
+
+/**
+ * Sends the checks of one RedisStore. Checks made in the same tick (many requests in flight at
+ * once) go out together at the end of the tick as one EVALSHA of the batch script, which decides
+ * them in order exactly as separate calls would; a lone check goes out as the single-check script.
+ * So a busy instance pays Redis's per-call cost (command parsing, script entry, reply) and the
+ * client's per-command cost once per batch rather than once per decision, and an idle one waits
+ * for nothing more than the tick ioredis' auto-pipelining waits too.
+ */
+export class CheckBatcher {
+  readonly #client: Redis | Cluster;
+  readonly #maxBatch: number;
+  /** On a Cluster the keys of one call must share a slot, so groups are per algorithm and slot. */
+  readonly #bySlot: boolean;
+  readonly #groups = new Map<string, Group>();
+  #scheduled = false;
+
+  constructor(client: Redis | Cluster, maxBatch: number) {
+    this.#client = client;
+    this.#maxBatch = maxBatch;
+    this.#bySlot = (client as { isCluster?: unknown }).isCluster === true;
+  }
+
+  /** Decides one check: keys are the script's KEYS (the first one carries the client's hash tag). */
+  check(algorithm: Algorithm, keys: ScriptArg[], args: ScriptArg[]): Promise<StoreDecision> {
+    if (this.#maxBatch === 1) return this.#sendOne(algorithm, keys, args);
+    return new Promise<StoreDecision>((resolve, reject) => {
+      const groupKey = this.#bySlot ? `${algorithm}:${clusterSlot(String(keys[0]))}` : algorithm;
+      let group = this.#groups.get(groupKey);
+      if (group === undefined) this.#groups.set(groupKey, (group = []));
+      group.push({ keys, args, resolve, reject });
+      if (group.length >= this.#maxBatch) {
+        // A full batch goes at once: in a long synchronous run of checks, Redis works while the
+        // run goes on, as it would on separate calls (and their timeouts keep their meaning).
+        this.#groups.delete(groupKey);
+        this.#send(algorithm, group);
+        return;
+      }
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        process.nextTick(() => this.#flush());
+      }
+    });
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    for (const [groupKey, group] of this.#groups) {
+      this.#send((this.#bySlot ? groupKey.slice(0, groupKey.lastIndexOf(':')) : groupKey) as Algorithm, group);
+    }
+    this.#groups.clear();
+  }
+
+  /** Sends one group (at most maxBatch checks): alone as the single-check script, else as a batch. */
+  #send(algorithm: Algorithm, group: Group): void {
+    if (group.length === 1) {
+      const [only] = group as [PendingCheck];
+      this.#sendOne(algorithm, only.keys, only.args).then(only.resolve, only.reject);
+    } else {
+      this.#sendBatch(algorithm, group);
+    }
+  }
+
+  async #sendOne(algorithm: Algorithm, keys: ScriptArg[], args: ScriptArg[]): Promise<StoreDecision> {
+    const scripts = SCRIPTS[algorithm];
+    const command = CHECK_COMMANDS[algorithm].check;
+    const reply = await this.#call(command, 'evalshaBuffer', [scripts.single.sha, scripts.numberOfKeys, ...keys, ...args], scripts.single.fallback, [...keys, ...args]);
+    if (!Buffer.isBuffer(reply) || reply.length !== CHECK_REPLY_BYTES) throw badReply(reply);
+    return decodeDecision(reply, 0);
+  }
+
+  #sendBatch(algorithm: Algorithm, batch: PendingCheck[]): void {
+    const { batch: script } = SCRIPTS[algorithm];
+    const keys: ScriptArg[] = [];
+    const args: ScriptArg[] = [];
+    const [first] = batch as [PendingCheck];
+    for (const entry of batch) {
+      for (const key of entry.keys) keys.push(key);
+      const a = entry.args;
+      // Count 0: the same timestamp, default limit and window as the first entry, and nothing more.
+      if (entry !== first && a.length === SHARED_ARGS && a[0] === first.args[0] && a[1] === first.args[1] && a[2] === first.args[2]) {
+        args.push(0);
+        continue;
+      }
+      args.push(a.length);
+      for (const arg of a) args.push(arg);
+    }
+    const command = CHECK_COMMANDS[algorithm].batch;
+    this.#call(command, 'evalshaBuffer', [script.sha, keys.length, ...keys, ...args], 'evalBuffer', [script.lua, keys.length, ...keys, ...args]).then(
+      (reply) => settleBatch(batch, reply, command),
+      (error: unknown) => {
+        for (const entry of batch) entry.reject(error);
+      },
+    );
+  }
+
+  /** One call, and after NOSCRIPT the call that loads the script. Errors come back as StoreErrors. */
+  async #call(command: string, method: string, args: ScriptArg[], fallbackMethod: string, fallbackArgs: ScriptArg[]): Promise<unknown> {
+    const client = this.#client as unknown as Record<string, ScriptCommand>;
+    try {
+      try {
+        return await (client[method] as ScriptCommand).apply(client, args);
+      } catch (error) {
+        if (!(error instanceof Error) || !error.message.includes('NOSCRIPT')) throw error;
+        return await (client[fallbackMethod] as ScriptCommand).apply(client, fallbackArgs);
+      }
+    } catch (error) {
+      throw new StoreError(`slidegate: RedisStore ${command} failed: ${(error as Error).message}`, { cause: error });
+    }
+  }
+}
+
+/** Hands each entry of a batch its decision, or its own error (the others are unaffected). */
+function settleBatch(batch: PendingCheck[], reply: unknown, command: string): void {
+  if (!Buffer.isBuffer(reply)) {
+    const error = badReply(reply);
+    for (const entry of batch) entry.reject(error);
+    return;
+  }
+  let offset = 0;
+  for (const entry of batch) {
+    if (offset < reply.length && reply[offset] === BATCH_ENTRY_ERROR && offset + 5 <= reply.length) {
+      const length = reply.readUInt32LE(offset + 1);
+      const message = reply.toString('utf8', offset + 5, offset + 5 + length);
+      offset += 5 + length;
+      // Worded as the single call's failure would be, so errors are classified the same way (WRONGTYPE...).
+      entry.reject(new StoreError(`slidegate: RedisStore ${command} failed: ${message}`, { cause: new Error(message) }));
+    } else if (offset + CHECK_REPLY_BYTES <= reply.length) {
+      entry.resolve(decodeDecision(reply, offset));
+      offset += CHECK_REPLY_BYTES;
+    } else {
+      entry.reject(badReply(reply));
+    }
+  }
+}
+
+function badReply(reply: unknown): StoreError {
+  return new StoreError(`slidegate: RedisStore got an unexpected script reply: ${JSON.stringify(reply)}`, { code: ErrorCodes.STORE_BAD_REPLY });
+}
+
+/**
+ * A check script's reply at `offset`: struct '<Bi8i8i8i8i8i8i8' (see scripts.ts) = allowed, limit,
+ * windowSeconds, remaining, retryAfter (-1 = Infinity), resetAfter, timestamp, granted.
+ */
+function decodeDecision(reply: Buffer, offset: number): StoreDecision {
+  const retryAfter = int64At(reply, offset + 25);
+  return {
+    allowed: reply[offset] === 1,
+    limit: int64At(reply, offset + 1),
+    windowSeconds: int64At(reply, offset + 9),
+    remaining: int64At(reply, offset + 17),
+    retryAfter: retryAfter === -1 ? Infinity : retryAfter,
+    resetAfter: int64At(reply, offset + 33),
+    timestamp: int64At(reply, offset + 41),
+    source: 'store',
+    granted: int64At(reply, offset + 49),
+  };
+}
+
+/** A little-endian int64 at `offset`, exact for |n| <= 2^53 (the scripts' integers are doubles). */
+function int64At(buffer: Buffer, offset: number): number {
+  return buffer.readInt32LE(offset + 4) * 4294967296 + buffer.readUInt32LE(offset);
+}

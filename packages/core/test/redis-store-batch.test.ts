@@ -1,0 +1,178 @@
+import { createHash } from 'node:crypto';
+import { expect } from 'chai';
+import fc from 'fast-check';
+import type { Redis } from 'ioredis';
+import { startRedis, type RedisServer } from '@slidegate/test-utils';
+import { RateLimiter, StoreError } from '../src/index';
+import { RedisStore } from '../src/stores/redis-store';
+import { clientKeys } from '../src/stores/redis/key-encoding';
+import { classifyStoreError } from '../src/faults/store-errors';
+import type { Algorithm, Decision, StoreCheckRequest } from '../src/types';
+import { ErrorCodes } from '../src/errors';
+import { SLIDING_WINDOW_CHECK, SLIDING_WINDOW_CHECK_BATCH } from '../src/stores/redis/scripts';
+
+const ALGORITHMS: Algorithm[] = ['sliding-window', 'sliding-log', 'sliding-counter'];
+const T0 = 1_700_000_000;
+
+/** EVALSHA and EVAL calls the server has run so far (INFO commandstats). */
+async function scriptCalls(client: Redis): Promise<number> {
+  const info = await client.info('commandstats');
+  let calls = 0;
+  for (const match of info.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)) calls += Number(match[1]);
+  return calls;
+}
+
+function request(clientId: string, algorithm: Algorithm, timestamp: number, cost = 1, limit = 5): StoreCheckRequest {
+  return { clientId, algorithm, timestamp, cost, defaults: { limit, windowSeconds: 10 }, extra: 0, limitFactor: 1 };
+}
+
+/** The fields a decision is judged by (source and the like are the same on both sides). */
+function fields(d: Decision): Omit<Decision, 'source'> {
+  const { source: _source, ...rest } = d;
+  return rest;
+}
+
+describe('RedisStore batches the checks made in one tick', function () {
+  this.timeout(60_000);
+  let server: RedisServer;
+  let client: Redis;
+  let prefixCount = 0;
+  const prefix = (): string => `batch${++prefixCount}:`;
+
+  before(async () => {
+    // A server of its own, so that INFO commandstats counts only these tests' calls.
+    server = await startRedis();
+    client = server.client();
+  });
+
+  after(async () => {
+    client?.disconnect();
+    await server?.stop();
+  });
+
+  it('refuses a bad maxBatch with a clear error, before touching the client', () => {
+    expect(() => new RedisStore({ client, maxBatch: 0 })).to.throw(RangeError, /options\.maxBatch must be an integer from 1 \(no batching\) to 1000; got number 0/);
+    expect(() => new RedisStore({ client, maxBatch: 1.5 })).to.throw(RangeError, /maxBatch.*got number 1\.5/);
+    expect(() => new RedisStore({ client, maxBatch: '8' as unknown as number })).to.throw(TypeError, /maxBatch.*got string "8"/);
+    expect(() => RedisStore.fromUrl(server.url, { maxBatch: 5000 })).to.throw(RangeError, /maxBatch.*got number 5000/);
+  });
+
+  for (const algorithm of ALGORITHMS) {
+    it(`${algorithm}: 12 checks of one client in one tick are one script call, decided in order like 12 calls`, async () => {
+      const batched = new RedisStore({ client, prefix: prefix() });
+      const single = new RedisStore({ client, prefix: prefix(), maxBatch: 1 });
+      // Loads both scripts first: a first call on a fresh server is EVALSHA (NOSCRIPT), then EVAL.
+      await Promise.all([batched.check(request('warm', algorithm, T0)), batched.check(request('warm', algorithm, T0)), single.check(request('warm', algorithm, T0))]);
+      const before = await scriptCalls(client);
+      const together = await Promise.all(Array.from({ length: 12 }, () => batched.check(request('hot', algorithm, T0))));
+      const afterBatch = await scriptCalls(client);
+      const oneByOne: Decision[] = [];
+      for (let i = 0; i < 12; i++) oneByOne.push(await single.check(request('hot', algorithm, T0)));
+      const afterSingle = await scriptCalls(client);
+
+      expect(afterBatch - before, 'script calls for the batch').to.equal(1);
+      expect(afterSingle - afterBatch, 'script calls one by one').to.equal(12);
+      expect(together.map((d) => d.allowed)).to.deep.equal([...Array(5).fill(true), ...Array(7).fill(false)]);
+      expect(together.map((d) => d.remaining)).to.deep.equal([4, 3, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+      expect(together.map(fields)).to.deep.equal(oneByOne.map(fields));
+      await Promise.all([batched.close(), single.close()]);
+    });
+  }
+
+  it('splits a tick of more than maxBatch checks into calls of at most maxBatch; exactly the limit is allowed', async () => {
+    const store = new RedisStore({ client, prefix: prefix(), maxBatch: 128 });
+    await Promise.all([store.check(request('warm', 'sliding-window', T0)), store.check(request('warm', 'sliding-window', T0))]);
+    const before = await scriptCalls(client);
+    const decisions = await Promise.all(Array.from({ length: 300 }, () => store.check(request('split', 'sliding-window', T0, 1, 250))));
+    expect((await scriptCalls(client)) - before).to.equal(3);
+    expect(decisions.filter((d) => d.allowed)).to.have.length(250);
+    expect(decisions.findIndex((d) => !d.allowed)).to.equal(250);
+    await store.close();
+  });
+
+  it('any mix of clients, algorithms, costs, times, defaults, leases and releases in one tick decides exactly as one by one', async () => {
+    const check = fc.record({
+      client: fc.constantFrom('a', 'b', 'c'),
+      algorithm: fc.constantFrom(...ALGORITHMS),
+      step: fc.integer({ min: -3, max: 6 }),
+      cost: fc.integer({ min: 1, max: 4 }),
+      limit: fc.constantFrom(6, 6, 6, 4),
+      extra: fc.constantFrom(0, 0, 0, 2),
+      limitFactor: fc.constantFrom(1, 1, 1, 0.5),
+      release: fc.option(fc.record({ back: fc.integer({ min: 0, max: 3 }), units: fc.integer({ min: 1, max: 3 }) }), { freq: 4 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(check, { minLength: 1, maxLength: 60 }), async (checks) => {
+        const batched = new RedisStore({ client, prefix: prefix() });
+        const single = new RedisStore({ client, prefix: prefix(), maxBatch: 1 });
+        let t = T0;
+        const requests = checks.map((c): StoreCheckRequest => {
+          t = Math.max(T0, t + c.step);
+          return {
+            ...request(c.client, c.algorithm, t, c.cost, c.limit),
+            extra: c.extra,
+            limitFactor: c.limitFactor,
+            release: c.release === null ? undefined : { at: t - c.release.back, units: c.release.units },
+          };
+        });
+        const together = await Promise.all(requests.map((r) => batched.check(r)));
+        const oneByOne: Decision[] = [];
+        for (const r of requests) oneByOne.push(await single.check(r));
+        expect(together.map(fields)).to.deep.equal(oneByOne.map(fields));
+        await Promise.all([batched.close(), single.close()]);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("one entry's Redis error (WRONGTYPE) fails that check alone, coded as WRONGTYPE; the rest of the batch is decided", async () => {
+    const p = prefix();
+    const store = new RedisStore({ client, prefix: p });
+    await client.hset(clientKeys(p, 'broken').slidingWindow, 'not', 'a string');
+    const outcomes = await Promise.allSettled([
+      store.check(request('fine-1', 'sliding-window', T0)),
+      store.check(request('broken', 'sliding-window', T0)),
+      store.check(request('fine-2', 'sliding-window', T0)),
+    ]);
+    expect(outcomes.map((o) => o.status)).to.deep.equal(['fulfilled', 'rejected', 'fulfilled']);
+    const error = (outcomes[1] as PromiseRejectedResult).reason as unknown;
+    expect(error).to.be.instanceOf(StoreError);
+    expect((error as Error).message).to.match(/WRONGTYPE/);
+    expect(classifyStoreError(error, 'check').error.code).to.equal(ErrorCodes.STORE_WRONG_TYPE);
+    expect((outcomes[2] as PromiseFulfilledResult<Decision>).value).to.include({ allowed: true, remaining: 4 });
+    expect(await client.type(clientKeys(p, 'broken').slidingWindow), 'the broken key is left alone').to.equal('hash');
+    await store.close();
+  });
+
+  it('a batch after SCRIPT FLUSH loads its script again (NOSCRIPT) and decides every check once', async () => {
+    const store = new RedisStore({ client, prefix: prefix() });
+    const limiter = new RateLimiter({ limit: 4, windowSeconds: 10, store, timeoutMs: 5_000 });
+    await client.script('FLUSH');
+    const decisions = await Promise.all(Array.from({ length: 6 }, () => limiter.check('flushed', { timestamp: T0 })));
+    expect(decisions.map((d) => [d.allowed, d.source])).to.deep.equal([
+      [true, 'store'],
+      [true, 'store'],
+      [true, 'store'],
+      [true, 'store'],
+      [false, 'store'],
+      [false, 'store'],
+    ]);
+    await limiter.close();
+    await store.close();
+  });
+
+  it('a lone check is sent alone, with the single-check script (no batch wrapper)', async () => {
+    const store = new RedisStore({ client, prefix: prefix() });
+    await client.script('FLUSH');
+    expect(await store.check(request('lone', 'sliding-window', T0))).to.include({ allowed: true, remaining: 4 });
+    // After the flush only the script that ran is loaded again (by the NOSCRIPT fallback).
+    expect(await client.script('EXISTS', sha1(SLIDING_WINDOW_CHECK), sha1(SLIDING_WINDOW_CHECK_BATCH))).to.deep.equal([1, 0]);
+    await Promise.all([store.check(request('lone', 'sliding-window', T0)), store.check(request('lone', 'sliding-window', T0))]);
+    expect(await client.script('EXISTS', sha1(SLIDING_WINDOW_CHECK), sha1(SLIDING_WINDOW_CHECK_BATCH))).to.deep.equal([1, 1]);
+    await store.close();
+  });
+});
+
+function sha1(text: string): string {
+  return createHash('sha1').update(text).digest('hex');
+}
