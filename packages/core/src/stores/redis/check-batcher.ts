@@ -224,25 +224,20 @@ function badReply(reply: unknown): StoreError {
 }
 
 /**
- * A check script's reply at `offset`: struct '<Bi8i8i8i8i8i8i8' (see scripts.ts) = allowed, limit,
+ * A check script's reply at `offset`: struct '<Bddddddd' (see scripts.ts) = allowed, limit,
  * windowSeconds, remaining, retryAfter (-1 = Infinity), resetAfter, timestamp, granted.
  */
 function decodeDecision(reply: Buffer, offset: number): StoreDecision {
-  const retryAfter = int64At(reply, offset + 25);
+  const retryAfter = reply.readDoubleLE(offset + 25);
   return {
     allowed: reply[offset] === 1,
-    limit: int64At(reply, offset + 1),
-    windowSeconds: int64At(reply, offset + 9),
-    remaining: int64At(reply, offset + 17),
+    limit: reply.readDoubleLE(offset + 1),
+    windowSeconds: reply.readDoubleLE(offset + 9),
+    remaining: reply.readDoubleLE(offset + 17),
     retryAfter: retryAfter === -1 ? Infinity : retryAfter,
-    resetAfter: int64At(reply, offset + 33),
-    timestamp: int64At(reply, offset + 41),
+    resetAfter: reply.readDoubleLE(offset + 33),
+    timestamp: reply.readDoubleLE(offset + 41),
     source: 'store',
-    granted: int64At(reply, offset + 49),
+    granted: reply.readDoubleLE(offset + 49),
   };
-}
-
-/** A little-endian int64 at `offset`, exact for |n| <= 2^53 (the scripts' integers are doubles). */
-function int64At(buffer: Buffer, offset: number): number {
-  return buffer.readInt32LE(offset + 4) * 4294967296 + buffer.readUInt32LE(offset);
 }

@@ -6,9 +6,9 @@
  *
  * Conventions shared by every check script:
  * - Reply: one binary string (a table reply costs Redis more to convert than a packed string):
- *   struct '<Bi8i8i8i8i8i8i8' = allowed (1/0), limit, windowSeconds, remaining, retryAfter
- *   (-1 = Infinity), resetAfter, timestamp (effective e), granted. 'i8' truncates like Redis's own
- *   conversion of a Lua number to an integer reply. Every field comes from one snapshot.
+ *   struct '<Bddddddd' = allowed (1/0), limit, windowSeconds, remaining, retryAfter (-1 = Infinity),
+ *   resetAfter, timestamp (effective e), granted: whole numbers, as doubles (packed with less work
+ *   than 'i8', exact to 2^53). Every field comes from one snapshot.
  * - A denial writes nothing (a lease release before it may). Every write of a counting key sets a
  *   relative TTL of the client's window (PX W*1000), so no counting key is ever left without one.
  * - Numbers go into text state as '%.0f' (exact for integers up to 2^53, unlike tostring's 14 digits).
@@ -60,7 +60,7 @@ end
 `;
 
 /** The reply of every check script (see the conventions above). */
-const REPLY = `return struct.pack('<Bi8i8i8i8i8i8i8', allowed and 1 or 0, L, W, remaining, retryAfter, resetAfter, e, granted)
+const REPLY = `return struct.pack('<Bddddddd', allowed and 1 or 0, L, W, remaining, retryAfter, resetAfter, e, granted)
 `;
 
 // ---- 'sliding-window': a packed string, front-pruned ------------------------------------------
@@ -223,7 +223,10 @@ if allowed then
       end
     end
     local tail
-    if mergeUnits then
+    if body == '' and (mergeUnits or units <= MAX_UINT32) then
+      -- The header and one pair, in one pack: the usual value of a client busy in one second.
+      redis.call('SET', key, pack('<dI4dI4I4I4', newBase, e - newBase, newTotal, newHead, e - newBase, mergeUnits or units), 'PX', ttl)
+    elseif mergeUnits then
       tail = pack('<I4I4', e - newBase, mergeUnits)
     elseif units <= MAX_UINT32 then
       tail = pack('<I4I4', e - newBase, units)
@@ -235,7 +238,7 @@ if allowed then
       end
       tail = tail .. pack('<I4I4', e - newBase, units)
     end
-    redis.call('SET', key, pack('<dI4dI4', newBase, e - newBase, newTotal, newHead) .. body .. tail, 'PX', ttl)
+    if tail then redis.call('SET', key, pack('<dI4dI4', newBase, e - newBase, newTotal, newHead) .. body .. tail, 'PX', ttl) end
   else
     redis.call('SETRANGE', key, 0, pack('<dI4dI4', base, e - base, newTotal, firstLive + newHead - HEADER))
     if mergeUnits then
