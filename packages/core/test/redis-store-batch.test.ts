@@ -119,10 +119,38 @@ describe('RedisStore batches the checks made in one tick', function () {
         const oneByOne: Decision[] = [];
         for (const r of requests) oneByOne.push(await single.check(r));
         expect(together.map(fields)).to.deep.equal(oneByOne.map(fields));
+        // What is left in Redis is the same too (a run of one client's entries writes once, at its end).
+        expect(await statesUnder(client, batched.prefix)).to.deep.equal(await statesUnder(client, single.prefix));
         await Promise.all([batched.close(), single.close()]);
       }),
       { numRuns: 60 },
     );
+  });
+
+  it('a failing entry amid a run of one client hands on what it was handed: the others decide as one by one, and Redis holds the same', async () => {
+    const batched = new RedisStore({ client, prefix: prefix() });
+    const single = new RedisStore({ client, prefix: prefix(), maxBatch: 1 });
+    // A cost that is no number fails inside the script (the limiter would refuse it before).
+    const bad = { ...request('hot', 'sliding-window', T0), cost: 'x' as unknown as number };
+    const outcomes = await Promise.allSettled([
+      batched.check(request('hot', 'sliding-window', T0)),
+      batched.check(request('hot', 'sliding-window', T0)),
+      batched.check(bad),
+      batched.check(request('hot', 'sliding-window', T0, 2)),
+    ]);
+    const expected = [await single.check(request('hot', 'sliding-window', T0)), await single.check(request('hot', 'sliding-window', T0))];
+    const failed = await single.check(bad).then(
+      () => 'fulfilled',
+      () => 'rejected',
+    );
+    expected.push(await single.check(request('hot', 'sliding-window', T0, 2)));
+    expect(failed).to.equal('rejected');
+    expect(outcomes.map((o) => o.status)).to.deep.equal(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    const decided = outcomes.filter((o): o is PromiseFulfilledResult<Decision> => o.status === 'fulfilled').map((o) => fields(o.value));
+    expect(decided).to.deep.equal(expected.map(fields));
+    expect(decided.map((d) => d.remaining)).to.deep.equal([4, 3, 1]);
+    expect(await statesUnder(client, batched.prefix)).to.deep.equal(await statesUnder(client, single.prefix));
+    await Promise.all([batched.close(), single.close()]);
   });
 
   it("one entry's Redis error (WRONGTYPE) fails that check alone, coded as WRONGTYPE; the rest of the batch is decided", async () => {
@@ -172,6 +200,19 @@ describe('RedisStore batches the checks made in one tick', function () {
     await store.close();
   });
 });
+
+/** Every key under a prefix (with the prefix cut off) and its state: value or members, and whether it expires. */
+async function statesUnder(client: Redis, prefix: string): Promise<Record<string, unknown>> {
+  const keys = await client.keys(`${prefix}*`);
+  const states: Record<string, unknown> = {};
+  for (const key of keys.sort()) {
+    const type = await client.type(key);
+    const value =
+      type === 'string' ? (await client.getBuffer(key))?.toString('hex') : type === 'zset' ? await client.zrange(key, 0, -1, 'WITHSCORES') : await client.hgetall(key);
+    states[key.slice(prefix.length)] = { value, expires: (await client.pttl(key)) > 0 };
+  }
+  return states;
+}
 
 function sha1(text: string): string {
   return createHash('sha1').update(text).digest('hex');

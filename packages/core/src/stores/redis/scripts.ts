@@ -87,7 +87,7 @@ local key = KEY(1)
 local HEADER, PAIR, READ, MAX_UINT32, NO_CONFIG = 24, 8, 512, 4294967295, ${WINDOW_NO_CONFIG}
 local unpack, pack = struct.unpack, struct.pack
 -- String arguments: redis.call() would format numbers with sprintf('%.14g') on every run.
-local raw = redis.call('GETRANGE', key, '0', '535') -- 0 .. HEADER + READ - 1
+local raw = LOAD_WINDOW(key) -- bytes 0 .. HEADER + READ - 1
 local base, clock, total, head, noConfig = 0, -1, 0, HEADER, false
 local chunkAt, chunk, valueEnd = 0, raw, nil
 if #raw >= HEADER then
@@ -225,7 +225,7 @@ if allowed then
     local tail
     if body == '' and (mergeUnits or units <= MAX_UINT32) then
       -- The header and one pair, in one pack: the usual value of a client busy in one second.
-      redis.call('SET', key, pack('<dI4dI4I4I4', newBase, e - newBase, newTotal, newHead, e - newBase, mergeUnits or units), 'PX', ttl)
+      SAVE_WINDOW(key, pack('<dI4dI4I4I4', newBase, e - newBase, newTotal, newHead, e - newBase, mergeUnits or units), ttl)
     elseif mergeUnits then
       tail = pack('<I4I4', e - newBase, mergeUnits)
     elseif units <= MAX_UINT32 then
@@ -238,7 +238,9 @@ if allowed then
       end
       tail = tail .. pack('<I4I4', e - newBase, units)
     end
-    if tail then redis.call('SET', key, pack('<dI4dI4', newBase, e - newBase, newTotal, newHead) .. body .. tail, 'PX', ttl) end
+    if tail then
+      SAVE_WINDOW(key, pack('<dI4dI4', newBase, e - newBase, newTotal, newHead) .. body .. tail, ttl)
+    end
   else
     redis.call('SETRANGE', key, 0, pack('<dI4dI4', base, e - base, newTotal, firstLive + newHead - HEADER))
     if mergeUnits then
@@ -622,6 +624,8 @@ return 1
  */
 function asScript(body: string): string {
   return body
+    .replace(/\bLOAD_WINDOW\(key\)/g, "redis.call('GETRANGE', key, '0', '535')")
+    .replace(/\bSAVE_WINDOW\(key, (.*), ttl\)$/gm, "redis.call('SET', key, $1, 'PX', ttl)")
     .replace(/\bKEY\((\d)\)/g, 'KEYS[$1]')
     .replace(/\bARG\((\d)\)/g, 'ARGV[$1]')
     .replace(/\bNUMBER\(/g, 'tonumber(')
@@ -634,8 +638,31 @@ function asScript(body: string): string {
  */
 const ALWAYS_SENT_ARGS = 3;
 
-function asBatchEntry(body: string): string {
+function asBatchEntry(body: string, numberOfKeys: number): string {
   return body
+    // Inlined rather than called: they run for every entry, and a Lua call costs more than the test.
+    .replace(
+      /^local raw = LOAD_WINDOW\(key\).*$/m,
+      `local raw
+if carriedKey == key and not releaseAt then
+  raw = carriedValue
+else
+  if carriedKey then flushWindow() end
+  raw = redis.call('GETRANGE', key, '0', '535')
+end`,
+    )
+    .replace(
+      /^(\s*)SAVE_WINDOW\(key, (.*), ttl\)$/gm,
+      (_match, indent: string, value: string) =>
+        `${indent}local saved = ${value}\n` +
+        `${indent}if batchKeys[k + ${numberOfKeys + 1}] == key and #saved < 536 then -- read whole by the next entry (see WINDOW_STATE)\n` +
+        `${indent}  carriedKey, carriedValue, carriedTtl = key, saved, ttl\n` +
+        `${indent}else\n` +
+        `${indent}  -- Written before the hand-on is dropped: if the write fails, what was handed on is still written.\n` +
+        `${indent}  redis.call('SET', key, saved, 'PX', ttl)\n` +
+        `${indent}  carriedKey = nil\n` +
+        `${indent}end`,
+    )
     .replace(/\bKEY\((\d)\)/g, 'batchKeys[k + $1]')
     .replace(/\bARG\((\d)\)/g, (_match, n: string) => (Number(n) <= ALWAYS_SENT_ARGS ? `batchArgs[s + ${n}]` : `(argc >= ${n} and batchArgs[a + ${n}] or nil)`))
     .replace(/\bNUMBER\(/g, 'cachedNumber(')
@@ -658,6 +685,7 @@ export const BATCH_ENTRY_ERROR = 2;
  * a uint32 length and the error's message.
  */
 function batchCheckScript(body: string, numberOfKeys: number): string {
+  const carries = body.includes('LOAD_WINDOW');
   return `local batchKeys, batchArgs = KEYS, ARGV
 local numbers, ttls = {}, {}
 local function cachedNumber(text)
@@ -677,8 +705,9 @@ local function cachedTtl(window)
   return ttl
 end
 -- k, a: offsets of the entry's keys and arguments; s: of its first three arguments (a, or the first entry's).
+${carries ? CARRIED_WINDOW : ''}
 local function checkOne(k, a, s, argc)
-${asBatchEntry(body)}
+${asBatchEntry(body, numberOfKeys)}
 end
 local replies, k, a = {}, 0, 1
 for i = 1, #batchKeys / ${numberOfKeys} do
@@ -692,9 +721,26 @@ for i = 1, #batchKeys / ${numberOfKeys} do
   k = k + ${numberOfKeys}
   a = a + 1 + argc
 end
-return table.concat(replies)
+${carries ? 'flushWindow()\n' : ''}return table.concat(replies)
 `;
 }
+
+/**
+ * 'sliding-window' entries of one client that follow each other in a batch (a hot client's
+ * requests in flight at once) hand the client's value on in memory: an entry whose successor is
+ * the same client keeps its new value instead of writing it, and the successor reads it instead
+ * of Redis; the last one writes. Redis sees one read and one write for the run, with the TTL of
+ * the last write, exactly as the writes one after another would leave it. Only a small value
+ * (read whole) is handed on; a lease release reads and writes Redis itself. What was handed on
+ * stays until it is written, so an entry that fails or denies leaves it for the next.
+ */
+const CARRIED_WINDOW = `local carriedKey, carriedValue, carriedTtl = nil, nil, nil
+local function flushWindow()
+  if carriedKey then
+    redis.call('SET', carriedKey, carriedValue, 'PX', carriedTtl)
+    carriedKey = nil
+  end
+end`;
 
 export const SLIDING_WINDOW_CHECK = asScript(SLIDING_WINDOW_CHECK_BODY);
 export const SLIDING_WINDOW_RELEASE = asScript(SLIDING_WINDOW_RELEASE_BODY);
