@@ -32,7 +32,7 @@ function fields(d: Decision): Omit<Decision, 'source'> {
   return rest;
 }
 
-describe('RedisStore batches the checks made in one tick', function () {
+describe('RedisStore batches the checks made in one turn of the event loop', function () {
   this.timeout(60_000);
   let server: RedisServer;
   let client: Redis;
@@ -58,7 +58,7 @@ describe('RedisStore batches the checks made in one tick', function () {
   });
 
   for (const algorithm of ALGORITHMS) {
-    it(`${algorithm}: 12 checks of one client in one tick are one script call, decided in order like 12 calls`, async () => {
+    it(`${algorithm}: 12 checks of one client in one turn are one script call, decided in order like 12 calls`, async () => {
       const batched = new RedisStore({ client, prefix: prefix() });
       const single = new RedisStore({ client, prefix: prefix(), maxBatch: 1 });
       // Loads both scripts first: a first call on a fresh server is EVALSHA (NOSCRIPT), then EVAL.
@@ -79,6 +79,25 @@ describe('RedisStore batches the checks made in one tick', function () {
     });
   }
 
+  it('checks made by separate callbacks of one turn (requests read from several sockets) share a call', async () => {
+    const store = new RedisStore({ client, prefix: prefix() });
+    await Promise.all([store.check(request('warm', 'sliding-window', T0)), store.check(request('warm', 'sliding-window', T0))]);
+    const before = await scriptCalls(client);
+    const decisions = await new Promise<Decision[]>((resolve, reject) => {
+      const pending: Promise<Decision>[] = [];
+      // Three callbacks of one turn of the event loop, as three sockets' data events would be.
+      setImmediate(() => pending.push(store.check(request('one', 'sliding-window', T0))));
+      setImmediate(() => pending.push(store.check(request('two', 'sliding-window', T0))));
+      setImmediate(() => {
+        pending.push(store.check(request('one', 'sliding-window', T0)));
+        Promise.all(pending).then(resolve, reject);
+      });
+    });
+    expect((await scriptCalls(client)) - before).to.equal(1);
+    expect(decisions.map((d) => d.remaining)).to.deep.equal([4, 4, 3]);
+    await store.close();
+  });
+
   it('splits a tick of more than maxBatch checks into calls of at most maxBatch; exactly the limit is allowed', async () => {
     const store = new RedisStore({ client, prefix: prefix(), maxBatch: 128 });
     await Promise.all([store.check(request('warm', 'sliding-window', T0)), store.check(request('warm', 'sliding-window', T0))]);
@@ -90,7 +109,7 @@ describe('RedisStore batches the checks made in one tick', function () {
     await store.close();
   });
 
-  it('any mix of clients, algorithms, costs, times, defaults, leases and releases in one tick decides exactly as one by one', async () => {
+  it('any mix of clients, algorithms, costs, times, defaults, leases and releases in one turn decides exactly as one by one', async () => {
     const check = fc.record({
       client: fc.constantFrom('a', 'b', 'c'),
       algorithm: fc.constantFrom(...ALGORITHMS),

@@ -60,8 +60,8 @@ export interface RedisStoreOptions {
    */
   limitCacheSize?: number;
   /**
-   * The most checks sent in one script call. Checks made in the same tick (requests in flight at
-   * once) go to Redis together at the end of the tick as one EVALSHA that decides them in order,
+   * The most checks sent in one script call. Checks made in the same turn of the event loop
+   * (requests in flight at once) go to Redis together when it ends, as one EVALSHA that decides them in order,
    * exactly as separate calls would; a lone check goes alone. 1 sends every check as its own call.
    * @default 128
    */

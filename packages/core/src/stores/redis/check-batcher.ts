@@ -85,12 +85,12 @@ const SHARED_ARGS = 3;
 export const DEFAULT_MAX_BATCH = 128;
 
 /**
- * Sends the checks of one RedisStore. Checks made in the same tick (many requests in flight at
- * once) go out together at the end of the tick as one EVALSHA of the batch script, which decides
- * them in order exactly as separate calls would; a lone check goes out as the single-check script.
- * So a busy instance pays Redis's per-call cost (command parsing, script entry, reply) and the
- * client's per-command cost once per batch rather than once per decision, and an idle one waits
- * for nothing more than the tick ioredis' auto-pipelining waits too.
+ * Sends the checks of one RedisStore. Checks made in the same turn of the event loop (many
+ * requests in flight at once) go out together when it ends, as one EVALSHA of the batch script,
+ * which decides them in order exactly as separate calls would; a lone check goes out as the
+ * single-check script. So a busy instance pays Redis's per-call cost (command parsing, script
+ * entry, reply) and the client's per-command cost once per batch rather than once per decision,
+ * and an idle one waits for nothing more than the turn ioredis' auto-pipelining waits too.
  */
 export class CheckBatcher {
   readonly #client: Redis | Cluster;
@@ -123,7 +123,9 @@ export class CheckBatcher {
       }
       if (!this.#scheduled) {
         this.#scheduled = true;
-        process.nextTick(() => this.#flush());
+        // After this turn's I/O callbacks (requests read from many sockets in one go), as ioredis'
+        // own auto-pipelining does: a busy HTTP server's checks then share a call.
+        setImmediate(() => this.#flush());
       }
     });
   }
