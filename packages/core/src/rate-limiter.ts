@@ -1,5 +1,5 @@
 import { ClosedError } from './errors';
-import { parseOptions, type ParsedOptions } from './options';
+import { defaultNow, parseOptions, type ParsedOptions } from './options';
 import type { ResilientStore } from './faults/resilient-store';
 import { wrapStore } from './faults/wrap-store';
 import { LeaseManager } from './leases/lease-manager';
@@ -29,6 +29,11 @@ export class RateLimiter {
   readonly #policy: PolicyMode | undefined;
   /** Relabels decisions in policy or shadow mode; undefined otherwise, so plain checks get no extra tick. */
   readonly #relabel: ((decision: Decision) => Decision) | undefined;
+  /**
+   * True when the store is the MemoryStore this limiter made with its own default clock: `tryCheckSync`
+   * then lets the store read the clock (the same one) instead of reading it twice per decision.
+   */
+  readonly #storeReadsOurClock: boolean;
   #closed = false;
 
   constructor(options: RateLimiterOptions | PolicyRateLimiterOptions) {
@@ -41,6 +46,7 @@ export class RateLimiter {
     // Wrapped once here: every store call below gets the timeout, breaker and fallback.
     this.#resilient = wrapStore(observed);
     this.#options = this.#resilient === undefined ? observed : { ...observed, store: this.#resilient };
+    this.#storeReadsOurClock = parsed.ownsStore && parsed.now === defaultNow && this.#options.store === parsed.store;
     const { policies, tiers, shadow } = parsed.policy;
     if (policies !== undefined) {
       // The unwrapped store: config, tier and settle calls are not decisions (no fallback applies).
@@ -111,6 +117,30 @@ export class RateLimiter {
     }
     const decision = this.#decide(clientId, timestamp, cost);
     return this.#relabel === undefined ? decision : decision.then(this.#relabel);
+  }
+
+  /**
+   * `check(clientId, { cost })` answered synchronously when it can be, for a caller on a hot path that
+   * would otherwise pay a promise per request: the decision when the store is in-process and decides
+   * synchronously (`Store.checkSync`, as MemoryStore does) and leases are off; `undefined` otherwise,
+   * having recorded nothing (call `check` then). Throws what `check` would reject with.
+   */
+  tryCheckSync(clientId: string, cost = 1): Decision | undefined {
+    const { store } = this.#options;
+    if (store.checkSync === undefined || this.#leases !== undefined) return undefined;
+    checkClientId(clientId);
+    checkCost(cost, 'tryCheckSync cost');
+    if (this.#closed) throw new ClosedError();
+    const timestamp =
+      store.hasOwnClock || this.#storeReadsOurClock
+        ? undefined
+        : checkTimestamp(this.#options.now(), 'the value returned by RateLimiter options.now()', ErrorCodes.INVALID_OPTION);
+    const metrics = this.#metrics;
+    const startedAt = metrics === undefined ? -1 : metrics.startTimer();
+    const limitFactor = this.#adaptive === undefined ? 1 : this.#adaptive.factor;
+    const decision = store.checkSync({ clientId, timestamp, cost, defaults: this.#defaults, algorithm: this.#options.algorithm, extra: 0, limitFactor });
+    metrics?.decision(clientId, decision, startedAt);
+    return this.#relabel === undefined ? decision : this.#relabel(decision);
   }
 
   /** The seed API: true when the request at `timestamp` (default: now) is allowed, and records it if so. */

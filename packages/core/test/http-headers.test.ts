@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
-import { defaultPolicyName, partitionKey, rateLimitHeaders, retryAfterHeader } from '../src/http/headers';
+import { defaultPolicyName, partitionKey, RateLimitHeaders, rateLimitHeaders, retryAfterHeader } from '../src/http/headers';
+import type { PolicyStatus } from '../src/policies/policy-types';
 import type { Decision } from '../src/types';
 
 const decision: Decision = {
@@ -68,5 +69,32 @@ describe('http rate-limit headers, as express-rate-limit formats them', () => {
     expect(defaultPolicyName(5, 3600)).to.equal('5-in-1hr');
     expect(defaultPolicyName(5, 7200)).to.equal('5-in-2hrs');
     expect(defaultPolicyName(5, 172_800)).to.equal('5-in-2days');
+  });
+
+  it("RateLimitHeaders (one limiter's, keeping draft-8 policy values per key) gives exactly rateLimitHeaders' lines", () => {
+    const policies: PolicyStatus[] = [
+      { limit: 10, windowSeconds: 60, remaining: 7, resetAfter: 42 } as PolicyStatus,
+      { limit: 100, windowSeconds: 3600, remaining: 90, resetAfter: 3000 } as PolicyStatus,
+    ];
+    const decisions: Decision[] = [
+      decision,
+      { ...decision, remaining: 6, resetAfter: 41 },
+      // The client's limit changed (updateLimit): the kept policy value must not be reused.
+      { ...decision, limit: 20, remaining: 19 },
+      { ...decision, windowSeconds: 30, resetAfter: 30 },
+      { ...decision, allowed: false, remaining: 0, retryAfter: 5 },
+      { ...decision, policies: [policies[0] as PolicyStatus] },
+      { ...decision, policies },
+    ];
+    for (const mode of ['draft-8', 'draft-7', 'draft-6', 'legacy', 'none', false] as const) {
+      for (const name of [undefined, 'api']) {
+        const headers = new RateLimitHeaders(mode, name);
+        for (const key of ['203.0.113.7', '198.51.100.1', '203.0.113.7']) {
+          for (const d of [...decisions, decision]) {
+            expect(headers.lines(d, key), `${String(mode)} ${String(name)} ${key}`).to.deep.equal(rateLimitHeaders(mode, d, key, name));
+          }
+        }
+      }
+    }
   });
 });

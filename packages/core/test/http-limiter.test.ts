@@ -37,9 +37,11 @@ async function warningsDuring(fn: () => Promise<void>): Promise<Array<{ code: st
   return seen;
 }
 
-const failingStore = (error: Error): Store => {
+/** An in-process store that fails: through check's promise ('async', no checkSync), or in checkSync ('sync'). */
+const failingStore = (error: Error, how: 'async' | 'sync'): Store => {
   const store = new MemoryStore({ sweepIntervalMs: 0 });
-  return Object.assign(Object.create(store) as Store, { hasOwnClock: false, check: () => Promise.reject(error) });
+  const checkSync = how === 'sync' ? () => { throw error; } : undefined;
+  return Object.assign(Object.create(store) as Store, { hasOwnClock: false, check: () => Promise.reject(error), checkSync });
 };
 
 describe('http HttpLimiter: the shared adapter layer', () => {
@@ -168,43 +170,45 @@ describe('http HttpLimiter: the shared adapter layer', () => {
     expect(warnings[0]?.message).to.match(/trust proxy/);
   });
 
-  it('a store failure fails open by default, warning once per error code; never rejects', async () => {
-    const boom = Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' });
-    const http = track(make({ limit: 1, windowSeconds: 60, store: failingStore(boom) }));
-    const other = Object.assign(new Error('timeout'), { code: 'ERR_SLIDEGATE_STORE_TIMEOUT' });
-    const http2 = track(make({ limit: 1, windowSeconds: 60, store: failingStore(other), name: 'b' }));
-    const warnings = await warningsDuring(async () => {
-      expect(await kinds(http, { ip: '1.2.3.4' }, 3)).to.deep.equal(['pass', 'pass', 'pass']);
-      expect(await kinds(http2, { ip: '1.2.3.4' }, 2)).to.deep.equal(['pass', 'pass']);
+  for (const how of ['async', 'sync'] as const) {
+    it(`a store failure (${how}) fails open by default, warning once per error code; never rejects`, async () => {
+      const boom = Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' });
+      const http = track(make({ limit: 1, windowSeconds: 60, store: failingStore(boom, how) }));
+      const other = Object.assign(new Error('timeout'), { code: 'ERR_SLIDEGATE_STORE_TIMEOUT' });
+      const http2 = track(make({ limit: 1, windowSeconds: 60, store: failingStore(other, how), name: 'b' }));
+      const warnings = await warningsDuring(async () => {
+        expect(await kinds(http, { ip: '1.2.3.4' }, 3)).to.deep.equal(['pass', 'pass', 'pass']);
+        expect(await kinds(http2, { ip: '1.2.3.4' }, 2)).to.deep.equal(['pass', 'pass']);
+      });
+      expect(warnings.map((w) => w.code)).to.deep.equal(['SLIDEGATE_STORE_FAILED_OPEN', 'SLIDEGATE_STORE_FAILED_OPEN']);
+      expect(warnings[0]?.message).to.match(/ECONNREFUSED: connection refused/);
     });
-    expect(warnings.map((w) => w.code)).to.deep.equal(['SLIDEGATE_STORE_FAILED_OPEN', 'SLIDEGATE_STORE_FAILED_OPEN']);
-    expect(warnings[0]?.message).to.match(/ECONNREFUSED: connection refused/);
-  });
 
-  it("onStoreError 'deny' answers 503; a function decides per error", async () => {
-    const boom = new Error('down');
-    const deny = track(make({ limit: 1, windowSeconds: 60, store: failingStore(boom), onStoreError: 'deny' }));
-    const warnings = await warningsDuring(async () => {
-      const outcome = (await deny.evaluate({ ip: '1.2.3.4' })) as Extract<HttpOutcome, { kind: 'limited' }>;
-      expect(outcome).to.include({ kind: 'limited', statusCode: 503, info: undefined });
+    it(`onStoreError 'deny' answers 503 on a store failure (${how}); a function decides per error`, async () => {
+      const boom = new Error('down');
+      const deny = track(make({ limit: 1, windowSeconds: 60, store: failingStore(boom, how), onStoreError: 'deny' }));
+      const warnings = await warningsDuring(async () => {
+        const outcome = (await deny.evaluate({ ip: '1.2.3.4' })) as Extract<HttpOutcome, { kind: 'limited' }>;
+        expect(outcome).to.include({ kind: 'limited', statusCode: 503, info: undefined });
+      });
+      expect(warnings.map((w) => w.code)).to.deep.equal(['SLIDEGATE_STORE_FAILED_CLOSED']);
+      const seen: unknown[] = [];
+      const byFunction = track(
+        make({
+          limit: 1,
+          windowSeconds: 60,
+          store: failingStore(boom, how),
+          name: 'fn',
+          onStoreError: (error, req) => (seen.push(error), req.apiKey === 'vip' ? 'allow' : 'deny'),
+        }),
+      );
+      await warningsDuring(async () => {
+        expect(await kinds(byFunction, { ip: '1.2.3.4', apiKey: 'vip' }, 1)).to.deep.equal(['pass']);
+        expect(await kinds(byFunction, { ip: '1.2.3.4' }, 1)).to.deep.equal(['limited']);
+      });
+      expect(seen).to.deep.equal([boom, boom]);
     });
-    expect(warnings.map((w) => w.code)).to.deep.equal(['SLIDEGATE_STORE_FAILED_CLOSED']);
-    const seen: unknown[] = [];
-    const byFunction = track(
-      make({
-        limit: 1,
-        windowSeconds: 60,
-        store: failingStore(boom),
-        name: 'fn',
-        onStoreError: (error, req) => (seen.push(error), req.apiKey === 'vip' ? 'allow' : 'deny'),
-      }),
-    );
-    await warningsDuring(async () => {
-      expect(await kinds(byFunction, { ip: '1.2.3.4', apiKey: 'vip' }, 1)).to.deep.equal(['pass']);
-      expect(await kinds(byFunction, { ip: '1.2.3.4' }, 1)).to.deep.equal(['limited']);
-    });
-    expect(seen).to.deep.equal([boom, boom]);
-  });
+  }
 
   it('message as an object is JSON; as a function it sees the decision; onLimited runs before the response', async () => {
     const limitedSeen: number[] = [];
@@ -232,5 +236,113 @@ describe('http HttpLimiter: the shared adapter layer', () => {
     await a.close();
     expect(await limiter.isAllowed('someone-else')).to.equal(true);
     await limiter.close();
+  });
+
+  describe('decide: synchronous when nothing needs waiting for', () => {
+    /** Every user callback, answering synchronously or through a promise. */
+    const callbacks = (async: boolean): HttpRateLimitOptions<FakeRequest, () => void> => {
+      const answer = <T>(value: T): T | Promise<T> => (async ? Promise.resolve(value) : value);
+      return {
+        skip: (req) => answer(req.apiKey === 'internal'),
+        keyGenerator: (req) => answer(req.apiKey ?? 'anonymous'),
+        allowList: (_req, key) => answer(key === 'trusted'),
+        cost: (req) => answer(typeof req.weight === 'number' ? req.weight : 1),
+        onLimited: () => answer(undefined),
+        message: (_req, decision) => answer({ limit: decision.limit }),
+      };
+    };
+    const requests: FakeRequest[] = [
+      { apiKey: 'a' },
+      { apiKey: 'internal' },
+      { apiKey: 'trusted' },
+      { apiKey: 'a', weight: 2 },
+      { apiKey: 'a' },
+      { apiKey: 'b', weight: 4 },
+    ];
+
+    it('an in-process store and synchronous callbacks give the outcome itself; any promise among them gives a promise', async () => {
+      const limiterOptions = { now: () => 1_700_000_000 };
+      const sync = track(make({ limit: 3, windowSeconds: 60, limiterOptions, ...callbacks(false) }));
+      const async = track(make({ limit: 3, windowSeconds: 60, limiterOptions, ...callbacks(true) }));
+      // a: 1 then 2 of 3 units, then limited; b asks 4 units, more than the limit.
+      for (const req of requests) {
+        const now = sync.decide(req);
+        const later = async.decide(req);
+        expect(now).to.not.be.instanceOf(Promise);
+        expect(later).to.be.instanceOf(Promise);
+        // The same outcomes either way, headers and bodies included.
+        expect(await later).to.deep.equal(now);
+      }
+      expect(requests.map((req) => (sync.decide(req) as HttpOutcome).kind)).to.deep.equal(['limited', 'pass', 'pass', 'limited', 'limited', 'limited']);
+    });
+
+    it('a store that answers only through its promise gives a promise, with the same decisions', async () => {
+      const store = new MemoryStore({ sweepIntervalMs: 0 });
+      const promiseOnly = Object.assign(Object.create(store) as Store, { check: store.check.bind(store), checkSync: undefined });
+      const http = track(make({ limit: 2, windowSeconds: 60, store: promiseOnly }));
+      const pending = http.decide({ ip: '192.0.2.1' });
+      expect(pending).to.be.instanceOf(Promise);
+      expect((await pending).kind).to.equal('allowed');
+      expect(await kinds(http, { ip: '192.0.2.1' }, 2)).to.deep.equal(['allowed', 'limited']);
+      await store.close();
+    });
+
+    it('a callback that throws makes decide throw and evaluate reject, with the same error', async () => {
+      const boom = new Error('no key');
+      const http = track(make({ limit: 1, windowSeconds: 60, keyGenerator: () => { throw boom; } }));
+      expect(() => http.decide({})).to.throw(boom);
+      expect(await http.evaluate({}).then(() => undefined, (e: unknown) => e)).to.equal(boom);
+      const rejecting = track(make({ limit: 1, windowSeconds: 60, cost: () => Promise.reject(boom) }));
+      expect(await (rejecting.decide({ ip: '1.2.3.4' }) as Promise<HttpOutcome>).then(() => undefined, (e: unknown) => e)).to.equal(boom);
+    });
+  });
+
+  describe('RateLimiter.tryCheckSync, the fast path under decide', () => {
+    it('decides as check does on an in-process store, and refuses what check refuses', async () => {
+      const fast = new RateLimiter({ limit: 5, windowSeconds: 60, now: () => 1_700_000_000 });
+      const twin = new RateLimiter({ limit: 5, windowSeconds: 60, now: () => 1_700_000_000 });
+      for (const cost of [1, 2, 1, 3, 1]) {
+        expect(fast.tryCheckSync('client', cost)).to.deep.equal(await twin.check('client', { cost }));
+      }
+      expect(() => fast.tryCheckSync('', 1)).to.throw(RangeError, /clientId/);
+      expect(() => fast.tryCheckSync('client', 0)).to.throw(RangeError, /cost/);
+      await fast.close();
+      await twin.close();
+      expect(() => fast.tryCheckSync('client')).to.throw(/closed/i);
+    });
+
+    it("on the limiter's own MemoryStore and default clock, decides at the current second", async () => {
+      const limiter = new RateLimiter({ limit: 5, windowSeconds: 60 });
+      const before = Math.floor(Date.now() / 1000);
+      const decision = limiter.tryCheckSync('client', 2);
+      expect(decision).to.include({ allowed: true, remaining: 3, resetAfter: 60 });
+      expect(decision?.timestamp).to.be.within(before, Math.floor(Date.now() / 1000));
+      expect((await limiter.check('client')).remaining).to.equal(2);
+      await limiter.close();
+    });
+
+    it('relabels in policy and shadow mode as check does', async () => {
+      const policies = [{ limit: 2, windowSeconds: 1 }, { limit: 3, windowSeconds: 60 }];
+      for (const options of [{ policies }, { policies, shadow: true }, { limit: 1, windowSeconds: 60, shadow: true }]) {
+        const fast = new RateLimiter({ ...options, now: () => 1_700_000_000 } as ConstructorParameters<typeof RateLimiter>[0]);
+        const twin = new RateLimiter({ ...options, now: () => 1_700_000_000 } as ConstructorParameters<typeof RateLimiter>[0]);
+        for (let i = 0; i < 4; i++) expect(fast.tryCheckSync('client')).to.deep.equal(await twin.check('client'));
+        await fast.close();
+        await twin.close();
+      }
+    });
+
+    it('is undefined, recording nothing, when the decision needs a promise: leases, or a store without checkSync', async () => {
+      const leased = new RateLimiter({ limit: 5, windowSeconds: 60, lease: true });
+      expect(leased.tryCheckSync('client')).to.equal(undefined);
+      expect((await leased.check('client')).remaining).to.equal(4);
+      await leased.close();
+      const store = new MemoryStore({ sweepIntervalMs: 0 });
+      const promiseOnly = new RateLimiter({ limit: 5, windowSeconds: 60, store: Object.assign(Object.create(store) as Store, { check: store.check.bind(store), checkSync: undefined }) });
+      expect(promiseOnly.tryCheckSync('client')).to.equal(undefined);
+      expect((await promiseOnly.check('client')).remaining).to.equal(4);
+      await promiseOnly.close();
+      await store.close();
+    });
   });
 });

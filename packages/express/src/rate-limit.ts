@@ -1,5 +1,6 @@
 import { HttpLimiter, type ClientLimit, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimiter } from '@slidegate/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { clientIp } from './client-ip';
 
 /** Sends the limited response yourself; headers and `Retry-After` are already set. */
 export type ExpressLimitHandler = (req: Request, res: Response, next: NextFunction, info: RateLimitInfo) => unknown;
@@ -19,7 +20,7 @@ export interface ExpressRateLimitMiddleware extends RequestHandler {
 
 /** Express 4 and 5 both resolve `req.ip` through the app's 'trust proxy' setting. */
 const expressAccess = {
-  ip: (req: Request): string | undefined => req.ip,
+  ip: clientIp,
   forwardedForIgnored: (req: Request): boolean => req.headers['x-forwarded-for'] !== undefined && !trustsProxy(req),
   permissiveProxy: (req: Request): boolean => req.app.get('trust proxy') === true,
 };
@@ -30,12 +31,17 @@ const expressAccess = {
  */
 export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMiddleware {
   const http = new HttpLimiter<Request, ExpressLimitHandler>(options, expressAccess, 'rateLimit options');
+  const handler = http.handler;
   const middleware = (req: Request, res: Response, next: NextFunction): void => {
-    http
-      .evaluate(req)
-      .then((outcome) => apply(outcome, http.handler, req, res, next))
-      // A throwing user callback goes to Express's error handling, never an unhandled rejection.
-      .catch((error: unknown) => next(error));
+    // A throwing user callback goes to Express's error handling, never an unhandled rejection.
+    try {
+      const outcome = http.decide(req);
+      // In-process decisions continue at once: a promise per request would cost more than the decision.
+      if (!(outcome instanceof Promise)) return apply(outcome, handler, req, res, next);
+      outcome.then((o) => apply(o, handler, req, res, next)).catch((error: unknown) => next(error));
+    } catch (error) {
+      next(error);
+    }
   };
   return Object.assign(middleware, {
     limiter: http.limiter,
@@ -49,7 +55,8 @@ function apply(outcome: HttpOutcome, handler: ExpressLimitHandler | undefined, r
   if (outcome.kind === 'pass') return next();
   if (!res.headersSent) {
     for (const header of outcome.headers) {
-      if (header.append) res.append(header.name, header.value);
+      // res.append reads and sets through res.get and res.set; with nothing to append to, one setHeader is the same.
+      if (header.append && res.getHeader(header.name) !== undefined) res.append(header.name, header.value);
       else res.setHeader(header.name, header.value);
     }
   }

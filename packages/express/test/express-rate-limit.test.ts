@@ -232,4 +232,67 @@ describe('@slidegate/express behaviour', () => {
     expect(() => rateLimit({ limit: 10, windowSeconds: 60, headers: 'draft-5' as never })).to.throw(RangeError, /rateLimit options\.headers/);
     expect(() => rateLimit({ limit: 10, windowSeconds: 60, max: 5 } as never)).to.throw(TypeError, /unknown option rateLimit options\.max/);
   });
+
+  it('decides in-process without waiting: the route runs in the same tick as the middleware', async () => {
+    const app = express();
+    app.get(
+      '/',
+      (_req, res, next) => {
+        res.locals.tick = 'same tick';
+        queueMicrotask(() => (res.locals.tick = 'later'));
+        next();
+      },
+      limited({ limit: 5, windowSeconds: 60 }),
+      (_req, res) => void res.send(res.locals.tick),
+    );
+    const response = await request(app).get('/');
+    expect([response.status, response.text, response.headers.ratelimit]).to.deep.equal([200, 'same tick', '"5-in-1min"; r=4; t=60']);
+  });
+
+  it('every callback may be async; a callback that throws or rejects reaches the error handler', async () => {
+    const app = express();
+    app.get(
+      '/',
+      limited({
+        limit: 3,
+        windowSeconds: 60,
+        skip: async (req) => req.get('x-internal') === 'yes',
+        keyGenerator: async (req) => req.get('x-api-key') ?? 'anonymous',
+        allowList: async (_req, key) => key === 'trusted',
+        cost: async (req) => Number(req.get('x-units') ?? 1),
+        onLimited: async () => undefined,
+        message: async (_req, decision) => ({ limit: decision.limit }),
+      }),
+      (_req, res) => void res.send('ok'),
+    );
+    app.get('/sync-throw', limited({ limit: 1, windowSeconds: 60, cost: () => { throw new Error('sync'); } }), (_req, res) => void res.send('x'));
+    app.get('/async-throw', limited({ limit: 1, windowSeconds: 60, cost: () => Promise.reject(new Error('async')) }), (_req, res) => void res.send('x'));
+    app.use((error: Error, _req: Request, res: express.Response, _next: express.NextFunction) => void res.status(500).send(error.message));
+    expect(await statuses(app, 1, '/', { 'x-api-key': 'k', 'x-units': '2' })).to.deep.equal([200]);
+    const denied = await request(app).get('/').set({ 'x-api-key': 'k', 'x-units': '2' });
+    expect([denied.status, denied.body, denied.headers.ratelimit]).to.deep.equal([429, { limit: 3 }, '"3-in-1min"; r=1; t=60']);
+    expect(await statuses(app, 2, '/', { 'x-api-key': 'k', 'x-internal': 'yes', 'x-units': '2' })).to.deep.equal([200, 200]);
+    expect(await statuses(app, 2, '/', { 'x-api-key': 'trusted', 'x-units': '5' })).to.deep.equal([200, 200]);
+    for (const [path, message] of [['/sync-throw', 'sync'], ['/async-throw', 'async']]) {
+      const response = await request(app).get(path as string);
+      expect([response.status, response.text]).to.deep.equal([500, message]);
+    }
+  });
+
+  it("reads the client IP as req.ip does, including a req.ip replaced on the app or the request", async () => {
+    const keys: string[] = [];
+    const record = () => limited({ limit: 0, windowSeconds: 60, handler: (_req, res, _next, info) => void (keys.push(info.key), res.status(429).end()) });
+    const plain = appWith(record());
+    await request(plain).get('/');
+    const onApp = appWith(record());
+    Object.defineProperty(onApp.request, 'ip', { get: () => '203.0.113.50', configurable: true });
+    await request(onApp).get('/');
+    const onRequest = express();
+    onRequest.get('/', (req, _res, next) => (Object.defineProperty(req, 'ip', { value: '203.0.113.51' }), next()), record(), (_req, res) => void res.send('ok'));
+    await request(onRequest).get('/');
+    const trusted = appWith(record());
+    trusted.set('trust proxy', 'loopback');
+    await request(trusted).get('/').set('x-forwarded-for', '203.0.113.52');
+    expect(keys).to.deep.equal(['127.0.0.1', '203.0.113.50', '203.0.113.51', '203.0.113.52']);
+  });
 });

@@ -1,4 +1,4 @@
-import { HttpLimiter, type HttpRateLimitOptions, type RateLimitInfo } from '@slidegate/core';
+import { HttpLimiter, type HeaderLine, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo } from '@slidegate/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -117,23 +117,54 @@ function routeOptions(
   return merged;
 }
 
+/**
+ * The route's hook, in Fastify's callback style so that an in-process decision lets the request go
+ * on at once (an async hook costs a promise per request). Whatever needs waiting for (an async store
+ * or callback, a limited response) returns a promise instead, which Fastify waits for as for an async hook.
+ */
 function limitHook(http: HttpLimiter<FastifyRequest, FastifyLimitHandler>) {
   const handler = http.handler;
-  return async function slidegateLimit(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-    const outcome = await http.evaluate(request);
-    if (outcome.kind === 'pass') return undefined;
-    for (const header of outcome.headers) {
-      const previous = header.append ? reply.getHeader(header.name) : undefined;
-      // Fastify keeps one value per header name; a structured-field list joins with ", ".
-      reply.header(header.name, previous === undefined ? header.value : `${String(previous)}, ${header.value}`);
+  return function slidegateLimit(request: FastifyRequest, reply: FastifyReply, done: () => void): Promise<unknown> | undefined {
+    let outcome: HttpOutcome | Promise<HttpOutcome>;
+    try {
+      outcome = http.decide(request);
+    } catch (error) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- what a user callback threw, as from an async function
+      return Promise.reject(error);
     }
-    if (outcome.kind === 'allowed') return undefined;
-    if (handler !== undefined && outcome.info !== undefined) {
-      await handler(request, reply, outcome.info);
-      return reply;
+    if (outcome instanceof Promise) return outcome.then((o) => (o.kind === 'limited' ? limit(o, handler, request, reply) : allow(o, reply)));
+    if (outcome.kind === 'limited') return limit(outcome, handler, request, reply);
+    try {
+      allow(outcome, reply);
+    } catch (error) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- what a user callback threw, as from an async function
+      return Promise.reject(error);
     }
-    return reply.code(outcome.statusCode).type(outcome.body.contentType).send(outcome.body.text);
+    done();
+    return undefined;
   };
+}
+
+function allow(outcome: Exclude<HttpOutcome, { kind: 'limited' }>, reply: FastifyReply): undefined {
+  if (outcome.kind === 'allowed') writeHeaders(outcome.headers, reply);
+  return undefined;
+}
+
+async function limit(outcome: Extract<HttpOutcome, { kind: 'limited' }>, handler: FastifyLimitHandler | undefined, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  writeHeaders(outcome.headers, reply);
+  if (handler !== undefined && outcome.info !== undefined) {
+    await handler(request, reply, outcome.info);
+    return reply;
+  }
+  return reply.code(outcome.statusCode).type(outcome.body.contentType).send(outcome.body.text);
+}
+
+function writeHeaders(headers: readonly HeaderLine[], reply: FastifyReply): void {
+  for (const header of headers) {
+    const previous = header.append ? reply.getHeader(header.name) : undefined;
+    // Fastify keeps one value per header name; a structured-field list joins with ", ".
+    reply.header(header.name, previous === undefined ? header.value : `${String(previous)}, ${header.value}`);
+  }
 }
 
 function addRouteHook(route: RouteOptions, name: (typeof HOOKS)[number], hook: ReturnType<typeof limitHook>): void {

@@ -191,4 +191,45 @@ describe('@slidegate/fastify behaviour', () => {
       /route GET \/x config\.rateLimit\.limit .*got number -2/,
     );
   });
+
+  it('decides in-process without waiting: the handler runs in the same tick as the hook', async () => {
+    const ticks = new WeakMap<object, string>();
+    const app = await appWith({ limit: 5, windowSeconds: 60 }, {}, (app) => {
+      app.addHook('onRequest', (request, _reply, done) => {
+        ticks.set(request, 'same tick');
+        queueMicrotask(() => ticks.set(request, 'later'));
+        done();
+      });
+      app.get('/', (request, reply) => void reply.send(ticks.get(request)));
+    });
+    const response = await request(app.server).get('/');
+    expect([response.status, response.text, response.headers.ratelimit]).to.deep.equal([200, 'same tick', '"5-in-1min"; r=4; t=60']);
+  });
+
+  it('every callback may be async; a callback that throws or rejects is a 500', async () => {
+    const app = await appWith({
+      limit: 3,
+      windowSeconds: 60,
+      skip: async (request) => request.headers['x-internal'] === 'yes',
+      keyGenerator: async (request) => String(request.headers['x-api-key'] ?? 'anonymous'),
+      allowList: async (_request, key) => key === 'trusted',
+      cost: async (request) => Number(request.headers['x-units'] ?? 1),
+      onLimited: async () => undefined,
+      message: async (_request, decision) => ({ limit: decision.limit }),
+    });
+    expect(await statuses(app, 1, '/', { 'x-api-key': 'k', 'x-units': '2' })).to.deep.equal([200]);
+    const denied = await request(app.server).get('/').set({ 'x-api-key': 'k', 'x-units': '2' });
+    expect([denied.status, denied.body, denied.headers.ratelimit]).to.deep.equal([429, { limit: 3 }, '"3-in-1min"; r=1; t=60']);
+    expect(await statuses(app, 2, '/', { 'x-api-key': 'k', 'x-internal': 'yes', 'x-units': '2' })).to.deep.equal([200, 200]);
+    expect(await statuses(app, 2, '/', { 'x-api-key': 'trusted', 'x-units': '5' })).to.deep.equal([200, 200]);
+    const throwing: Array<[string, () => number | Promise<number>]> = [
+      ['sync', () => { throw new Error('sync'); }],
+      ['async', () => Promise.reject(new Error('async'))],
+    ];
+    for (const [message, cost] of throwing) {
+      const broken = await appWith({ limit: 1, windowSeconds: 60, cost });
+      const response = await request(broken.server).get('/');
+      expect([response.status, (response.body as { message?: string }).message]).to.deep.equal([500, message]);
+    }
+  });
 });

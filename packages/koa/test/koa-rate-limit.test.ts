@@ -170,4 +170,45 @@ describe('@slidegate/koa behaviour', () => {
     expect(() => rateLimit({ limit: 1, windowSeconds: 60, duration: 60000 } as never)).to.throw(TypeError, /unknown option rateLimit options\.duration/);
     expect(() => rateLimit({ limit: 1, windowSeconds: 60, ipv6Subnet: 200 })).to.throw(RangeError, /rateLimit options\.ipv6Subnet .*got number 200/);
   });
+
+  it('decides in-process without waiting: the next middleware runs in the same tick', async () => {
+    const app = new Koa();
+    app.use((ctx, next) => {
+      ctx.state.tick = 'same tick';
+      queueMicrotask(() => (ctx.state.tick = 'later'));
+      return next();
+    });
+    app.use(limited({ limit: 5, windowSeconds: 60 }));
+    app.use((ctx) => {
+      ctx.body = ctx.state.tick;
+    });
+    const response = await request(app.callback()).get('/');
+    expect([response.status, response.text, response.headers.ratelimit]).to.deep.equal([200, 'same tick', '"5-in-1min"; r=4; t=60']);
+  });
+
+  it('every callback may be async; a callback that throws or rejects reaches Koa error handling', async () => {
+    const callback = appWith([
+      limited({
+        limit: 3,
+        windowSeconds: 60,
+        skip: async (ctx) => ctx.get('x-internal') === 'yes',
+        keyGenerator: async (ctx) => ctx.get('x-api-key') || 'anonymous',
+        allowList: async (_ctx, key) => key === 'trusted',
+        cost: async (ctx) => Number(ctx.get('x-units') || 1),
+        onLimited: async () => undefined,
+        message: async (_ctx, decision) => ({ limit: decision.limit }),
+      }),
+    ]);
+    expect(await statuses(callback, 1, '/', { 'x-api-key': 'k', 'x-units': '2' })).to.deep.equal([200]);
+    const denied = await request(callback).get('/').set({ 'x-api-key': 'k', 'x-units': '2' });
+    expect([denied.status, denied.body, denied.headers.ratelimit]).to.deep.equal([429, { limit: 3 }, '"3-in-1min"; r=1; t=60']);
+    expect(await statuses(callback, 2, '/', { 'x-api-key': 'k', 'x-internal': 'yes', 'x-units': '2' })).to.deep.equal([200, 200]);
+    expect(await statuses(callback, 2, '/', { 'x-api-key': 'trusted', 'x-units': '5' })).to.deep.equal([200, 200]);
+    for (const cost of [() => { throw new Error('sync'); }, () => Promise.reject(new Error('async'))]) {
+      const app = new Koa();
+      app.silent = true;
+      app.use(limited({ limit: 1, windowSeconds: 60, cost }));
+      expect((await request(app.callback()).get('/')).status).to.equal(500);
+    }
+  });
 });

@@ -56,6 +56,49 @@ export function rateLimitHeaders(mode: HeadersMode, decision: Decision, key: str
 }
 
 /**
+ * `rateLimitHeaders` for one limiter, in its header mode and under its policy name. In 'draft-8'
+ * it keeps each client's RateLimit-Policy value (name, limit, window and partition key: fixed while
+ * the client's limit is) so that a request only formats its RateLimit value; the lines are the same.
+ */
+export class RateLimitHeaders {
+  readonly #mode: HeadersMode;
+  readonly #policyName: string | undefined;
+  /** Oldest first, so the first key is the one to drop. */
+  readonly #policies = new Map<string, Draft8Policy>();
+
+  constructor(mode: HeadersMode, policyName: string | undefined) {
+    this.#mode = mode;
+    this.#policyName = policyName;
+  }
+
+  lines(decision: Decision, key: string): HeaderLine[] {
+    if (this.#mode !== 'draft-8' || ((decision as Partial<PolicyDecision>).policies?.length ?? 0) > 1) {
+      return rateLimitHeaders(this.#mode, decision, key, this.#policyName);
+    }
+    const { limit, windowSeconds } = decision;
+    let policy = this.#policies.get(key);
+    if (policy === undefined || policy.limit !== limit || policy.windowSeconds !== windowSeconds) {
+      const name = this.#policyName ?? defaultPolicyName(limit, windowSeconds);
+      policy = { limit, windowSeconds, value: `"${name}"; q=${limit}; w=${windowSeconds}; pk=:${partitionKey(key)}:`, rateLimitPrefix: `"${name}"; r=` };
+      if (this.#policies.size >= PARTITION_KEY_CACHE_SIZE) this.#policies.delete(this.#policies.keys().next().value as string);
+      this.#policies.set(key, policy);
+    }
+    return [
+      { name: 'RateLimit-Policy', value: policy.value, append: true },
+      { name: 'RateLimit', value: `${policy.rateLimitPrefix}${decision.remaining}; t=${decision.resetAfter}`, append: true },
+    ];
+  }
+}
+
+/** One client's draft-8 RateLimit-Policy value, and the start of its RateLimit value. */
+interface Draft8Policy {
+  limit: number;
+  windowSeconds: number;
+  value: string;
+  rateLimitPrefix: string;
+}
+
+/**
  * Several policies (policy mode): draft-8 lists every policy as its own RateLimit-Policy and
  * RateLimit item (the draft's fields are lists); draft-7 and draft-6 list them in RateLimit-Policy
  * and describe the binding policy in the rest. The binding policy comes first, then the others by

@@ -4,9 +4,9 @@ import type { RateLimiter } from '../rate-limiter';
 import type { ClientLimit, Decision, Store } from '../types';
 import { MAX_CLIENT_ID_BYTES, checkCost, describe } from '../validate';
 import { ipKey, normalizeIp } from './client-ip';
-import { rateLimitHeaders, retryAfterHeader } from './headers';
+import { RateLimitHeaders, retryAfterHeader } from './headers';
 import { limitedBody, parseHttpOptions, storeErrorActionOf, type ParsedHttpOptions } from './parse-http-options';
-import type { HttpOutcome, HttpRateLimitOptions, LimitedBody } from './types';
+import type { HeaderLine, HttpOutcome, HttpRateLimitOptions, LimitedBody, RateLimitInfo, StoreErrorAction } from './types';
 
 /** What an adapter tells the shared layer about its framework's requests. */
 export interface RequestAccess<Req> {
@@ -35,12 +35,20 @@ export class HttpLimiter<Req, Handler = never> {
   readonly #o: ParsedHttpOptions<Req, Handler>;
   readonly #access: RequestAccess<Req>;
   readonly #label: string;
+  readonly #headers: RateLimitHeaders;
   readonly #warned = new Set<string>();
+  /** False once the warning was given: each request then skips the check. */
+  #checkXff = true;
+  #checkPermissive = true;
+  /** The last client address and its key: a client's requests tend to come in runs (keep-alive). */
+  #lastIp: string | undefined;
+  #lastIpKey = '';
 
   constructor(options: HttpRateLimitOptions<Req, Handler> | undefined, access: RequestAccess<Req>, label: string, adapterOptionNames: readonly string[] = []) {
     this.#o = parseHttpOptions(options, label, adapterOptionNames);
     this.#access = access;
     this.#label = label;
+    this.#headers = new RateLimitHeaders(this.#o.headers, this.#o.name);
     this.#claimKeySpace();
   }
 
@@ -81,49 +89,108 @@ export class HttpLimiter<Req, Handler = never> {
    * onLimited, message, onStoreError) throws or returns a bad value; a store failure never rejects.
    */
   async evaluate(req: Req): Promise<HttpOutcome> {
-    const o = this.#o;
-    if (o.skip !== undefined && (await o.skip(req))) return PASS;
-    let clientKey: string;
-    let ip: string | undefined;
-    if (o.keyGenerator === undefined) {
-      ip = this.#access.ip(req);
-      if (!this.#warned.has('xff') && this.#access.forwardedForIgnored(req)) this.#warnXff();
-      if (!this.#warned.has('permissive') && this.#access.permissiveProxy?.(req) === true) this.#warnPermissive();
-      clientKey = ip === undefined ? 'unknown-ip' : ipKey(ip, o.ipv6Subnet);
-    } else {
-      clientKey = checkKey(await o.keyGenerator(req), `${this.#label}.keyGenerator() result`);
-    }
-    if (o.allowList !== undefined && (await this.#isAllowListed(req, clientKey, ip))) return PASS;
-    const cost = typeof o.cost === 'number' ? o.cost : checkCost(await o.cost(req), `${this.#label}.cost() result`);
+    return this.decide(req);
+  }
 
+  /**
+   * `evaluate` without a promise when none is needed: the outcome itself when every user callback
+   * answers synchronously and the limiter decides in-process (MemoryStore), else a promise of it. A
+   * user callback that throws synchronously throws here; adapters send both to the framework's error path.
+   */
+  decide(req: Req): HttpOutcome | Promise<HttpOutcome> {
+    const skip = this.#o.skip;
+    if (skip === undefined) return this.#fromKey(req);
+    const skipped = skip(req);
+    if (isThenable(skipped)) return Promise.resolve(skipped).then((s) => (s ? PASS : this.#fromKey(req)));
+    return skipped ? PASS : this.#fromKey(req);
+  }
+
+  #fromKey(req: Req): HttpOutcome | Promise<HttpOutcome> {
+    const o = this.#o;
+    if (o.keyGenerator === undefined) {
+      const ip = this.#access.ip(req);
+      if (this.#checkXff && this.#access.forwardedForIgnored(req)) this.#warnXff();
+      if (this.#checkPermissive && this.#access.permissiveProxy?.(req) === true) this.#warnPermissive();
+      return this.#fromAllowList(req, ip === undefined ? 'unknown-ip' : this.#ipKey(ip), ip);
+    }
+    const key = o.keyGenerator(req);
+    if (isThenable(key)) return Promise.resolve(key).then((k) => this.#fromAllowList(req, checkKey(k, `${this.#label}.keyGenerator() result`), undefined));
+    return this.#fromAllowList(req, checkKey(key, `${this.#label}.keyGenerator() result`), undefined);
+  }
+
+  #ipKey(ip: string): string {
+    if (ip !== this.#lastIp) {
+      this.#lastIpKey = ipKey(ip, this.#o.ipv6Subnet);
+      this.#lastIp = ip;
+    }
+    return this.#lastIpKey;
+  }
+
+  #fromAllowList(req: Req, clientKey: string, ip: string | undefined): HttpOutcome | Promise<HttpOutcome> {
+    const list = this.#o.allowList;
+    if (list === undefined) return this.#fromCost(req, clientKey);
+    if (typeof list !== 'function') return list.has(clientKey) || (ip !== undefined && list.has(normalizeIp(ip))) ? PASS : this.#fromCost(req, clientKey);
+    const listed = list(req, clientKey);
+    if (isThenable(listed)) return Promise.resolve(listed).then((l) => (l === true ? PASS : this.#fromCost(req, clientKey)));
+    return listed === true ? PASS : this.#fromCost(req, clientKey);
+  }
+
+  #fromCost(req: Req, clientKey: string): HttpOutcome | Promise<HttpOutcome> {
+    const cost = this.#o.cost;
+    if (typeof cost === 'number') return this.#check(req, clientKey, cost);
+    const units = cost(req);
+    if (isThenable(units)) return Promise.resolve(units).then((u) => this.#check(req, clientKey, checkCost(u, `${this.#label}.cost() result`)));
+    return this.#check(req, clientKey, checkCost(units, `${this.#label}.cost() result`));
+  }
+
+  #check(req: Req, clientKey: string, cost: number): HttpOutcome | Promise<HttpOutcome> {
+    const limiter = this.#o.limiter;
     const key = this.keyFor(clientKey);
-    let decision: Decision;
+    let decision: Decision | undefined;
     try {
-      decision = await o.limiter.check(key, { cost });
+      // An in-process store decides here and now; any other store through its promise.
+      decision = limiter.tryCheckSync(key, cost);
     } catch (error) {
       return this.#storeFailed(error, req);
     }
+    if (decision !== undefined) return this.#outcome(req, clientKey, key, decision);
+    return limiter.check(key, { cost }).then(
+      (d) => this.#outcome(req, clientKey, key, d),
+      (error: unknown) => this.#storeFailed(error, req),
+    );
+  }
 
-    const headers = rateLimitHeaders(o.headers, decision, clientKey, o.name);
+  #outcome(req: Req, clientKey: string, key: string, decision: Decision): HttpOutcome | Promise<HttpOutcome> {
+    const o = this.#o;
+    const headers = this.#headers.lines(decision, clientKey);
     const info = { decision, key, statusCode: o.statusCode };
     if (decision.allowed) return { kind: 'allowed', headers, info };
     const retryAfter = retryAfterHeader(decision);
     if (retryAfter !== undefined) headers.push(retryAfter);
-    if (o.onLimited !== undefined) await o.onLimited(req, decision);
-    const body = typeof o.message === 'function' ? limitedBody(await o.message(req, decision), `${this.#label}.message() result`) : o.message;
-    return { kind: 'limited', headers, info, statusCode: o.statusCode, body };
+    const noticed = o.onLimited === undefined ? undefined : o.onLimited(req, decision);
+    if (isThenable(noticed)) return Promise.resolve(noticed).then(() => this.#limited(req, decision, headers, info));
+    return this.#limited(req, decision, headers, info);
   }
 
-  async #isAllowListed(req: Req, clientKey: string, ip: string | undefined): Promise<boolean> {
-    const list = this.#o.allowList;
-    if (typeof list === 'function') return (await list(req, clientKey)) === true;
-    if (list === undefined) return false;
-    return list.has(clientKey) || (ip !== undefined && list.has(normalizeIp(ip)));
+  #limited(req: Req, decision: Decision, headers: HeaderLine[], info: RateLimitInfo): HttpOutcome | Promise<HttpOutcome> {
+    const { message, statusCode } = this.#o;
+    if (typeof message !== 'function') return { kind: 'limited', headers, info, statusCode, body: message };
+    const made = message(req, decision);
+    const name = `${this.#label}.message() result`;
+    if (isThenable(made)) return Promise.resolve(made).then((m) => ({ kind: 'limited', headers, info, statusCode, body: limitedBody(m, name) }));
+    return { kind: 'limited', headers, info, statusCode, body: limitedBody(made, name) };
   }
 
-  async #storeFailed(error: unknown, req: Req): Promise<HttpOutcome> {
+  #storeFailed(error: unknown, req: Req): HttpOutcome | Promise<HttpOutcome> {
     const policy = this.#o.onStoreError;
-    const action = typeof policy === 'function' ? storeErrorActionOf(await policy(error, req), `${this.#label}.onStoreError() result`) : policy;
+    if (typeof policy !== 'function') return this.#storeFailedWith(policy, error);
+    const action = policy(error, req);
+    const name = `${this.#label}.onStoreError() result`;
+    if (isThenable(action)) return Promise.resolve(action).then((a) => this.#storeFailedWith(storeErrorActionOf(a, name), error));
+    return this.#storeFailedWith(storeErrorActionOf(action, name), error);
+  }
+
+  #storeFailedWith(action: StoreErrorAction, error: unknown): HttpOutcome {
     const code = (error as { code?: unknown } | null)?.code;
     const reason = typeof code === 'string' ? code : error instanceof Error ? error.name : typeof error;
     this.#warnOnce(
@@ -138,6 +205,7 @@ export class HttpLimiter<Req, Handler = never> {
   }
 
   #warnXff(): void {
+    this.#checkXff = false;
     this.#warnOnce(
       'xff',
       'SLIDEGATE_XFF_IGNORED',
@@ -149,6 +217,7 @@ export class HttpLimiter<Req, Handler = never> {
   }
 
   #warnPermissive(): void {
+    this.#checkPermissive = false;
     this.#warnOnce(
       'permissive',
       'SLIDEGATE_PERMISSIVE_TRUST_PROXY',
@@ -180,6 +249,11 @@ export class HttpLimiter<Req, Handler = never> {
     }
     prefixes.add(this.#o.prefix);
   }
+}
+
+/** True for a promise or any other thenable, which `await` would wait for. */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }
 
 function checkKey(key: unknown, name: string): string {
