@@ -89,8 +89,8 @@ export const DEFAULT_MAX_BATCH = 128;
  * requests in flight at once) go out together when it ends, as one EVALSHA of the batch script,
  * which decides them in order exactly as separate calls would; a lone check goes out as the
  * single-check script. So a busy instance pays Redis's per-call cost (command parsing, script
- * entry, reply) and the client's per-command cost once per batch rather than once per decision,
- * and an idle one waits for nothing more than the turn ioredis' auto-pipelining waits too.
+ * entry, reply) and the client's per-command cost once per batch rather than once per decision.
+ * A check made while no call is in flight goes at once: an idle instance waits for nothing.
  */
 export class CheckBatcher {
   readonly #client: Redis | Cluster;
@@ -99,6 +99,8 @@ export class CheckBatcher {
   readonly #bySlot: boolean;
   readonly #groups = new Map<string, Group>();
   #scheduled = false;
+  /** Script calls sent and not answered yet. While there are none, a check has nothing to wait for. */
+  #inFlight = 0;
 
   constructor(client: Redis | Cluster, maxBatch: number) {
     this.#client = client;
@@ -109,6 +111,8 @@ export class CheckBatcher {
   /** Decides one check: keys are the script's KEYS (the first one carries the client's hash tag). */
   check(algorithm: Algorithm, keys: ScriptArg[], args: ScriptArg[]): Promise<StoreDecision> {
     if (this.#maxBatch === 1) return this.#sendOne(algorithm, keys, args);
+    // An idle store sends at once: waiting for the turn to end only pays when others are waiting too.
+    if (this.#inFlight === 0 && !this.#scheduled) return this.#tracked(this.#sendOne(algorithm, keys, args));
     return new Promise<StoreDecision>((resolve, reject) => {
       const groupKey = this.#bySlot ? `${algorithm}:${clusterSlot(String(keys[0]))}` : algorithm;
       let group = this.#groups.get(groupKey);
@@ -142,10 +146,20 @@ export class CheckBatcher {
   #send(algorithm: Algorithm, group: Group): void {
     if (group.length === 1) {
       const [only] = group as [PendingCheck];
-      this.#sendOne(algorithm, only.keys, only.args).then(only.resolve, only.reject);
+      this.#tracked(this.#sendOne(algorithm, only.keys, only.args)).then(only.resolve, only.reject);
     } else {
       this.#sendBatch(algorithm, group);
     }
+  }
+
+  /** Counts a call in flight until it settles. */
+  #tracked<T>(call: Promise<T>): Promise<T> {
+    this.#inFlight++;
+    const settled = (): void => {
+      this.#inFlight--;
+    };
+    call.then(settled, settled);
+    return call;
   }
 
   async #sendOne(algorithm: Algorithm, keys: ScriptArg[], args: ScriptArg[]): Promise<StoreDecision> {
@@ -173,7 +187,7 @@ export class CheckBatcher {
       for (const arg of a) args.push(arg);
     }
     const command = CHECK_COMMANDS[algorithm].batch;
-    this.#call(command, 'evalshaBuffer', [script.sha, keys.length, ...keys, ...args], 'evalBuffer', [script.lua, keys.length, ...keys, ...args]).then(
+    this.#tracked(this.#call(command, 'evalshaBuffer', [script.sha, keys.length, ...keys, ...args], 'evalBuffer', [script.lua, keys.length, ...keys, ...args])).then(
       (reply) => settleBatch(batch, reply, command),
       (error: unknown) => {
         for (const entry of batch) entry.reject(error);
