@@ -100,9 +100,7 @@ export class HttpLimiter<Req, Handler = never> {
   decide(req: Req): HttpOutcome | Promise<HttpOutcome> {
     const skip = this.#o.skip;
     if (skip === undefined) return this.#fromKey(req);
-    const skipped = skip(req);
-    if (isThenable(skipped)) return Promise.resolve(skipped).then((s) => (s ? PASS : this.#fromKey(req)));
-    return skipped ? PASS : this.#fromKey(req);
+    return andThen(skip(req), (skipped) => (skipped ? PASS : this.#fromKey(req)));
   }
 
   #fromKey(req: Req): HttpOutcome | Promise<HttpOutcome> {
@@ -113,9 +111,7 @@ export class HttpLimiter<Req, Handler = never> {
       if (this.#checkPermissive && this.#access.permissiveProxy?.(req) === true) this.#warnPermissive();
       return this.#fromAllowList(req, ip === undefined ? 'unknown-ip' : this.#ipKey(ip), ip);
     }
-    const key = o.keyGenerator(req);
-    if (isThenable(key)) return Promise.resolve(key).then((k) => this.#fromAllowList(req, checkKey(k, `${this.#label}.keyGenerator() result`), undefined));
-    return this.#fromAllowList(req, checkKey(key, `${this.#label}.keyGenerator() result`), undefined);
+    return andThen(o.keyGenerator(req), (key) => this.#fromAllowList(req, checkKey(key, `${this.#label}.keyGenerator() result`), undefined));
   }
 
   #ipKey(ip: string): string {
@@ -130,17 +126,13 @@ export class HttpLimiter<Req, Handler = never> {
     const list = this.#o.allowList;
     if (list === undefined) return this.#fromCost(req, clientKey);
     if (typeof list !== 'function') return list.has(clientKey) || (ip !== undefined && list.has(normalizeIp(ip))) ? PASS : this.#fromCost(req, clientKey);
-    const listed = list(req, clientKey);
-    if (isThenable(listed)) return Promise.resolve(listed).then((l) => (l === true ? PASS : this.#fromCost(req, clientKey)));
-    return listed === true ? PASS : this.#fromCost(req, clientKey);
+    return andThen(list(req, clientKey), (listed) => (listed === true ? PASS : this.#fromCost(req, clientKey)));
   }
 
   #fromCost(req: Req, clientKey: string): HttpOutcome | Promise<HttpOutcome> {
     const cost = this.#o.cost;
     if (typeof cost === 'number') return this.#check(req, clientKey, cost);
-    const units = cost(req);
-    if (isThenable(units)) return Promise.resolve(units).then((u) => this.#check(req, clientKey, checkCost(u, `${this.#label}.cost() result`)));
-    return this.#check(req, clientKey, checkCost(units, `${this.#label}.cost() result`));
+    return andThen(cost(req), (units) => this.#check(req, clientKey, checkCost(units, `${this.#label}.cost() result`)));
   }
 
   #check(req: Req, clientKey: string, cost: number): HttpOutcome | Promise<HttpOutcome> {
@@ -167,27 +159,19 @@ export class HttpLimiter<Req, Handler = never> {
     if (decision.allowed) return { kind: 'allowed', headers, info };
     const retryAfter = retryAfterHeader(decision);
     if (retryAfter !== undefined) headers.push(retryAfter);
-    const noticed = o.onLimited === undefined ? undefined : o.onLimited(req, decision);
-    if (isThenable(noticed)) return Promise.resolve(noticed).then(() => this.#limited(req, decision, headers, info));
-    return this.#limited(req, decision, headers, info);
+    return andThen(o.onLimited === undefined ? undefined : o.onLimited(req, decision), () => this.#limited(req, decision, headers, info));
   }
 
   #limited(req: Req, decision: Decision, headers: HeaderLine[], info: RateLimitInfo): HttpOutcome | Promise<HttpOutcome> {
     const { message, statusCode } = this.#o;
     if (typeof message !== 'function') return { kind: 'limited', headers, info, statusCode, body: message };
-    const made = message(req, decision);
-    const name = `${this.#label}.message() result`;
-    if (isThenable(made)) return Promise.resolve(made).then((m) => ({ kind: 'limited', headers, info, statusCode, body: limitedBody(m, name) }));
-    return { kind: 'limited', headers, info, statusCode, body: limitedBody(made, name) };
+    return andThen(message(req, decision), (made): HttpOutcome => ({ kind: 'limited', headers, info, statusCode, body: limitedBody(made, `${this.#label}.message() result`) }));
   }
 
   #storeFailed(error: unknown, req: Req): HttpOutcome | Promise<HttpOutcome> {
     const policy = this.#o.onStoreError;
     if (typeof policy !== 'function') return this.#storeFailedWith(policy, error);
-    const action = policy(error, req);
-    const name = `${this.#label}.onStoreError() result`;
-    if (isThenable(action)) return Promise.resolve(action).then((a) => this.#storeFailedWith(storeErrorActionOf(a, name), error));
-    return this.#storeFailedWith(storeErrorActionOf(action, name), error);
+    return andThen(policy(error, req), (action) => this.#storeFailedWith(storeErrorActionOf(action, `${this.#label}.onStoreError() result`), error));
   }
 
   #storeFailedWith(action: StoreErrorAction, error: unknown): HttpOutcome {
@@ -251,8 +235,16 @@ export class HttpLimiter<Req, Handler = never> {
   }
 }
 
-/** True for a promise or any other thenable, which `await` would wait for. */
-function isThenable(value: unknown): value is PromiseLike<unknown> {
+/**
+ * `next(value)`, after waiting for `value` only when it is a promise or other thenable (what `await`
+ * would wait for): a synchronous callback's answer goes on synchronously, with no promise.
+ */
+function andThen<T, R>(value: T | PromiseLike<T>, next: (value: T) => R | Promise<R>): R | Promise<R> {
+  if (isThenable(value)) return Promise.resolve(value).then(next);
+  return next(value);
+}
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }
 

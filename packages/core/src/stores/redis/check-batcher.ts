@@ -76,7 +76,10 @@ interface PendingCheck {
 }
 
 /** Checks of one algorithm that may share a script call (on a Cluster: of one slot). */
-type Group = PendingCheck[];
+interface Group {
+  algorithm: Algorithm;
+  checks: PendingCheck[];
+}
 
 /** Arguments every check sends (timestamp, default limit, default window); a batch sends them once when they repeat. */
 const SHARED_ARGS = 3;
@@ -116,13 +119,13 @@ export class CheckBatcher {
     return new Promise<StoreDecision>((resolve, reject) => {
       const groupKey = this.#bySlot ? `${algorithm}:${clusterSlot(String(keys[0]))}` : algorithm;
       let group = this.#groups.get(groupKey);
-      if (group === undefined) this.#groups.set(groupKey, (group = []));
-      group.push({ keys, args, resolve, reject });
-      if (group.length >= this.#maxBatch) {
+      if (group === undefined) this.#groups.set(groupKey, (group = { algorithm, checks: [] }));
+      group.checks.push({ keys, args, resolve, reject });
+      if (group.checks.length >= this.#maxBatch) {
         // A full batch goes at once: in a long synchronous run of checks, Redis works while the
         // run goes on, as it would on separate calls (and their timeouts keep their meaning).
         this.#groups.delete(groupKey);
-        this.#send(algorithm, group);
+        this.#send(group);
         return;
       }
       if (!this.#scheduled) {
@@ -136,19 +139,17 @@ export class CheckBatcher {
 
   #flush(): void {
     this.#scheduled = false;
-    for (const [groupKey, group] of this.#groups) {
-      this.#send((this.#bySlot ? groupKey.slice(0, groupKey.lastIndexOf(':')) : groupKey) as Algorithm, group);
-    }
+    for (const group of this.#groups.values()) this.#send(group);
     this.#groups.clear();
   }
 
   /** Sends one group (at most maxBatch checks): alone as the single-check script, else as a batch. */
-  #send(algorithm: Algorithm, group: Group): void {
-    if (group.length === 1) {
-      const [only] = group as [PendingCheck];
+  #send({ algorithm, checks }: Group): void {
+    if (checks.length === 1) {
+      const [only] = checks as [PendingCheck];
       this.#tracked(this.#sendOne(algorithm, only.keys, only.args)).then(only.resolve, only.reject);
     } else {
-      this.#sendBatch(algorithm, group);
+      this.#sendBatch(algorithm, checks);
     }
   }
 
