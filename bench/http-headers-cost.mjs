@@ -10,14 +10,14 @@
 // Run after `npm run build`:
 //
 //   node bench/http-headers-cost.mjs [--frameworks=express,koa,fastify] [--rounds=3] [--duration=5]
-//        [--variants=bare,noop,static,nohdr,slidegate,peer] [--before=DIR] [--cpu-prof=DIR]
+//        [--variants=bare,noop,static,nohdr,slidegate,peer] [--before=DIR] [--cpu-prof=DIR] [--pin]
 //
 // --before=DIR adds a `before` variant: slidegate loaded from DIR/node_modules/@slidegate/* (a copy of an
 // earlier build's package.json + dist, DIR/node_modules otherwise symlinked to this repo's), to compare two
 // builds in one run. --cpu-prof=DIR writes one .cpuprofile per server (node --cpu-prof) for the rounds;
 // --server-flags="..." passes more Node flags to every server.
 
-import { fork } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -120,9 +120,21 @@ function start(framework, variant) {
   const serverFlags = (args['server-flags'] ?? '').split(' ').filter(Boolean);
   const child = fork(SELF, ['--serve', framework, variant, args.before ?? ''], { execArgv: [...execArgv, ...serverFlags] });
   return new Promise((resolve, reject) => {
-    child.once('message', (port) => resolve({ child, port }));
+    child.once('message', (port) => {
+      pin(child.pid, 0);
+      resolve({ child, port });
+    });
     child.once('exit', (code) => reject(new Error(`${framework} ${variant} server exited (${code})`)));
   });
+}
+
+/**
+ * With --pin, the server on core 0 and autocannon (this process) on core 1, every thread: on a
+ * 2-core machine the two otherwise swap cores and take turns on one, which moves req/s by 30%
+ * between rounds.
+ */
+function pin(pid, core) {
+  if (args.pin !== undefined) execFileSync('taskset', ['-a', '-p', '-c', String(core), String(pid)], { stdio: 'ignore' });
 }
 
 /** The server's CPU time so far ({ user, system } in µs), asked over IPC. */
@@ -188,6 +200,7 @@ if (args.serve !== undefined) {
   const frameworks = (args.frameworks ?? 'express,koa,fastify').split(',');
   const variants = (args.variants ?? `bare,noop,static,nohdr,slidegate,peer${args.before ? ',before' : ''}`).split(',');
   const rounds = Number(args.rounds ?? 3);
+  pin(process.pid, 1);
   const duration = Number(args.duration ?? 5);
   const runs = {};
   for (let round = 0; round < rounds; round++) {

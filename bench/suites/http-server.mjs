@@ -3,9 +3,10 @@
 // memory store or Redis. Every limit is 1e9 per 60 s, so every request is allowed: this measures overhead.
 // Reports { port } (or { error }) over IPC, then serves until killed.
 import { detect } from '../lib/available.mjs';
-import { connect, uniquePrefix } from '../lib/redis.mjs';
 
-const [framework, variant, basePrefix = uniquePrefix('http')] = process.argv.slice(2);
+// The Redis helpers (and ioredis) load only for a Redis variant, as in an application on the memory store.
+const redisHelpers = () => import('../lib/redis.mjs');
+const [framework, variant, basePrefix = (await redisHelpers()).uniquePrefix('http')] = process.argv.slice(2);
 /** Keys of one server live under the suite's prefix, which the suite deletes afterwards. */
 const prefixFor = (tag) => `${basePrefix}${tag}:`;
 const LIMIT = 1_000_000_000;
@@ -13,7 +14,7 @@ const WINDOW_SECONDS = 60;
 const BODY = { ok: true };
 
 async function redisClient() {
-  const client = connect({ autoPipelining: true });
+  const client = (await redisHelpers()).connect({ autoPipelining: true });
   await client.connect();
   return client;
 }

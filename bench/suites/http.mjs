@@ -1,6 +1,7 @@
 // Suite `http` (issue 5 and issue 8 item 2): req/s through each framework with no limiter, slidegate, and the
 // framework's usual limiter, memory store and Redis; autocannon in this process, the server in its own.
-import { fork } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { numberSetting } from '../lib/args.mjs';
@@ -11,6 +12,8 @@ import { connect, deleteUnder, redisReachable, uniquePrefix } from '../lib/redis
 
 const SERVER = fileURLToPath(new URL('./http-server.mjs', import.meta.url));
 const FRAMEWORKS = ['express', 'koa', 'fastify'];
+/** Read once: once this process is pinned, availableParallelism() answers 1. */
+const CORES = availableParallelism();
 const PEERS = { express: 'express-rate-limit', koa: 'koa-ratelimit', fastify: '@fastify/rate-limit' };
 
 export const title = 'HTTP overhead: frameworks with no limiter, slidegate, and their usual limiter';
@@ -31,6 +34,21 @@ function startServer(framework, variant, prefix) {
       reject(new Error(`bench: ${framework} ${variant} server exited (code ${code})`));
     });
   });
+}
+
+/**
+ * The server on core 0, autocannon (this process) on core 1, every thread (taskset -a): left alone, on
+ * a 2-core machine the two swap cores and now and then share one, which moved a round's req/s by up to
+ * 30% against the round before. Returns false where taskset is missing or there is one core.
+ */
+function pin(pid, cores) {
+  if (CORES < 2) return false;
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', cores, String(pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function stopServer(child) {
@@ -65,6 +83,7 @@ async function measureOne(framework, variant, round, settings, log, prefix) {
   let server;
   try {
     server = await startServer(framework, variant, prefix);
+    if (settings.pinned) pin(server.child.pid, '0');
     if (server.error) return { ...row, rps: server.error.startsWith('not available yet') ? NOT_AVAILABLE : `failed: ${server.error}` };
     log(`http: ${framework} ${row.label} (${settings.duration} s${settings.rounds > 1 ? `, round ${round}/${settings.rounds}` : ''})`);
     await load(server.port, { connections: settings.connections, duration: settings.warmup });
@@ -81,7 +100,8 @@ export async function run({ quick, args, log }) {
     connections: numberSetting(args, 'connections', { quick: 50, full: 50 }, quick),
     duration: numberSetting(args, 'httpDuration', { quick: 3, full: 10 }, quick),
     warmup: numberSetting(args, 'httpWarmup', { quick: 0.5, full: 2 }, quick),
-    rounds: numberSetting(args, 'httpRounds', { quick: 1, full: 3 }, quick),
+    rounds: numberSetting(args, 'httpRounds', { quick: 1, full: 5 }, quick),
+    pinned: args.httpPin !== false && args.httpPin !== 'false' && pin(process.pid, '1'),
   };
   // Redis variants are left out of --quick to keep it under two minutes; --http-redis forces them.
   const withRedis = (args.httpRedis ?? !quick) && (await redisReachable());
@@ -98,6 +118,8 @@ export async function run({ quick, args, log }) {
       }
     }
   }
+  // Back on every core for the suites that follow.
+  if (settings.pinned) pin(process.pid, `0-${CORES - 1}`);
   if (withRedis) {
     const client = connect();
     await client.connect();
@@ -162,7 +184,7 @@ export async function run({ quick, args, log }) {
     headline,
     notes: [
       `req/s: the median of ${settings.rounds} round(s), rounds interleaved across frameworks and limiters (min/max of the rounds shown when more than one).`,
-      'Each server runs in its own Node process (bench/suites/http-server.mjs); autocannon runs in the bench process. On a 2-core machine the load generator and the server share the CPU, so absolute req/s are low and ratios are what to read.',
+      `Each server runs in its own Node process (bench/suites/http-server.mjs); autocannon runs in the bench process${settings.pinned ? ', the server pinned to core 0 and autocannon to core 1 (taskset; --no-http-pin turns it off)' : ''}. On a 2-core machine the load generator and the server each have one core, so absolute req/s are low and ratios are what to read.`,
       'Every limiter allows 1e9 requests per 60 s and keys on the client IP (all requests come from 127.0.0.1: one hot key), so no request is limited: the figures are the cost of deciding and setting headers.',
       `Redis variants (RedisStore / rate-limit-redis / koa-ratelimit redis driver / @fastify/rate-limit redis) run in the full bench${quick ? ' and were skipped in this quick run' : ''}.`,
     ],

@@ -130,4 +130,22 @@ describe('import: the built packages load with require and with import', functio
     }
     expect(report['@slidegate/core']?.esmNames).to.include.members(['RateLimiter', 'MemoryStore', 'ErrorCodes']);
   });
+
+  it('ioredis loads only when slidegate makes a Redis client: every adapter deciding on the memory store never loads it', async () => {
+    // Loading ioredis at startup costs every request of a Fastify server on Node 20 (issue 5's notes).
+    const out = await runNode([
+      '-e',
+      `const loaded = () => Object.keys(require.cache).some((file) => /[\\/]node_modules[\\/]ioredis[\\/]/.test(file));
+       const { RateLimiter, RedisStore } = require('@slidegate/core');
+       require('@slidegate/express'); require('@slidegate/koa'); require('@slidegate/fastify');
+       const limiter = new RateLimiter({ limit: 2, windowSeconds: 10 });
+       const decision = limiter.tryCheckSync('client');
+       const afterMemory = loaded();
+       // lazyConnect: the client is made (so ioredis is loaded) but never dials.
+       const store = RedisStore.fromUrl('redis://127.0.0.1:1', { redisOptions: { lazyConnect: true } });
+       const afterFromUrl = loaded();
+       store.close().finally(() => console.log(JSON.stringify({ allowed: decision.allowed, afterMemory, afterFromUrl })));`,
+    ]);
+    expect(JSON.parse(out)).to.deep.equal({ allowed: true, afterMemory: false, afterFromUrl: true });
+  });
 });

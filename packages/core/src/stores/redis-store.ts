@@ -1,4 +1,4 @@
-import { Redis, type Cluster, type RedisOptions } from 'ioredis';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { ErrorCodes, StoreError, rangeError, typeError } from '../errors';
 import { redisShareFactor } from '../adaptive/redis-shared-factor';
@@ -135,7 +135,7 @@ export class RedisStore implements Store, PolicyStore {
     const { redisOptions, ...storeOptions } = options;
     if (redisOptions !== undefined) checkPlainObject(redisOptions, 'RedisStore.fromUrl options.redisOptions');
     // The safe settings first (no offline queue, no re-sending after a reconnect); the caller's win.
-    const client = new Redis(url, { ...SAFE_REDIS_OPTIONS, ...redisOptions });
+    const client = new (loadIoredis().Redis)(url, { ...SAFE_REDIS_OPTIONS, ...redisOptions });
     try {
       return new RedisStore({ ...storeOptions, client, [OWNS_CLIENT]: true } as RedisStoreOptions);
     } catch (error) {
@@ -350,6 +350,16 @@ function decodeLimit(reply: unknown): ClientLimit | undefined {
 
 function copy(limit: ClientLimit | undefined): ClientLimit | undefined {
   return limit === undefined ? undefined : { ...limit };
+}
+
+/**
+ * ioredis, loaded only when slidegate makes a client itself: an application on the in-process store
+ * never loads it. Loading it at startup costs every request of a Fastify server on Node 20: it leaves
+ * V8's `process.nextTick` on a slow path (bench/http-headers-cost.mjs).
+ */
+function loadIoredis(): typeof import('ioredis') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- deliberately lazy, see above
+  return require('ioredis') as typeof import('ioredis');
 }
 
 function checkClient(client: unknown): Redis | Cluster {
