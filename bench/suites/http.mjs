@@ -18,9 +18,10 @@ const PEERS = { express: 'express-rate-limit', koa: 'koa-ratelimit', fastify: '@
 
 export const title = 'HTTP overhead: frameworks with no limiter, slidegate, and their usual limiter';
 
-function startServer(framework, variant, prefix) {
+/** `execPath` runs the servers under another Node (--http-node=PATH), to compare Node versions. */
+function startServer(framework, variant, prefix, execPath) {
   return new Promise((resolve, reject) => {
-    const child = fork(SERVER, [framework, variant, prefix], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(SERVER, [framework, variant, prefix], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execPath });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`bench: ${framework} ${variant} server did not start within 15 s`));
@@ -82,7 +83,7 @@ async function measureOne(framework, variant, round, settings, log, prefix) {
   const row = { framework, variant, label: labelOf(framework, variant) };
   let server;
   try {
-    server = await startServer(framework, variant, prefix);
+    server = await startServer(framework, variant, prefix, settings.node);
     if (settings.pinned) pin(server.child.pid, '0');
     if (server.error) return { ...row, rps: server.error.startsWith('not available yet') ? NOT_AVAILABLE : `failed: ${server.error}` };
     log(`http: ${framework} ${row.label} (${settings.duration} s${settings.rounds > 1 ? `, round ${round}/${settings.rounds}` : ''})`);
@@ -102,7 +103,9 @@ export async function run({ quick, args, log }) {
     warmup: numberSetting(args, 'httpWarmup', { quick: 0.5, full: 2 }, quick),
     rounds: numberSetting(args, 'httpRounds', { quick: 1, full: 5 }, quick),
     pinned: args.httpPin !== false && args.httpPin !== 'false' && pin(process.pid, '1'),
+    node: typeof args.httpNode === 'string' ? args.httpNode : process.execPath,
   };
+  settings.server_node_version = execFileSync(settings.node, ['--version']).toString().trim();
   // Redis variants are left out of --quick to keep it under two minutes; --http-redis forces them.
   const withRedis = (args.httpRedis ?? !quick) && (await redisReachable());
   const variants = ['none', 'slidegate', 'peer', ...(withRedis ? ['slidegate-redis', 'peer-redis'] : [])];
@@ -184,7 +187,8 @@ export async function run({ quick, args, log }) {
     headline,
     notes: [
       `req/s: the median of ${settings.rounds} round(s), rounds interleaved across frameworks and limiters (min/max of the rounds shown when more than one).`,
-      `Each server runs in its own Node process (bench/suites/http-server.mjs); autocannon runs in the bench process${settings.pinned ? ', the server pinned to core 0 and autocannon to core 1 (taskset; --no-http-pin turns it off)' : ''}. On a 2-core machine the load generator and the server each have one core, so absolute req/s are low and ratios are what to read.`,
+      `Servers run on Node ${settings.server_node_version}${settings.node === process.execPath ? '' : ` (${settings.node}, --http-node)`}. ` +
+        `Each server runs in its own Node process (bench/suites/http-server.mjs); autocannon runs in the bench process${settings.pinned ? ', the server pinned to core 0 and autocannon to core 1 (taskset; --no-http-pin turns it off)' : ''}. On a 2-core machine the load generator and the server each have one core, so absolute req/s are low and ratios are what to read.`,
       'Every limiter allows 1e9 requests per 60 s and keys on the client IP (all requests come from 127.0.0.1: one hot key), so no request is limited: the figures are the cost of deciding and setting headers.',
       `Redis variants (RedisStore / rate-limit-redis / koa-ratelimit redis driver / @fastify/rate-limit redis) run in the full bench${quick ? ' and were skipped in this quick run' : ''}.`,
     ],
