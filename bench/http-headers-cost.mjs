@@ -17,10 +17,11 @@
 // builds in one run. --cpu-prof=DIR writes one .cpuprofile per server (node --cpu-prof) for the rounds;
 // --server-flags="..." passes more Node flags to every server.
 
-import { execFileSync, fork } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pinToCores } from './lib/pin.mjs';
 
 const LIMIT = 1_000_000_000;
 const WINDOW_SECONDS = 60;
@@ -128,13 +129,9 @@ function start(framework, variant) {
   });
 }
 
-/**
- * With --pin, the server on core 0 and autocannon (this process) on core 1, every thread: on a
- * 2-core machine the two otherwise swap cores and take turns on one, which moves req/s by 30%
- * between rounds.
- */
+/** With --pin, the server on core 0 and autocannon (this process) on core 1 (bench/lib/pin.mjs). */
 function pin(pid, core) {
-  if (args.pin !== undefined) execFileSync('taskset', ['-a', '-p', '-c', String(core), String(pid)], { stdio: 'ignore' });
+  if (args.pin !== undefined) pinToCores(pid, String(core));
 }
 
 /** The server's CPU time so far ({ user, system } in µs), asked over IPC. */

@@ -15,14 +15,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { parseArgs } from './lib/args.mjs';
 
 const SERVER = fileURLToPath(new URL('./http-headers-cost.mjs', import.meta.url));
-const args = Object.fromEntries(
-  process.argv.slice(2).filter((a) => a.startsWith('--')).map((a) => {
-    const at = a.indexOf('=');
-    return at === -1 ? [a.slice(2), 'true'] : [a.slice(2, at), a.slice(at + 1)];
-  }),
-);
+const args = parseArgs(process.argv.slice(2));
 const frameworks = (args.frameworks ?? 'express,koa,fastify').split(',');
 const variants = (args.variants ?? 'bare,noop,static,slidegate,peer').split(',');
 const requests = Number(args.requests ?? 2000);

@@ -1,10 +1,10 @@
 // Suite `http` (issue 5 and issue 8 item 2): req/s through each framework with no limiter, slidegate, and the
 // framework's usual limiter, memory store and Redis; autocannon in this process, the server in its own.
 import { execFileSync, fork } from 'node:child_process';
-import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { numberSetting } from '../lib/args.mjs';
+import { CORES, pinToCores } from '../lib/pin.mjs';
 import { medianRun, ratio } from '../lib/stats.mjs';
 import { barChart } from '../lib/svg.mjs';
 import { NOT_AVAILABLE } from '../lib/available.mjs';
@@ -12,8 +12,6 @@ import { connect, deleteUnder, redisReachable, uniquePrefix } from '../lib/redis
 
 const SERVER = fileURLToPath(new URL('./http-server.mjs', import.meta.url));
 const FRAMEWORKS = ['express', 'koa', 'fastify'];
-/** Read once: once this process is pinned, availableParallelism() answers 1. */
-const CORES = availableParallelism();
 const PEERS = { express: 'express-rate-limit', koa: 'koa-ratelimit', fastify: '@fastify/rate-limit' };
 
 export const title = 'HTTP overhead: frameworks with no limiter, slidegate, and their usual limiter';
@@ -35,21 +33,6 @@ function startServer(framework, variant, prefix, execPath) {
       reject(new Error(`bench: ${framework} ${variant} server exited (code ${code})`));
     });
   });
-}
-
-/**
- * The server on core 0, autocannon (this process) on core 1, every thread (taskset -a): left alone, on
- * a 2-core machine the two swap cores and now and then share one, which moved a round's req/s by up to
- * 30% against the round before. Returns false where taskset is missing or there is one core.
- */
-function pin(pid, cores) {
-  if (CORES < 2) return false;
-  try {
-    execFileSync('taskset', ['-a', '-p', '-c', cores, String(pid)], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function stopServer(child) {
@@ -84,7 +67,8 @@ async function measureOne(framework, variant, round, settings, log, prefix) {
   let server;
   try {
     server = await startServer(framework, variant, prefix, settings.node);
-    if (settings.pinned) pin(server.child.pid, '0');
+    // The server on core 0, autocannon (this process) on core 1.
+    if (settings.pinned) pinToCores(server.child.pid, '0');
     if (server.error) return { ...row, rps: server.error.startsWith('not available yet') ? NOT_AVAILABLE : `failed: ${server.error}` };
     log(`http: ${framework} ${row.label} (${settings.duration} s${settings.rounds > 1 ? `, round ${round}/${settings.rounds}` : ''})`);
     await load(server.port, { connections: settings.connections, duration: settings.warmup });
@@ -102,7 +86,7 @@ export async function run({ quick, args, log }) {
     duration: numberSetting(args, 'httpDuration', { quick: 3, full: 10 }, quick),
     warmup: numberSetting(args, 'httpWarmup', { quick: 0.5, full: 2 }, quick),
     rounds: numberSetting(args, 'httpRounds', { quick: 1, full: 5 }, quick),
-    pinned: args.httpPin !== false && args.httpPin !== 'false' && pin(process.pid, '1'),
+    pinned: args.httpPin !== false && args.httpPin !== 'false' && pinToCores(process.pid, '1'),
     node: typeof args.httpNode === 'string' ? args.httpNode : process.execPath,
   };
   settings.server_node_version = execFileSync(settings.node, ['--version']).toString().trim();
@@ -122,7 +106,7 @@ export async function run({ quick, args, log }) {
     }
   }
   // Back on every core for the suites that follow.
-  if (settings.pinned) pin(process.pid, `0-${CORES - 1}`);
+  if (settings.pinned) pinToCores(process.pid, `0-${CORES - 1}`);
   if (withRedis) {
     const client = connect();
     await client.connect();

@@ -6,11 +6,14 @@ import { LeaseManager } from './leases/lease-manager';
 import { AdaptiveLimit } from './adaptive/adaptive-limit';
 import { attachMetrics } from './metrics/attach-metrics';
 import type { LimiterMetrics } from './metrics/limiter-metrics';
-import type { CheckOptions, ClientLimit, Decision, RateLimiterOptions } from './types';
+import type { CheckOptions, ClientLimit, Decision, RateLimiterOptions, Store } from './types';
 import { checkClientId, checkCost, checkLimit, checkTimestamp, checkWindowSeconds, checkPlainObject } from './validate';
 import { ErrorCodes, typeError } from './errors';
 import { asPolicyDecision, checkActualCost, checkReservation, PolicyMode, type ClientPolicies } from './policies/policy-mode';
 import { shadowDecision, type PolicyDecision, type PolicyRateLimiterOptions, type PolicyStore, type Reservation, type ReserveOptions, type TierTable } from './policies/policy-types';
+
+/** A store that decides in-process (MemoryStore): `checkSync` is there. */
+type SyncStore = Store & Required<Pick<Store, 'checkSync'>>;
 
 /**
  * The limiter: validates a request, resolves its time and cost, and asks the store for one atomic
@@ -135,11 +138,7 @@ export class RateLimiter {
       store.hasOwnClock || this.#storeReadsOurClock
         ? undefined
         : checkTimestamp(this.#options.now(), 'the value returned by RateLimiter options.now()', ErrorCodes.INVALID_OPTION);
-    const metrics = this.#metrics;
-    const startedAt = metrics === undefined ? -1 : metrics.startTimer();
-    const limitFactor = this.#adaptive === undefined ? 1 : this.#adaptive.factor;
-    const decision = store.checkSync({ clientId, timestamp, cost, defaults: this.#defaults, algorithm: this.#options.algorithm, extra: 0, limitFactor });
-    metrics?.decision(clientId, decision, startedAt);
+    const decision = this.#decideSync(store as SyncStore, clientId, timestamp, cost);
     return this.#relabel === undefined ? decision : this.#relabel(decision);
   }
 
@@ -268,6 +267,16 @@ export class RateLimiter {
     return this.#policy;
   }
 
+  /** One decision of a store that decides synchronously, counted in the metrics; throws what the store throws. */
+  #decideSync(store: SyncStore, clientId: string, timestamp: number | undefined, cost: number): Decision {
+    const metrics = this.#metrics;
+    const startedAt = metrics === undefined ? -1 : metrics.startTimer();
+    const limitFactor = this.#adaptive === undefined ? 1 : this.#adaptive.factor;
+    const decision = store.checkSync({ clientId, timestamp, cost, defaults: this.#defaults, algorithm: this.#options.algorithm, extra: 0, limitFactor });
+    metrics?.decision(clientId, decision, startedAt);
+    return decision;
+  }
+
   #decide(clientId: string, timestamp: number | undefined, cost: number): Promise<Decision> {
     const { store } = this.#options;
     if (timestamp === undefined && !store.hasOwnClock) {
@@ -280,6 +289,15 @@ export class RateLimiter {
       }
     }
     const metrics = this.#metrics;
+    if (metrics !== undefined && this.#leases === undefined && store.checkSync !== undefined) {
+      // An in-process store answers synchronously: count the decision now, with no extra promise tick.
+      try {
+        return Promise.resolve(this.#decideSync(store as SyncStore, clientId, timestamp, cost));
+      } catch (error) {
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the store throws Errors
+        return Promise.reject(error);
+      }
+    }
     const startedAt = metrics === undefined ? -1 : metrics.startTimer();
     const limitFactor = this.#adaptive === undefined ? 1 : this.#adaptive.factor;
     if (metrics !== undefined && this.#leases !== undefined && timestamp !== undefined) {
@@ -289,18 +307,6 @@ export class RateLimiter {
         metrics.decision(clientId, spent, startedAt);
         return Promise.resolve(spent);
       }
-    }
-    if (metrics !== undefined && this.#leases === undefined && store.checkSync !== undefined) {
-      // An in-process store answers synchronously: count the decision now, with no extra promise tick.
-      let sync: Decision;
-      try {
-        sync = store.checkSync({ clientId, timestamp, cost, defaults: this.#defaults, algorithm: this.#options.algorithm, extra: 0, limitFactor });
-      } catch (error) {
-        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the store throws Errors
-        return Promise.reject(error);
-      }
-      metrics.decision(clientId, sync, startedAt);
-      return Promise.resolve(sync);
     }
     // With leases the store never keeps its own clock (refused at construction), so timestamp is set.
     const decision =

@@ -125,16 +125,10 @@ function routeOptions(
 function limitHook(http: HttpLimiter<FastifyRequest, FastifyLimitHandler>) {
   const handler = http.handler;
   return function slidegateLimit(request: FastifyRequest, reply: FastifyReply, done: () => void): Promise<unknown> | undefined {
-    let outcome: HttpOutcome | Promise<HttpOutcome>;
     try {
-      outcome = http.decide(request);
-    } catch (error) {
-      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- what a user callback threw, as from an async function
-      return Promise.reject(error);
-    }
-    if (outcome instanceof Promise) return outcome.then((o) => (o.kind === 'limited' ? limit(o, handler, request, reply) : allow(o, reply)));
-    if (outcome.kind === 'limited') return limit(outcome, handler, request, reply);
-    try {
+      const outcome = http.decide(request);
+      if (outcome instanceof Promise) return outcome.then((o) => (o.kind === 'limited' ? limit(o, handler, request, reply) : allow(o, reply)));
+      if (outcome.kind === 'limited') return limit(outcome, handler, request, reply);
       allow(outcome, reply);
     } catch (error) {
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- what a user callback threw, as from an async function

@@ -28,8 +28,8 @@ export function rateLimitHeaders(mode: HeadersMode, decision: Decision, key: str
     case 'draft-8': {
       const name = policyName ?? defaultPolicyName(limit, windowSeconds);
       return [
-        { name: 'RateLimit-Policy', value: `"${name}"; q=${limit}; w=${windowSeconds}; pk=:${partitionKey(key)}:`, append: true },
-        { name: 'RateLimit', value: `"${name}"; r=${remaining}; t=${resetAfter}`, append: true },
+        { name: 'RateLimit-Policy', value: draft8PolicyItem(name, limit, windowSeconds, partitionKey(key)), append: true },
+        { name: 'RateLimit', value: draft8LimitItem(name, remaining, resetAfter), append: true },
       ];
     }
     case 'draft-7':
@@ -79,23 +79,33 @@ export class RateLimitHeaders {
     let policy = this.#policies.get(key);
     if (policy === undefined || policy.limit !== limit || policy.windowSeconds !== windowSeconds) {
       const name = this.#policyName ?? defaultPolicyName(limit, windowSeconds);
-      policy = { limit, windowSeconds, value: `"${name}"; q=${limit}; w=${windowSeconds}; pk=:${partitionKey(key)}:`, rateLimitPrefix: `"${name}"; r=` };
+      policy = { limit, windowSeconds, name, value: draft8PolicyItem(name, limit, windowSeconds, partitionKey(key)) };
       if (this.#policies.size >= PARTITION_KEY_CACHE_SIZE) this.#policies.delete(this.#policies.keys().next().value as string);
       this.#policies.set(key, policy);
     }
     return [
       { name: 'RateLimit-Policy', value: policy.value, append: true },
-      { name: 'RateLimit', value: `${policy.rateLimitPrefix}${decision.remaining}; t=${decision.resetAfter}`, append: true },
+      { name: 'RateLimit', value: draft8LimitItem(policy.name, decision.remaining, decision.resetAfter), append: true },
     ];
   }
 }
 
-/** One client's draft-8 RateLimit-Policy value, and the start of its RateLimit value. */
+/** One client's draft-8 policy name and RateLimit-Policy value. */
 interface Draft8Policy {
   limit: number;
   windowSeconds: number;
+  name: string;
   value: string;
-  rateLimitPrefix: string;
+}
+
+/** A draft-8 RateLimit-Policy item: the policy's quota, window and partition key. */
+function draft8PolicyItem(name: string, limit: number, windowSeconds: number, pk: string): string {
+  return `"${name}"; q=${limit}; w=${windowSeconds}; pk=:${pk}:`;
+}
+
+/** A draft-8 RateLimit item: what is left of the policy's quota and when it resets. */
+function draft8LimitItem(name: string, remaining: number, resetAfter: number): string {
+  return `"${name}"; r=${remaining}; t=${resetAfter}`;
 }
 
 /**
@@ -117,11 +127,11 @@ function multiPolicyHeaders(
     const lines: HeaderLine[] = [];
     for (const p of bindingFirst) {
       const name = policyName === undefined ? defaultPolicyName(p.limit, p.windowSeconds) : `${policyName}-${defaultPolicyName(p.limit, p.windowSeconds)}`;
-      lines.push({ name: 'RateLimit-Policy', value: `"${name}"; q=${p.limit}; w=${p.windowSeconds}; pk=:${pk}:`, append: true });
+      lines.push({ name: 'RateLimit-Policy', value: draft8PolicyItem(name, p.limit, p.windowSeconds, pk), append: true });
     }
     for (const p of bindingFirst) {
       const name = policyName === undefined ? defaultPolicyName(p.limit, p.windowSeconds) : `${policyName}-${defaultPolicyName(p.limit, p.windowSeconds)}`;
-      lines.push({ name: 'RateLimit', value: `"${name}"; r=${p.remaining}; t=${p.resetAfter}`, append: true });
+      lines.push({ name: 'RateLimit', value: draft8LimitItem(name, p.remaining, p.resetAfter), append: true });
     }
     return lines;
   }
