@@ -41,7 +41,10 @@ export async function freePort(): Promise<number> {
  * A Cluster node also listens on its bus port, `port + 10000`.
  */
 export async function freePortWithCompanion(offset: number): Promise<number> {
-  return freePortWhere(async (port) => port + offset <= 65535 && !handedOut.has(port + offset) && canBind(port + offset));
+  const port = await freePortWhere(async (candidate) => candidate + offset <= 65535 && !handedOut.has(candidate + offset) && canBind(candidate + offset));
+  // Not handed out again as anyone's own port: a second node started at the same time would take it.
+  handedOut.add(port + offset);
+  return port;
 }
 
 async function freePortWhere(accept: (port: number) => Promise<boolean>): Promise<number> {
