@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
-import { defaultPolicyName, partitionKey, RateLimitHeaders, rateLimitHeaders, retryAfterHeader } from '../src/http/headers';
+import { defaultPolicyName, headerKey, partitionKey, RateLimitHeaders, rateLimitHeaders, retryAfterHeader } from '../src/http/headers';
 import type { PolicyStatus } from '../src/policies/policy-types';
 import type { Decision } from '../src/types';
 
@@ -19,6 +19,13 @@ const lines = (mode: Parameters<typeof rateLimitHeaders>[0], d = decision, name?
   rateLimitHeaders(mode, d, '203.0.113.7', name).map((h) => [h.name, h.value, h.append]);
 
 describe('http rate-limit headers, as express-rate-limit formats them', () => {
+  it('headerKey lower-cases a header name, the same string each time', () => {
+    expect(headerKey('RateLimit-Policy')).to.equal('ratelimit-policy');
+    expect(headerKey('Retry-After')).to.equal('retry-after');
+    expect(headerKey('ratelimit')).to.equal('ratelimit');
+    expect(headerKey('RateLimit-Policy')).to.equal(headerKey('RATELIMIT-POLICY'));
+  });
+
   it('draft-8: named RateLimit and RateLimit-Policy with q, w, pk, r, t (appended)', () => {
     const pk = Buffer.from(createHash('sha256').update('203.0.113.7').digest('hex').slice(0, 12)).toString('base64');
     expect(partitionKey('203.0.113.7')).to.equal(pk);

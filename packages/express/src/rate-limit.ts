@@ -1,4 +1,4 @@
-import { HttpLimiter, type ClientLimit, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimiter } from '@slidegate/core';
+import { HttpLimiter, headerKey, type ClientLimit, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimiter } from '@slidegate/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { clientIp } from './client-ip';
 
@@ -56,7 +56,7 @@ function apply(outcome: HttpOutcome, handler: ExpressLimitHandler | undefined, r
   if (!res.headersSent) {
     for (const header of outcome.headers) {
       // res.append reads and sets through res.get and res.set; with nothing to append to, one setHeader is the same.
-      if (header.append && res.getHeader(header.name) !== undefined) res.append(header.name, header.value);
+      if (header.append && res.getHeader(headerKey(header.name)) !== undefined) res.append(header.name, header.value);
       else res.setHeader(header.name, header.value);
     }
   }

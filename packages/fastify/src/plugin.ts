@@ -1,4 +1,4 @@
-import { HttpLimiter, type HeaderLine, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo } from '@slidegate/core';
+import { HttpLimiter, headerKey, type HeaderLine, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo } from '@slidegate/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -155,9 +155,11 @@ async function limit(outcome: Extract<HttpOutcome, { kind: 'limited' }>, handler
 
 function writeHeaders(headers: readonly HeaderLine[], reply: FastifyReply): void {
   for (const header of headers) {
-    const previous = header.append ? reply.getHeader(header.name) : undefined;
+    // Fastify sends header names in lower case anyway.
+    const name = headerKey(header.name);
+    const previous = header.append ? reply.getHeader(name) : undefined;
     // Fastify keeps one value per header name; a structured-field list joins with ", ".
-    reply.header(header.name, previous === undefined ? header.value : `${String(previous)}, ${header.value}`);
+    reply.header(name, previous === undefined ? header.value : `${String(previous)}, ${header.value}`);
   }
 }
 

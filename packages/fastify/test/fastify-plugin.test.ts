@@ -117,6 +117,18 @@ describe('@slidegate/fastify behaviour', () => {
     expect(Object.keys(none).filter((name) => name.includes('ratelimit'))).to.deep.equal([]);
   });
 
+  it('two registrations stack: in draft-8 each appends its own RateLimit and RateLimit-Policy entry', async () => {
+    const app = Fastify();
+    apps.push(app);
+    await app.register(slidegate, { limit: 5, windowSeconds: 60, name: 'burst' });
+    await app.register(slidegate, { limit: 100, windowSeconds: 3600, name: 'hourly' });
+    app.get('/', async () => 'ok');
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { headers } = await request(app.server).get('/');
+    expect(headers.ratelimit).to.equal('"burst"; r=4; t=60, "hourly"; r=99; t=3600');
+    expect(headers['ratelimit-policy']).to.match(/^"burst"; q=5; w=60; pk=:[A-Za-z0-9+/=]+:, "hourly"; q=100; w=3600; pk=:[A-Za-z0-9+/=]+:$/);
+  });
+
   it('skip and the allow list pass requests uncounted', async () => {
     const app = await appWith({ limit: 1, windowSeconds: 60, skip: (req) => req.headers['x-internal'] === 'yes', allowList: ['10.1.2.3'] }, { trustProxy: true });
     expect(await statuses(app, 3, '/', { 'x-internal': 'yes' })).to.deep.equal([200, 200, 200]);

@@ -1,4 +1,4 @@
-import { HttpLimiter, type ClientLimit, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimiter } from '@slidegate/core';
+import { HttpLimiter, headerKey, type ClientLimit, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimiter } from '@slidegate/core';
 import type { Context, Middleware, Next } from 'koa';
 
 /** Sends the limited response yourself; headers and `Retry-After` are already set. */
@@ -62,7 +62,7 @@ function apply(outcome: HttpOutcome, handler: KoaLimitHandler | undefined, ctx: 
   if (!res.headersSent) {
     for (const header of outcome.headers) {
       // ctx.append reads and sets through ctx.get and ctx.set; with nothing to append to, one setHeader is the same.
-      if (header.append && res.getHeader(header.name) !== undefined) ctx.append(header.name, header.value);
+      if (header.append && res.getHeader(headerKey(header.name)) !== undefined) ctx.append(header.name, header.value);
       else res.setHeader(header.name, header.value);
     }
   }

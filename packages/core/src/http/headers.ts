@@ -156,6 +156,18 @@ export function retryAfterHeader(decision: Decision): HeaderLine | undefined {
   return { name: 'Retry-After', value: String(decision.retryAfter), append: false };
 }
 
+/**
+ * A header name in lower case, as Node and Fastify key their header maps. Each of them lower-cases a
+ * name it is given with a new string every time; the few names slidegate sends are lowered once here.
+ */
+export function headerKey(name: string): string {
+  let key = headerKeys.get(name);
+  if (key === undefined) headerKeys.set(name, (key = name.toLowerCase()));
+  return key;
+}
+
+const headerKeys = new Map<string, string>();
+
 /** express-rate-limit's default policy identifier: `100-in-1min`, `10-in-30sec`, `5-in-2hrs`, `1-in-1day`. */
 export function defaultPolicyName(limit: number, windowSeconds: number): string {
   const minutes = windowSeconds / 60;
