@@ -21,6 +21,7 @@ import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { nextTickNanoseconds } from './lib/next-tick-probe.mjs';
 import { pinToCores } from './lib/pin.mjs';
 
 const LIMIT = 1_000_000_000;
@@ -57,6 +58,9 @@ const staticHeaders = (variant) => (variant === 'static' ? STATIC_HEADERS : []);
 async function serve(framework, variant, before) {
   const slidegate = variant === 'slidegate' || variant === 'nohdr' || variant === 'before';
   const options = { limit: LIMIT, windowSeconds: WINDOW_SECONDS, ...(variant === 'nohdr' ? { headers: false } : {}) };
+  // The framework, then the limiter, as an application loads them: the order changes how often Node 20's
+  // nextTick ends up on its slow path (bench/lib/next-tick-probe.mjs).
+  await import(framework);
   const adapter = slidegate ? await slidegateAdapter(framework, variant === 'before' ? before : undefined) : undefined;
   if (framework === 'express') {
     const { default: express } = await import('express');
@@ -142,6 +146,14 @@ function cpuOf(child) {
   });
 }
 
+/** The server's ns per process.nextTick call: ~30 or, on V8's slow path, ~200 (bench/lib/next-tick-probe.mjs). */
+function nextTickOf(child) {
+  return new Promise((resolve) => {
+    child.once('message', resolve);
+    child.send('next-tick');
+  });
+}
+
 function stop(child) {
   return new Promise((resolve) => {
     child.removeAllListeners('exit');
@@ -166,7 +178,9 @@ async function measure(framework, variant, duration) {
     const user = cpuAfter.user - cpuBefore.user;
     const cpu = user + cpuAfter.system - cpuBefore.system;
     if (result.non2xx > 0 || result.errors > 0) throw new Error(`${framework} ${variant}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+    const nextTickNs = await nextTickOf(child);
     return {
+      nextTickNs,
       rps: result.requests.average,
       cpuUs: cpu / result.requests.total,
       userUs: user / result.requests.total,
@@ -191,6 +205,7 @@ if (args.serve !== undefined) {
   process.on('message', (message) => {
     if (message === 'stop') process.exit(0);
     if (message === 'cpu') process.send(process.cpuUsage());
+    if (message === 'next-tick') nextTickNanoseconds().then((ns) => process.send(ns));
   });
   process.send(await serve(framework, variant, before || undefined));
 } else {
@@ -209,7 +224,7 @@ if (args.serve !== undefined) {
         ((runs[framework] ??= {})[variant] ??= []).push(run);
         console.error(
           `round ${round + 1}/${rounds} ${framework} ${variant}: ${Math.round(run.rps)} req/s, ${run.cpuUs.toFixed(2)} µs CPU/req, ` +
-            `server ${Math.round(run.serverBusy * 100)}% busy, autocannon ${Math.round(run.clientBusy * 100)}%, ${Math.round(run.bytes)} B/response`,
+            `server ${Math.round(run.serverBusy * 100)}% busy, autocannon ${Math.round(run.clientBusy * 100)}%, ${Math.round(run.bytes)} B/response, nextTick ${run.nextTickNs} ns`,
         );
       }
     }

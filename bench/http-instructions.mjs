@@ -3,12 +3,14 @@
 // 0.3%), so small per-request costs and before/after changes show through. Each server is the one in
 // bench/http-headers-cost.mjs (same variants), run under callgrind; autocannon (10 connections) sends
 // --warmup requests, the counters are zeroed, then --requests more are counted. User-space instructions of
-// every server thread (JIT compilers and GC helpers included), no kernel time. Run after `npm run build`:
+// every server thread (JIT compilers and GC helpers included), no kernel time. Each line also gives the
+// server's time per process.nextTick call (bench/lib/next-tick-probe.mjs): a server on V8's slow path for
+// nextTick (several times the others) counts more instructions whatever the variant. Run after `npm run build`:
 //
 //   node bench/http-instructions.mjs [--frameworks=express,koa,fastify] [--variants=bare,noop,static,slidegate,peer]
-//        [--requests=2000] [--warmup=3000] [--before=DIR]
+//        [--requests=4000] [--warmup=30000] [--before=DIR]
 //
-// About a minute per server (callgrind runs Node some 50x slower).
+// About two minutes per server (callgrind runs Node some 50x slower).
 import { execFileSync, fork } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,8 +23,9 @@ const SERVER = fileURLToPath(new URL('./http-headers-cost.mjs', import.meta.url)
 const args = parseArgs(process.argv.slice(2));
 const frameworks = (args.frameworks ?? 'express,koa,fastify').split(',');
 const variants = (args.variants ?? 'bare,noop,static,slidegate,peer').split(',');
-const requests = Number(args.requests ?? 2000);
-const warmup = Number(args.warmup ?? 3000);
+const requests = Number(args.requests ?? 4000);
+// Fewer warm-up requests leave V8 compiling the hot code while counting: 3,000 gave Fastify 207k a request, 30,000 gave 134k.
+const warmup = Number(args.warmup ?? 30000);
 
 try {
   execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
@@ -31,13 +34,23 @@ try {
   process.exit(1);
 }
 
-/** The total of the dump written by `callgrind_control -d`: the instructions since the counters were zeroed. */
+/**
+ * The instructions in the dump written by `callgrind_control -d` (one file per thread with
+ * --separate-threads): all threads, and the main (JavaScript) thread alone. The other threads are V8's
+ * compiler and GC helpers, so their share moves with what is being (re)compiled during the count.
+ */
 function dumpedInstructions(dir) {
-  const dump = readdirSync(dir).find((name) => /\.\d+$/.test(name));
-  if (dump === undefined) throw new Error(`bench: callgrind wrote no dump in ${dir}`);
-  const match = /^(?:summary|totals): (\d+)/m.exec(readFileSync(join(dir, dump), 'utf8'));
-  if (match === null) throw new Error(`bench: no instruction total in ${dump}`);
-  return Number(match[1]);
+  const dumps = readdirSync(dir).filter((name) => /\.\d+(-\d+)?$/.test(name));
+  if (dumps.length === 0) throw new Error(`bench: callgrind wrote no dump in ${dir}`);
+  let total = 0;
+  let main;
+  for (const dump of dumps) {
+    const match = /^(?:summary|totals): (\d+)/m.exec(readFileSync(join(dir, dump), 'utf8'));
+    if (match === null) throw new Error(`bench: no instruction total in ${dump}`);
+    total += Number(match[1]);
+    if (/-0*1$/.test(dump)) main = Number(match[1]);
+  }
+  return { total, main: main ?? total };
 }
 
 async function count(framework, variant) {
@@ -45,7 +58,7 @@ async function count(framework, variant) {
   const child = fork(SERVER, ['--serve', framework, variant, args.before ?? ''], {
     execPath: 'valgrind',
     // JIT code rewrites itself: --smc-check makes callgrind see it.
-    execArgv: ['--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${join(dir, 'callgrind.out')}`, process.execPath],
+    execArgv: ['--tool=callgrind', '--smc-check=all-non-file', '--separate-threads=yes', `--callgrind-out-file=${join(dir, 'callgrind.out')}`, process.execPath],
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
   });
   try {
@@ -59,7 +72,12 @@ async function count(framework, variant) {
     const result = await autocannon({ url, connections: 10, amount: requests });
     execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
     if (result.non2xx > 0 || result.errors > 0) throw new Error(`bench: ${framework} ${variant}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-    return dumpedInstructions(dir) / result.requests.total;
+    const nextTickNs = await new Promise((resolve) => {
+      child.once('message', resolve);
+      child.send('next-tick');
+    });
+    const { total, main } = dumpedInstructions(dir);
+    return { perRequest: total / result.requests.total, mainPerRequest: main / result.requests.total, nextTickNs };
   } finally {
     child.removeAllListeners('exit');
     child.kill('SIGKILL');
@@ -70,10 +88,13 @@ async function count(framework, variant) {
 console.log(`server instructions per request (callgrind), ${requests} requests after ${warmup}; Node ${process.version}`);
 for (const framework of frameworks) {
   let bare;
+  let bareMain;
   for (const variant of variants) {
-    const perRequest = await count(framework, variant);
-    if (variant === 'bare') bare = perRequest;
-    const vsBare = bare === undefined ? '' : `  ${(perRequest / bare).toFixed(3)}x bare (+${Math.round(perRequest - bare).toLocaleString('en-US')})`;
-    console.log(`${framework.padEnd(8)} ${variant.padEnd(10)} ${Math.round(perRequest).toLocaleString('en-US').padStart(9)}${vsBare}`);
+    const { perRequest, mainPerRequest, nextTickNs } = await count(framework, variant);
+    if (variant === 'bare') [bare, bareMain] = [perRequest, mainPerRequest];
+    const over = (value, base) => (base === undefined ? '' : ` ${(value / base).toFixed(3)}x bare (+${Math.round(value - base).toLocaleString('en-US')})`);
+    const vsBare = `${over(perRequest, bare)}; main thread ${Math.round(mainPerRequest).toLocaleString('en-US')}${over(mainPerRequest, bareMain)}`;
+    // Under callgrind a call takes some 50x its usual time; the slow path is still several times the fast one.
+    console.log(`${framework.padEnd(8)} ${variant.padEnd(10)} ${Math.round(perRequest).toLocaleString('en-US').padStart(9)}${vsBare};  nextTick ${nextTickNs} ns a call`);
   }
 }

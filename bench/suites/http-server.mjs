@@ -1,8 +1,12 @@
 // One HTTP server for the http suite, in its own process: `node http-server.mjs <framework> <variant>`.
 // Answers GET / with a small JSON body, behind no limiter, slidegate, or the framework's usual limiter, on the
 // memory store or Redis. Every limit is 1e9 per 60 s, so every request is allowed: this measures overhead.
-// Reports { port } (or { error }) over IPC, then serves until killed.
-import { detect } from '../lib/available.mjs';
+// Reports { port } (or { error }) over IPC, then serves until killed; answers 'next-tick' with { nextTickNs }
+// (bench/lib/next-tick-probe.mjs). Each server loads what an application would, in the same order for every
+// variant: the framework, then its limiter. Node 20's nextTick speed depends on what a process did while
+// starting: loading all of slidegate's packages first, as these servers once did, put most slidegate
+// Fastify servers on nextTick's slow path and no peer server.
+import { nextTickNanoseconds } from '../lib/next-tick-probe.mjs';
 
 // The Redis helpers (and ioredis) load only for a Redis variant, as in an application on the memory store.
 const redisHelpers = () => import('../lib/redis.mjs');
@@ -22,8 +26,7 @@ async function redisClient() {
 async function slidegateOptions(redis) {
   const options = { limit: LIMIT, windowSeconds: WINDOW_SECONDS };
   if (redis) {
-    const { RedisStore } = await detect();
-    if (!RedisStore) throw new Error('not available yet: RedisStore');
+    const { RedisStore } = await import('@slidegate/core');
     options.store = new RedisStore({ client: await redisClient(), prefix: prefixFor('slidegate') });
   }
   return options;
@@ -33,8 +36,7 @@ async function express() {
   const { default: expressApp } = await import('express');
   const app = expressApp();
   if (variant.startsWith('slidegate')) {
-    const { express: rateLimit } = await detect();
-    if (!rateLimit) throw new Error('not available yet: @slidegate/express rateLimit');
+    const { rateLimit } = await import('@slidegate/express');
     app.use(rateLimit(await slidegateOptions(variant.endsWith('redis'))));
   } else if (variant.startsWith('peer')) {
     const { rateLimit } = await import('express-rate-limit');
@@ -56,8 +58,7 @@ async function koa() {
   const { default: Koa } = await import('koa');
   const app = new Koa();
   if (variant.startsWith('slidegate')) {
-    const { koa: rateLimit } = await detect();
-    if (!rateLimit) throw new Error('not available yet: @slidegate/koa rateLimit');
+    const { rateLimit } = await import('@slidegate/koa');
     app.use(rateLimit(await slidegateOptions(variant.endsWith('redis'))));
   } else if (variant.startsWith('peer')) {
     const { default: ratelimit } = await import('koa-ratelimit');
@@ -85,9 +86,8 @@ async function fastify() {
   const { default: Fastify } = await import('fastify');
   const app = Fastify({ logger: false });
   if (variant.startsWith('slidegate')) {
-    const { fastify: plugin } = await detect();
-    if (!plugin) throw new Error('not available yet: @slidegate/fastify plugin');
-    await app.register(plugin, await slidegateOptions(variant.endsWith('redis')));
+    const { slidegate } = await import('@slidegate/fastify');
+    await app.register(slidegate, await slidegateOptions(variant.endsWith('redis')));
   } else if (variant.startsWith('peer')) {
     const { default: rateLimit } = await import('@fastify/rate-limit');
     const options = { max: LIMIT, timeWindow: WINDOW_SECONDS * 1000 };
@@ -102,6 +102,9 @@ async function fastify() {
 const FRAMEWORKS = { express, koa, fastify };
 try {
   const port = await FRAMEWORKS[framework]();
+  process.on('message', async (message) => {
+    if (message === 'next-tick') process.send({ nextTickNs: await nextTickNanoseconds() });
+  });
   process.send({ port });
 } catch (error) {
   process.send({ error: String(error?.message ?? error) }, () => process.exit(0));
