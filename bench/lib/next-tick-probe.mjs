@@ -2,7 +2,7 @@
 // about 200 ns. The slow one is TurboFan code whose property stores for the tick object literal are runtime
 // calls: the literal's id field went from small integer to double (`node --trace-generalization` prints
 // `s->d` at task_queues:126) after nextTick had collected feedback, which left those stores megamorphic.
-// Whether a process gets it depends on what it did while starting: under `--no-lazy-feedback-allocation`
+// Whether a process gets it depends on what it ran while starting and warming up: under `--no-lazy-feedback-allocation`
 // every process does, a bare script included; Node 22 did not show it. A Fastify request makes several
 // nextTick calls, so the slow path costs a Fastify server 10-25% of its req/s, limiter or none. The HTTP
 // benches ask each server, after its measured run, how long a call takes.
