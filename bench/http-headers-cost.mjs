@@ -21,7 +21,7 @@ import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { nextTickNanoseconds } from './lib/next-tick-probe.mjs';
+import { answerNextTickProbe, askNextTick } from './lib/next-tick-probe.mjs';
 import { pinToCores } from './lib/pin.mjs';
 
 const LIMIT = 1_000_000_000;
@@ -146,14 +146,6 @@ function cpuOf(child) {
   });
 }
 
-/** The server's ns per process.nextTick call: ~30 or, on V8's slow path, ~200 (bench/lib/next-tick-probe.mjs). */
-function nextTickOf(child) {
-  return new Promise((resolve) => {
-    child.once('message', resolve);
-    child.send('next-tick');
-  });
-}
-
 function stop(child) {
   return new Promise((resolve) => {
     child.removeAllListeners('exit');
@@ -178,7 +170,7 @@ async function measure(framework, variant, duration) {
     const user = cpuAfter.user - cpuBefore.user;
     const cpu = user + cpuAfter.system - cpuBefore.system;
     if (result.non2xx > 0 || result.errors > 0) throw new Error(`${framework} ${variant}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-    const nextTickNs = await nextTickOf(child);
+    const nextTickNs = await askNextTick(child);
     return {
       nextTickNs,
       rps: result.requests.average,
@@ -205,8 +197,8 @@ if (args.serve !== undefined) {
   process.on('message', (message) => {
     if (message === 'stop') process.exit(0);
     if (message === 'cpu') process.send(process.cpuUsage());
-    if (message === 'next-tick') nextTickNanoseconds().then((ns) => process.send(ns));
   });
+  answerNextTickProbe();
   process.send(await serve(framework, variant, before || undefined));
 } else {
   const frameworks = (args.frameworks ?? 'express,koa,fastify').split(',');

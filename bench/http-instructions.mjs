@@ -1,6 +1,6 @@
 // What one request costs the server in instructions, counted by valgrind's callgrind: unlike req/s or CPU
-// time, the count does not move with other load on the machine (repeat runs of one variant agree within
-// 0.3%), so small per-request costs and before/after changes show through. Each server is the one in
+// time, the count does not move with other load on the machine (two processes of one server differ by up to
+// 3k instructions on the main thread), so small per-request costs and before/after changes show through. Each server is the one in
 // bench/http-headers-cost.mjs (same variants), run under callgrind; autocannon (10 connections) sends
 // --warmup requests, the counters are zeroed, then --requests more are counted. User-space instructions of
 // every server thread (JIT compilers and GC helpers included), no kernel time. Each line also gives the
@@ -10,7 +10,7 @@
 //   node bench/http-instructions.mjs [--frameworks=express,koa,fastify] [--variants=bare,noop,static,slidegate,peer]
 //        [--requests=4000] [--warmup=30000] [--before=DIR]
 //
-// About two minutes per server (callgrind runs Node some 50x slower).
+// About a minute per server (callgrind runs Node some 50x slower).
 import { execFileSync, fork } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { parseArgs } from './lib/args.mjs';
+import { askNextTick } from './lib/next-tick-probe.mjs';
 
 const SERVER = fileURLToPath(new URL('./http-headers-cost.mjs', import.meta.url));
 const args = parseArgs(process.argv.slice(2));
@@ -72,10 +73,7 @@ async function count(framework, variant) {
     const result = await autocannon({ url, connections: 10, amount: requests });
     execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
     if (result.non2xx > 0 || result.errors > 0) throw new Error(`bench: ${framework} ${variant}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-    const nextTickNs = await new Promise((resolve) => {
-      child.once('message', resolve);
-      child.send('next-tick');
-    });
+    const nextTickNs = await askNextTick(child);
     const { total, main } = dumpedInstructions(dir);
     return { perRequest: total / result.requests.total, mainPerRequest: main / result.requests.total, nextTickNs };
   } finally {
@@ -85,6 +83,9 @@ async function count(framework, variant) {
   }
 }
 
+/** ` 1.120x bare (+7,999)`, or nothing before the bare variant is counted. */
+const over = (value, base) => (base === undefined ? '' : ` ${(value / base).toFixed(3)}x bare (+${Math.round(value - base).toLocaleString('en-US')})`);
+
 console.log(`server instructions per request (callgrind), ${requests} requests after ${warmup}; Node ${process.version}`);
 for (const framework of frameworks) {
   let bare;
@@ -92,7 +93,6 @@ for (const framework of frameworks) {
   for (const variant of variants) {
     const { perRequest, mainPerRequest, nextTickNs } = await count(framework, variant);
     if (variant === 'bare') [bare, bareMain] = [perRequest, mainPerRequest];
-    const over = (value, base) => (base === undefined ? '' : ` ${(value / base).toFixed(3)}x bare (+${Math.round(value - base).toLocaleString('en-US')})`);
     const vsBare = `${over(perRequest, bare)}; main thread ${Math.round(mainPerRequest).toLocaleString('en-US')}${over(mainPerRequest, bareMain)}`;
     // Under callgrind a call takes some 50x its usual time; the slow path is still several times the fast one.
     console.log(`${framework.padEnd(8)} ${variant.padEnd(10)} ${Math.round(perRequest).toLocaleString('en-US').padStart(9)}${vsBare};  nextTick ${nextTickNs} ns a call`);

@@ -21,6 +21,25 @@ export async function nextTickNanoseconds() {
   return Math.round(perCall[15]);
 }
 
+/** In a bench server: answers the bench's 'next-tick' message with { nextTickNs }. */
+export function answerNextTickProbe() {
+  process.on('message', async (message) => {
+    if (message === 'next-tick') process.send({ nextTickNs: await nextTickNanoseconds() });
+  });
+}
+
+/** In the bench: asks a server started with answerNextTickProbe() for its ns per nextTick call; null if it does not answer. */
+export function askNextTick(child, timeoutMs = 10_000) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(null), timeoutMs);
+    child.once('message', (message) => {
+      clearTimeout(timer);
+      resolve(typeof message?.nextTickNs === 'number' ? message.nextTickNs : null);
+    });
+    child.send('next-tick');
+  });
+}
+
 /**
  * Slow path: more than three times the fastest call seen in the same bench run (30 ns against 200 here; a
  * nextTick not yet optimised, in a server that served nothing, measured 85).

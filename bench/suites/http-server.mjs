@@ -6,7 +6,7 @@
 // variant: the framework, then its limiter. Node 20's nextTick speed depends on what a process did while
 // starting: loading all of slidegate's packages first, as these servers once did, put most slidegate
 // Fastify servers on nextTick's slow path and no peer server.
-import { nextTickNanoseconds } from '../lib/next-tick-probe.mjs';
+import { answerNextTickProbe } from '../lib/next-tick-probe.mjs';
 
 // The Redis helpers (and ioredis) load only for a Redis variant, as in an application on the memory store.
 const redisHelpers = () => import('../lib/redis.mjs');
@@ -102,9 +102,7 @@ async function fastify() {
 const FRAMEWORKS = { express, koa, fastify };
 try {
   const port = await FRAMEWORKS[framework]();
-  process.on('message', async (message) => {
-    if (message === 'next-tick') process.send({ nextTickNs: await nextTickNanoseconds() });
-  });
+  answerNextTickProbe();
   process.send({ port });
 } catch (error) {
   process.send({ error: String(error?.message ?? error) }, () => process.exit(0));

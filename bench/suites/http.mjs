@@ -6,7 +6,7 @@ import autocannon from 'autocannon';
 import { numberSetting } from '../lib/args.mjs';
 import { CORES, pinToCores } from '../lib/pin.mjs';
 import { medianRun, ratio } from '../lib/stats.mjs';
-import { onSlowPath } from '../lib/next-tick-probe.mjs';
+import { askNextTick, onSlowPath } from '../lib/next-tick-probe.mjs';
 import { barChart } from '../lib/svg.mjs';
 import { NOT_AVAILABLE } from '../lib/available.mjs';
 import { connect, deleteUnder, redisReachable, uniquePrefix } from '../lib/redis.mjs';
@@ -45,18 +45,6 @@ function stopServer(child) {
   });
 }
 
-/** The server's nanoseconds per `process.nextTick` call (bench/lib/next-tick-probe.mjs), or null if it does not answer. */
-function nextTickNs(child) {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(null), 10_000);
-    child.once('message', (message) => {
-      clearTimeout(timer);
-      resolve(typeof message?.nextTickNs === 'number' ? message.nextTickNs : null);
-    });
-    child.send('next-tick');
-  });
-}
-
 async function load(port, { connections, duration }) {
   const result = await autocannon({ url: `http://127.0.0.1:${port}/`, connections, duration, pipelining: 1 });
   return {
@@ -86,7 +74,7 @@ async function measureOne(framework, variant, round, settings, log, prefix) {
     log(`http: ${framework} ${row.label} (${settings.duration} s${settings.rounds > 1 ? `, round ${round}/${settings.rounds}` : ''})`);
     await load(server.port, { connections: settings.connections, duration: settings.warmup });
     const measured = await load(server.port, settings);
-    return { ...row, ...measured, next_tick_ns: await nextTickNs(server.child) };
+    return { ...row, ...measured, next_tick_ns: await askNextTick(server.child) };
   } catch (error) {
     return { ...row, rps: `failed: ${error.message}` };
   } finally {
@@ -139,8 +127,9 @@ export async function run({ quick, args, log }) {
   });
   const headline = {};
   for (const framework of FRAMEWORKS) {
-    const none = num(rows.find((r) => r.framework === framework && r.variant === 'none')?.rps);
-    const noneFast = num(rows.find((r) => r.framework === framework && r.variant === 'none')?.rps_fast_tick);
+    const noneRow = rows.find((r) => r.framework === framework && r.variant === 'none');
+    const none = num(noneRow?.rps);
+    const noneFast = num(noneRow?.rps_fast_tick);
     for (const r of rows.filter((x) => x.framework === framework)) {
       r.vs_none = r.variant === 'none' ? null : ratio(num(r.rps), none);
       r.vs_none_fast_tick = r.variant === 'none' ? null : ratio(r.rps_fast_tick, noneFast);
@@ -159,7 +148,7 @@ export async function run({ quick, args, log }) {
     const fastTick = slowRounds.every((rounds) => rounds.startsWith('0/'))
       ? ''
       : `; rounds on the nextTick slow path (none/slidegate/peer): ${slowRounds.join(', ')}; in the other rounds: ` +
-        `${ratio(get('slidegate')?.rps_fast_tick, get('none')?.rps_fast_tick) ?? '-'}x no limiter, ${ratio(get('slidegate')?.rps_fast_tick, get('peer')?.rps_fast_tick) ?? '-'}x peer`;
+        `${get('slidegate')?.vs_none_fast_tick ?? '-'}x no limiter, ${ratio(get('slidegate')?.rps_fast_tick, get('peer')?.rps_fast_tick) ?? '-'}x peer`;
     return {
       target: `${framework}: slidegate >= 0.95x no limiter, and not below ${PEERS[framework]}`,
       measured: ours === null ? NOT_AVAILABLE : `${ratio(ours, none)}x no limiter, ${ratio(ours, peer)}x peer${fastTick}`,

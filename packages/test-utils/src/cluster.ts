@@ -7,8 +7,6 @@ import { waitUntil } from './wait';
 
 /** A Cluster node also listens on its bus port, `port + 10000`. */
 const CLUSTER_BUS_PORT_OFFSET = 10_000;
-/** Port pairs a node tries before giving up. */
-const PORT_ATTEMPTS = 3;
 const CLUSTER_SLOTS = 16_384;
 /**
  * Short, so a killed master is marked failed and replaced within a few seconds. Not much shorter: on a busy
@@ -70,28 +68,21 @@ export interface RedisCluster {
 }
 
 /**
- * One cluster-enabled redis-server on a free port whose bus port is free too. Either can be taken by another
- * process (an outgoing connection's ephemeral port) between the check and the bind; then another pair is tried.
+ * One cluster-enabled redis-server on a free port whose bus port is free too; startRedis picks another pair
+ * when either was taken before the server bound it.
  */
-async function startClusterNode(args: readonly string[]): Promise<RedisServer> {
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePortWithCompanion(CLUSTER_BUS_PORT_OFFSET);
-    try {
-      return await startRedis({
-        port,
-        args: [
-          '--cluster-enabled', 'yes',
-          '--cluster-config-file', 'nodes.conf',
-          '--cluster-node-timeout', String(NODE_TIMEOUT_MS),
-          // Promote a replica however long it was cut off: tests kill masters on purpose.
-          '--cluster-replica-validity-factor', '0',
-          ...args,
-        ],
-      });
-    } catch (error) {
-      if (attempt >= PORT_ATTEMPTS || !String((error as Error).message).includes('Address already in use')) throw error;
-    }
-  }
+function startClusterNode(args: readonly string[]): Promise<RedisServer> {
+  return startRedis({
+    pickPort: () => freePortWithCompanion(CLUSTER_BUS_PORT_OFFSET),
+    args: [
+      '--cluster-enabled', 'yes',
+      '--cluster-config-file', 'nodes.conf',
+      '--cluster-node-timeout', String(NODE_TIMEOUT_MS),
+      // Promote a replica however long it was cut off: tests kill masters on purpose.
+      '--cluster-replica-validity-factor', '0',
+      ...args,
+    ],
+  });
 }
 
 /**

@@ -32,6 +32,11 @@ export interface StartRedisOptions {
    * @default a free port from {@link freePort}
    */
   port?: number;
+  /**
+   * How to pick a port when `port` is not given; another is picked when the server finds it taken.
+   * @default {@link freePort}
+   */
+  pickPort?: () => Promise<number>;
   /** Extra command-line arguments, appended last so they override the defaults (`['--maxmemory', '10mb']`). */
   args?: string[];
   /**
@@ -114,10 +119,11 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   if (options.port !== undefined && (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535)) {
     throw new RangeError(`startRedis: options.port must be an integer from 1 to 65535, received ${String(options.port)}`);
   }
-  // A port from freePort() may be taken by someone else before redis-server binds it; try another.
+  // A picked port (or a Cluster node's bus port) may be taken by someone else before redis-server binds it; try another.
   const attempts = options.port === undefined ? 3 : 1;
+  const pickPort = options.pickPort ?? freePort;
   for (let attempt = 1; ; attempt++) {
-    const port = options.port ?? (await freePort());
+    const port = options.port ?? (await pickPort());
     const { dir, ownsDir } = prepareDir(options.dir, 'redis');
     const argv = [
       '--port', String(port),

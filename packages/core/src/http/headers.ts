@@ -124,16 +124,11 @@ function multiPolicyHeaders(
   const bindingFirst = [...policies].sort((a, b) => Number(b.windowSeconds === decision.windowSeconds) - Number(a.windowSeconds === decision.windowSeconds));
   if (mode === 'draft-8') {
     const pk = partitionKey(key);
-    const lines: HeaderLine[] = [];
-    for (const p of bindingFirst) {
-      const name = policyName === undefined ? defaultPolicyName(p.limit, p.windowSeconds) : `${policyName}-${defaultPolicyName(p.limit, p.windowSeconds)}`;
-      lines.push({ name: 'RateLimit-Policy', value: draft8PolicyItem(name, p.limit, p.windowSeconds, pk), append: true });
-    }
-    for (const p of bindingFirst) {
-      const name = policyName === undefined ? defaultPolicyName(p.limit, p.windowSeconds) : `${policyName}-${defaultPolicyName(p.limit, p.windowSeconds)}`;
-      lines.push({ name: 'RateLimit', value: draft8LimitItem(name, p.remaining, p.resetAfter), append: true });
-    }
-    return lines;
+    const names = bindingFirst.map((p) => (policyName === undefined ? defaultPolicyName(p.limit, p.windowSeconds) : `${policyName}-${defaultPolicyName(p.limit, p.windowSeconds)}`));
+    return [
+      ...bindingFirst.map((p, i): HeaderLine => ({ name: 'RateLimit-Policy', value: draft8PolicyItem(names[i] as string, p.limit, p.windowSeconds, pk), append: true })),
+      ...bindingFirst.map((p, i): HeaderLine => ({ name: 'RateLimit', value: draft8LimitItem(names[i] as string, p.remaining, p.resetAfter), append: true })),
+    ];
   }
   const policy = { name: 'RateLimit-Policy', value: bindingFirst.map((p) => `${p.limit};w=${p.windowSeconds}`).join(', '), append: false };
   const { limit, remaining, resetAfter } = decision;
