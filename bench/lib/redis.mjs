@@ -1,17 +1,21 @@
 // Redis helpers for the bench: a connection that fails fast, a unique key prefix per run, and cleanup of
 // exactly that prefix. Never FLUSHALL/FLUSHDB/SCRIPT FLUSH/CONFIG SET on the shared server.
+import { SAFE_REDIS_OPTIONS } from '@slidegate/core';
 import Redis from 'ioredis';
 
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const HOW_TO_GET_REDIS = `no Redis at ${REDIS_URL} (start one with \`redis-server --port 6379 --save '' --appendonly no\`, or set BENCH_REDIS_URL)`;
 
-/** A client that does not queue or retry forever: a bench must fail fast when Redis is missing. */
-export function connect({ autoPipelining = false } = {}) {
-  return new Redis(REDIS_URL, {
+/**
+ * A client (not yet connected: `await client.connect()`) that does not queue or retry forever: a bench
+ * must fail fast when Redis is missing. `safe`: slidegate's SAFE_REDIS_OPTIONS, as RedisStore wants its client (an application's client for
+ * slidegate would have them; without them RedisStore warns ERR_SLIDEGATE_UNSAFE_REDIS_CLIENT).
+ */
+export function connect({ url = REDIS_URL, autoPipelining = false, safe = false } = {}) {
+  return new Redis(url, {
+    ...(safe ? SAFE_REDIS_OPTIONS : { maxRetriesPerRequest: 1, retryStrategy: (times) => (times > 3 ? null : 200) }),
     enableAutoPipelining: autoPipelining,
-    maxRetriesPerRequest: 1,
     connectTimeout: 2000,
-    retryStrategy: (times) => (times > 3 ? null : 200),
     lazyConnect: true,
   });
 }

@@ -83,7 +83,7 @@ export async function replaySlidegateRedis({ scenario, params, algorithm = 'slid
   const limiters = [];
   try {
     for (let k = 0; k < instances; k++) {
-      const client = connect({ autoPipelining: true });
+      const client = connect({ autoPipelining: true, safe: true });
       await client.connect();
       clients.push(client);
       const store = new core.RedisStore({ client, prefix });

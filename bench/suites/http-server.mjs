@@ -17,8 +17,8 @@ const LIMIT = 1_000_000_000;
 const WINDOW_SECONDS = 60;
 const BODY = { ok: true };
 
-async function redisClient() {
-  const client = (await redisHelpers()).connect({ autoPipelining: true });
+async function redisClient({ safe = false } = {}) {
+  const client = (await redisHelpers()).connect({ autoPipelining: true, safe });
   await client.connect();
   return client;
 }
@@ -27,7 +27,7 @@ async function slidegateOptions(redis) {
   const options = { limit: LIMIT, windowSeconds: WINDOW_SECONDS };
   if (redis) {
     const { RedisStore } = await import('@slidegate/core');
-    options.store = new RedisStore({ client: await redisClient(), prefix: prefixFor('slidegate') });
+    options.store = new RedisStore({ client: await redisClient({ safe: true }), prefix: prefixFor('slidegate') });
   }
   return options;
 }

@@ -1,7 +1,7 @@
 // Child-process entry points of the lease suite.
 import Redis from 'ioredis';
 import * as core from '@slidegate/core';
-import { commandsProcessed } from '../lib/redis.mjs';
+import { commandsProcessed, connect } from '../lib/redis.mjs';
 import { startThrowawayRedis } from '../lib/throwaway-redis.mjs';
 import { concurrentOps } from '../lib/measure.mjs';
 import { latencySummaryUs } from '../lib/stats.mjs';
@@ -13,7 +13,8 @@ import { latencySummaryUs } from '../lib/stats.mjs';
  */
 export async function hotClient({ lease, concurrency, durationMs }) {
   const server = await startThrowawayRedis();
-  const client = new Redis(server.url, { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
+  const client = connect({ url: server.url, autoPipelining: true, safe: true });
+  await client.connect();
   const admin = new Redis(server.url);
   try {
     const store = new core.RedisStore({ client, prefix: 'lease-bench:' });

@@ -44,7 +44,7 @@ async function makeSubject(params, client, prefix) {
 
 /** Decisions/s and latency at one concurrency (1: sequential awaits; more: that many loops in flight). */
 export async function speed(params) {
-  const client = connect({ autoPipelining: params.autoPipelining });
+  const client = connect({ autoPipelining: params.autoPipelining, safe: true });
   await client.connect();
   const prefix = uniquePrefix(`redis-${params.subject}`);
   try {
@@ -86,7 +86,7 @@ async function timedSequential(fn, durationMs) {
  * window holds that many per-second counts), then MEMORY USAGE over every key under the row's prefix.
  */
 export async function bytes({ subject, algorithm, clients, requests }) {
-  const client = connect({ autoPipelining: true });
+  const client = connect({ autoPipelining: true, safe: true });
   await client.connect();
   const prefix = uniquePrefix(`redis-mem-${subject}`);
   try {
@@ -127,7 +127,8 @@ export async function bytes({ subject, algorithm, clients, requests }) {
  */
 export async function redisCost(params) {
   const server = await startThrowawayRedis();
-  const client = new Redis(server.url, { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
+  const client = connect({ url: server.url, autoPipelining: true, safe: true });
+  await client.connect();
   const admin = new Redis(server.url);
   try {
     // Patient: a cold start's first calls (script loading) must not send the row to the fallback.

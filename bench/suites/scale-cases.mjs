@@ -1,7 +1,7 @@
 // Child-process entry point of the scale suite: RedisStore on a Redis Cluster of 3 masters beside one
 // redis-server, both started for this measurement (so neither shares its CPU with other users of 6379).
-import Redis from 'ioredis';
 import * as core from '@slidegate/core';
+import { connect } from '../lib/redis.mjs';
 import { startThrowawayRedis } from '../lib/throwaway-redis.mjs';
 import { concurrentOps } from '../lib/measure.mjs';
 import { latencySummaryUs } from '../lib/stats.mjs';
@@ -29,7 +29,8 @@ async function measure(client, { clients, concurrency, durationMs }) {
 export async function clusterVersusSingle(params) {
   const { startCluster } = await import('@slidegate/test-utils');
   const single = await startThrowawayRedis();
-  const singleClient = new Redis(single.url, { enableAutoPipelining: true });
+  const singleClient = connect({ url: single.url, autoPipelining: true, safe: true });
+  await singleClient.connect();
   let singleResult;
   try {
     singleResult = await measure(singleClient, params);
@@ -39,7 +40,13 @@ export async function clusterVersusSingle(params) {
   }
   const cluster = await startCluster({ masters: 3 });
   try {
-    const clusterResult = await measure(cluster.client({ enableAutoPipelining: true }), params);
+    // Safe options turn the offline queue off: wait until the client is ready, as an application would.
+    const client = cluster.client({ ...core.SAFE_CLUSTER_OPTIONS, enableAutoPipelining: true });
+    await new Promise((resolve, reject) => {
+      client.once('ready', resolve);
+      client.once('error', reject);
+    });
+    const clusterResult = await measure(client, params);
     return { single: singleResult, cluster: clusterResult };
   } finally {
     await cluster.stop();
