@@ -8,11 +8,14 @@
 // nextTick (several times the others) counts more instructions whatever the variant. Run after `npm run build`:
 //
 //   node bench/http-instructions.mjs [--frameworks=express,koa,fastify] [--variants=bare,noop,static,slidegate,peer]
-//        [--requests=4000] [--warmup=30000] [--before=DIR]
+//        [--requests=4000] [--warmup=30000] [--before=DIR] [--keep=DIR]
+//
+// --keep=DIR keeps each server's callgrind dumps in DIR/<framework>-<variant>/, for `callgrind_annotate`
+// (Node's C++ and V8's builtins by name; JIT-compiled JavaScript shows as addresses).
 //
 // About a minute per server (callgrind runs Node some 50x slower).
 import { execFileSync, fork } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,6 +78,7 @@ async function count(framework, variant) {
     if (result.non2xx > 0 || result.errors > 0) throw new Error(`bench: ${framework} ${variant}: ${result.non2xx} non-2xx, ${result.errors} errors`);
     const nextTickNs = await askNextTick(child);
     const { total, main } = dumpedInstructions(dir);
+    if (args.keep !== undefined) cpSync(dir, join(args.keep, `${framework}-${variant}`), { recursive: true });
     return { perRequest: total / result.requests.total, mainPerRequest: main / result.requests.total, nextTickNs };
   } finally {
     child.removeAllListeners('exit');
