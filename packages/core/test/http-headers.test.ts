@@ -26,6 +26,14 @@ describe('http rate-limit headers, as express-rate-limit formats them', () => {
     expect(headerKey('RateLimit-Policy')).to.equal(headerKey('RATELIMIT-POLICY'));
   });
 
+  it('headerKey gives the lower-case name of every header each mode sends', () => {
+    const denied = { ...decision, allowed: false, remaining: 0, retryAfter: 5 };
+    const names = (['draft-8', 'draft-7', 'draft-6', 'legacy'] as const).flatMap((mode) => lines(mode, denied).map(([name]) => name as string));
+    names.push(retryAfterHeader(denied)?.name ?? 'missing');
+    expect(names).to.have.length(12);
+    for (const name of names) expect(headerKey(name), name).to.equal(name.toLowerCase());
+  });
+
   it('draft-8: named RateLimit and RateLimit-Policy with q, w, pk, r, t (appended)', () => {
     const pk = Buffer.from(createHash('sha256').update('203.0.113.7').digest('hex').slice(0, 12)).toString('base64');
     expect(partitionKey('203.0.113.7')).to.equal(pk);

@@ -55,9 +55,12 @@ function apply(outcome: HttpOutcome, handler: ExpressLimitHandler | undefined, r
   if (outcome.kind === 'pass') return next();
   if (!res.headersSent) {
     for (const header of outcome.headers) {
+      // Sent in lower case (HTTP names are case-insensitive): Node lower-cases a name on every set and send,
+      // a copy each time unless it is lower case already.
+      const name = headerKey(header.name);
       // res.append reads and sets through res.get and res.set; with nothing to append to, one setHeader is the same.
-      if (header.append && res.getHeader(headerKey(header.name)) !== undefined) res.append(header.name, header.value);
-      else res.setHeader(header.name, header.value);
+      if (header.append && res.getHeader(name) !== undefined) res.append(name, header.value);
+      else res.setHeader(name, header.value);
     }
   }
   if (outcome.kind === 'allowed') return next();

@@ -61,9 +61,12 @@ function apply(outcome: HttpOutcome, handler: KoaLimitHandler | undefined, ctx: 
   // ctx.set and ctx.append do nothing once the headers are sent.
   if (!res.headersSent) {
     for (const header of outcome.headers) {
+      // Sent in lower case (HTTP names are case-insensitive): Node lower-cases a name on every set and send,
+      // a copy each time unless it is lower case already.
+      const name = headerKey(header.name);
       // ctx.append reads and sets through ctx.get and ctx.set; with nothing to append to, one setHeader is the same.
-      if (header.append && res.getHeader(headerKey(header.name)) !== undefined) ctx.append(header.name, header.value);
-      else res.setHeader(header.name, header.value);
+      if (header.append && res.getHeader(name) !== undefined) ctx.append(name, header.value);
+      else res.setHeader(name, header.value);
     }
   }
   if (outcome.kind === 'allowed') return next();

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Decision } from '../types';
 import type { PolicyDecision, PolicyStatus } from '../policies/policy-types';
+import { decimal } from './decimal';
 import type { HeaderLine, HeadersMode } from './types';
 
 /** The header modes, in one place for validation and docs. */
@@ -35,20 +36,20 @@ export function rateLimitHeaders(mode: HeadersMode, decision: Decision, key: str
     case 'draft-7':
       return [
         { name: 'RateLimit-Policy', value: `${limit};w=${windowSeconds}`, append: false },
-        { name: 'RateLimit', value: `limit=${limit}, remaining=${remaining}, reset=${resetAfter}`, append: false },
+        { name: 'RateLimit', value: `limit=${decimal(limit)}, remaining=${decimal(remaining)}, reset=${decimal(resetAfter)}`, append: false },
       ];
     case 'draft-6':
       return [
         { name: 'RateLimit-Policy', value: `${limit};w=${windowSeconds}`, append: false },
-        { name: 'RateLimit-Limit', value: String(limit), append: false },
-        { name: 'RateLimit-Remaining', value: String(remaining), append: false },
-        { name: 'RateLimit-Reset', value: String(resetAfter), append: false },
+        { name: 'RateLimit-Limit', value: decimal(limit), append: false },
+        { name: 'RateLimit-Remaining', value: decimal(remaining), append: false },
+        { name: 'RateLimit-Reset', value: decimal(resetAfter), append: false },
       ];
     case 'legacy':
       return [
-        { name: 'X-RateLimit-Limit', value: String(limit), append: false },
-        { name: 'X-RateLimit-Remaining', value: String(remaining), append: false },
-        { name: 'X-RateLimit-Reset', value: String(decision.timestamp + resetAfter), append: false },
+        { name: 'X-RateLimit-Limit', value: decimal(limit), append: false },
+        { name: 'X-RateLimit-Remaining', value: decimal(remaining), append: false },
+        { name: 'X-RateLimit-Reset', value: decimal(decision.timestamp + resetAfter), append: false },
       ];
     default:
       return [];
@@ -105,7 +106,7 @@ function draft8PolicyItem(name: string, limit: number, windowSeconds: number, pk
 
 /** A draft-8 RateLimit item: what is left of the policy's quota and when it resets. */
 function draft8LimitItem(name: string, remaining: number, resetAfter: number): string {
-  return `"${name}"; r=${remaining}; t=${resetAfter}`;
+  return `"${name}"; r=${decimal(remaining)}; t=${decimal(resetAfter)}`;
 }
 
 /**
@@ -132,12 +133,12 @@ function multiPolicyHeaders(
   }
   const policy = { name: 'RateLimit-Policy', value: bindingFirst.map((p) => `${p.limit};w=${p.windowSeconds}`).join(', '), append: false };
   const { limit, remaining, resetAfter } = decision;
-  if (mode === 'draft-7') return [policy, { name: 'RateLimit', value: `limit=${limit}, remaining=${remaining}, reset=${resetAfter}`, append: false }];
+  if (mode === 'draft-7') return [policy, { name: 'RateLimit', value: `limit=${decimal(limit)}, remaining=${decimal(remaining)}, reset=${decimal(resetAfter)}`, append: false }];
   return [
     policy,
-    { name: 'RateLimit-Limit', value: String(limit), append: false },
-    { name: 'RateLimit-Remaining', value: String(remaining), append: false },
-    { name: 'RateLimit-Reset', value: String(resetAfter), append: false },
+    { name: 'RateLimit-Limit', value: decimal(limit), append: false },
+    { name: 'RateLimit-Remaining', value: decimal(remaining), append: false },
+    { name: 'RateLimit-Reset', value: decimal(resetAfter), append: false },
   ];
 }
 
@@ -148,12 +149,13 @@ function multiPolicyHeaders(
  */
 export function retryAfterHeader(decision: Decision): HeaderLine | undefined {
   if (!Number.isFinite(decision.retryAfter)) return undefined;
-  return { name: 'Retry-After', value: String(decision.retryAfter), append: false };
+  return { name: 'Retry-After', value: decimal(decision.retryAfter), append: false };
 }
 
 /**
  * A header name in lower case, as Node and Fastify key their header maps. Each of them lower-cases a
- * name it is given with a new string every time; the few names slidegate sends are lowered once here.
+ * name it is given with a new string every time, and looks a new string up in V8's string table when
+ * it uses it as a key; a name already in lower case comes back from `toLowerCase()` as it is.
  */
 export function headerKey(name: string): string {
   let key = headerKeys.get(name);
@@ -161,7 +163,18 @@ export function headerKey(name: string): string {
   return key;
 }
 
-const headerKeys = new Map<string, string>();
+/** The names slidegate sends, as literals: V8 interns those, so using one as a key needs no lookup. */
+const headerKeys = new Map<string, string>([
+  ['RateLimit-Policy', 'ratelimit-policy'],
+  ['RateLimit', 'ratelimit'],
+  ['RateLimit-Limit', 'ratelimit-limit'],
+  ['RateLimit-Remaining', 'ratelimit-remaining'],
+  ['RateLimit-Reset', 'ratelimit-reset'],
+  ['X-RateLimit-Limit', 'x-ratelimit-limit'],
+  ['X-RateLimit-Remaining', 'x-ratelimit-remaining'],
+  ['X-RateLimit-Reset', 'x-ratelimit-reset'],
+  ['Retry-After', 'retry-after'],
+]);
 
 /** express-rate-limit's default policy identifier: `100-in-1min`, `10-in-30sec`, `5-in-2hrs`, `1-in-1day`. */
 export function defaultPolicyName(limit: number, windowSeconds: number): string {
