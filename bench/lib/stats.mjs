@@ -51,3 +51,19 @@ export function medianRun(runs, key) {
   const median = sorted[Math.floor((sorted.length - 1) / 2)];
   return { ...median, rounds: runs.length, [`${key}_min`]: sorted[0][key], [`${key}_max`]: sorted[sorted.length - 1][key] };
 }
+
+/**
+ * The median of per-round ratios a[i] / b[i] of two subjects measured in the same rounds (rounds interleave
+ * the subjects, so the two runs of a pair are seconds apart): a machine whose speed drifts from one minute to
+ * the next moves both sides of a pair alike. Pairs with a missing side are left out; null when none is left.
+ * Lower median when even, as `medianRun`.
+ */
+export function pairedRatio(a, b) {
+  const ratios = [];
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (typeof a[i] === 'number' && typeof b[i] === 'number' && b[i] > 0) ratios.push(a[i] / b[i]);
+  }
+  if (ratios.length === 0) return null;
+  ratios.sort((x, y) => x - y);
+  return Math.round(ratios[Math.floor((ratios.length - 1) / 2)] * 100) / 100;
+}
