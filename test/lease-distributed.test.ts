@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import { RateLimiter, RedisStore } from '@slidegate/core';
+import { RateLimiter, RedisStore, SAFE_REDIS_OPTIONS } from '@slidegate/core';
 import { sharedRedis, type SharedRedis } from '@slidegate/test-utils';
 import type { CommandBody, DecisionRecord, RunPlan, UpdateRecord, WorkerConfig } from './workers/lease-worker';
 
@@ -156,7 +156,8 @@ describe('leases across 4 processes on one Redis', function () {
 
   before(async () => {
     redis = await sharedRedis();
-    admin = new Redis(redis.url);
+    admin = new Redis(redis.url, { ...SAFE_REDIS_OPTIONS, lazyConnect: true });
+    await admin.connect();
   });
 
   afterEach(async () => {

@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
-import { RateLimiter, RedisStore, type Algorithm, type Decision } from '@slidegate/core';
+import { RateLimiter, RedisStore, SAFE_REDIS_OPTIONS, type Algorithm, type Decision } from '@slidegate/core';
 import { sharedRedis, type SharedRedis } from '@slidegate/test-utils';
 
 const T = 1_700_000_000;
@@ -41,7 +41,8 @@ describe('leases on RedisStore (one process)', function () {
 
   before(async () => {
     redis = await sharedRedis();
-    client = new Redis(redis.url, { enableAutoPipelining: true });
+    client = new Redis(redis.url, { ...SAFE_REDIS_OPTIONS, enableAutoPipelining: true, lazyConnect: true });
+    await client.connect();
   });
 
   afterEach(async () => {

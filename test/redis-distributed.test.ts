@@ -9,7 +9,7 @@ import { fork } from 'node:child_process';
 import path from 'node:path';
 import { expect } from 'chai';
 import { Redis, type Cluster } from 'ioredis';
-import { RateLimiter, RedisStore } from '@slidegate/core';
+import { RateLimiter, RedisStore, SAFE_REDIS_OPTIONS } from '@slidegate/core';
 import { sharedRedis, startCluster, type RedisCluster, type SharedRedis } from '@slidegate/test-utils';
 import { deleteKeys, uniquePrefix } from '../packages/core/test/redis-helpers';
 
@@ -109,7 +109,8 @@ describe('distributed invariant: 4 processes on one RedisStore', function () {
     let client: Redis;
     before(async () => {
       shared = await sharedRedis();
-      client = new Redis(shared.url);
+      client = new Redis(shared.url, { ...SAFE_REDIS_OPTIONS, lazyConnect: true });
+      await client.connect();
     });
     after(async () => {
       client?.disconnect();
@@ -166,6 +167,8 @@ describe('distributed invariant: 4 processes on one RedisStore', function () {
     before(async function () {
       this.timeout(60_000);
       cluster = await startCluster();
+      // ioredis' defaults: with SAFE_CLUSTER_OPTIONS the first command after 'ready' failed once in
+      // 'Connection is closed' (the chaos tests cover the safe settings on a Cluster).
       client = cluster.client();
     });
     after(async () => {

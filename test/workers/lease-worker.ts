@@ -5,7 +5,7 @@
  * Every decision goes back as a compact record so the parent can check the SPEC's invariant.
  */
 import { Redis } from 'ioredis';
-import { RateLimiter, RedisStore } from '@slidegate/core';
+import { RateLimiter, RedisStore, SAFE_REDIS_OPTIONS } from '@slidegate/core';
 
 export interface WorkerConfig {
   url: string;
@@ -50,7 +50,8 @@ export type Command =
 export type CommandBody = { [K in Command['cmd']]: Omit<Extract<Command, { cmd: K }>, 'id'> }[Command['cmd']];
 
 const config = JSON.parse(process.env.LEASE_WORKER_CONFIG ?? '{}') as WorkerConfig;
-const client = new Redis(config.url, { enableAutoPipelining: true });
+// The settings slidegate asks of a client; with no offline queue, the worker reports ready once connected.
+const client = new Redis(config.url, { ...SAFE_REDIS_OPTIONS, enableAutoPipelining: true });
 client.on('error', () => undefined); // failures surface as failed (closed-mode) decisions
 const store = new RedisStore({ client, prefix: config.prefix });
 // failureMode 'closed': should Redis stall, a fallback decision denies and can never over-admit.
@@ -152,4 +153,4 @@ process.on('message', (command: Command) => {
 });
 // The parent's disconnect (or death) ends this worker: no orphan keeps running.
 process.on('disconnect', () => process.exit(0));
-process.send?.({ ready: true });
+client.once('ready', () => process.send?.({ ready: true }));

@@ -2,7 +2,7 @@
 // through the BUILT @slidegate/core on a shared Redis (standalone or Cluster) and reports every
 // allowed decision. Input: one JSON argument (see the test); output: one IPC message.
 import { Cluster, Redis } from 'ioredis';
-import { RateLimiter, RedisStore } from '@slidegate/core';
+import { RateLimiter, RedisStore, SAFE_REDIS_OPTIONS } from '@slidegate/core';
 
 const job = JSON.parse(process.argv[2]);
 
@@ -18,8 +18,11 @@ function random(seed) {
 }
 
 async function main() {
-  const client = job.cluster ? new Cluster(job.cluster, { enableAutoPipelining: true }) : new Redis(job.url, { enableAutoPipelining: true });
+  // On standalone Redis the settings slidegate asks of a client (no offline queue: decide once connected).
+  // On a Cluster ioredis' defaults, as in the parent (test/redis-distributed.test.ts says why).
+  const client = job.cluster ? new Cluster(job.cluster, { enableAutoPipelining: true }) : new Redis(job.url, { ...SAFE_REDIS_OPTIONS, enableAutoPipelining: true });
   client.on('error', () => undefined);
+  if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
   const store = new RedisStore({ client, prefix: job.prefix });
   const limiter = new RateLimiter({
     limit: job.limit,

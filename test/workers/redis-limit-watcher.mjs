@@ -1,10 +1,10 @@
 // A worker process of test/redis-distributed.test.ts: watches limit changes through its own
 // RedisStore (the BUILT @slidegate/core) and reports each one with the limit it then reads.
 import { Redis } from 'ioredis';
-import { RedisStore } from '@slidegate/core';
+import { RedisStore, SAFE_REDIS_OPTIONS } from '@slidegate/core';
 
 const job = JSON.parse(process.argv[2]);
-const client = new Redis(job.url);
+const client = new Redis(job.url, SAFE_REDIS_OPTIONS);
 client.on('error', () => undefined);
 const store = new RedisStore({ client, prefix: job.prefix });
 
@@ -16,12 +16,13 @@ store.onLimitChange((clientId) => {
   );
 });
 
-// Ready once the subscription is confirmed (bounded: 5 s).
+// Ready once the subscription is confirmed and the client connected (bounded: 5 s).
 const started = Date.now();
+const connected = () => store.subscriberConnection?.status === 'ready' && client.status === 'ready';
 const poll = setInterval(() => {
-  if (store.subscriberConnection?.status === 'ready' || Date.now() - started > 5000) {
+  if (connected() || Date.now() - started > 5000) {
     clearInterval(poll);
-    process.send({ ready: store.subscriberConnection?.status === 'ready' });
+    process.send({ ready: connected() });
   }
 }, 10);
 
