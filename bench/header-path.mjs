@@ -14,11 +14,9 @@
 //   node bench/header-path.mjs [--before=DIR] [--rounds=9] [--iterations=200000]
 
 import { IncomingMessage, ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from './lib/args.mjs';
+import { importSlidegate } from './lib/slidegate-build.mjs';
 
 const args = parseArgs(process.argv.slice(2));
 const rounds = Number(args.rounds ?? 9);
@@ -26,12 +24,6 @@ const iterations = Number(args.iterations ?? 200_000);
 const LIMIT = 1_000_000_000;
 const POLICY = '"1000000000-in-1min"; q=1000000000; w=60; pk=:NTA3NTBkMWJhOTc3:';
 const LIMIT_ITEM = '"1000000000-in-1min"; r=999999999; t=60';
-
-async function core(before) {
-  if (before === undefined) return import('@slidegate/core');
-  const require = createRequire(join(before, 'node_modules', 'index.js'));
-  return import(pathToFileURL(require.resolve('@slidegate/core')).href);
-}
 
 const request = { ip: '127.0.0.1' };
 const access = { ip: (r) => r.ip, forwardedForIgnored: () => false };
@@ -50,7 +42,7 @@ function limiterVariant(lib, options) {
   return (res) => setHeaders(http.decide(request), res, lib.headerKey);
 }
 
-const ours = await core();
+const ours = await importSlidegate('core');
 const variants = {
   bare: () => {},
   static: (res) => {
@@ -60,7 +52,7 @@ const variants = {
   nohdr: limiterVariant(ours, { headers: false }),
   draft8: limiterVariant(ours, {}),
 };
-if (args.before !== undefined) variants.before = limiterVariant(await core(args.before), {});
+if (args.before !== undefined) variants.before = limiterVariant(await importSlidegate('core', args.before), {});
 
 const req = new IncomingMessage(new Socket());
 req.method = 'GET';

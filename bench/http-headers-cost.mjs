@@ -18,11 +18,10 @@
 // --server-flags="..." passes more Node flags to every server.
 
 import { fork } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { answerNextTickProbe, askNextTick } from './lib/next-tick-probe.mjs';
 import { pinToCores } from './lib/pin.mjs';
+import { importSlidegate } from './lib/slidegate-build.mjs';
 
 const LIMIT = 1_000_000_000;
 const WINDOW_SECONDS = 60;
@@ -35,14 +34,6 @@ const args = Object.fromEntries(
     return at === -1 ? [a.slice(2), 'true'] : [a.slice(2, at), a.slice(at + 1)];
   }),
 );
-
-/** The slidegate adapter of `framework`, from this build or from `--before`'s copy. */
-async function slidegateAdapter(framework, before) {
-  const name = `@slidegate/${framework}`;
-  if (before === undefined) return import(name);
-  const require = createRequire(join(before, 'node_modules', 'index.js'));
-  return import(pathToFileURL(require.resolve(name)).href);
-}
 
 /**
  * The `noop` and `static` variants: a limiter-shaped step that decides nothing, without headers
@@ -61,7 +52,7 @@ async function serve(framework, variant, before) {
   // The framework, then the limiter, as an application loads them: the order changes how often Node 20's
   // nextTick ends up on its slow path (bench/lib/next-tick-probe.mjs).
   await import(framework);
-  const adapter = slidegate ? await slidegateAdapter(framework, variant === 'before' ? before : undefined) : undefined;
+  const adapter = slidegate ? await importSlidegate(framework, variant === 'before' ? before : undefined) : undefined;
   if (framework === 'express') {
     const { default: express } = await import('express');
     const app = express();
