@@ -1,4 +1,5 @@
-import { HttpLimiter, headerKey, type ClientLimit, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimiter } from '@slidegate/core';
+import { HttpLimiter, headerKey, type ClientLimit, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimiter, type RequestAccess } from '@slidegate/core';
+import { KoaClientAddress } from './client-address';
 import type { Context, Middleware, Next } from 'koa';
 
 /** Sends the limited response yourself; headers and `Retry-After` are already set. */
@@ -18,21 +19,24 @@ export interface KoaRateLimitMiddleware extends Middleware {
 }
 
 /**
- * `ctx.ip` follows `app.proxy` (and `app.proxyIpHeader`, `app.maxIpsCount`). Read through
- * `ctx.request` and `ctx.req`, which `ctx.ip` and `ctx.headers` delegate to, one getter fewer per request.
+ * What the shared layer reads of a Koa request. The address follows `app.proxy` (and `app.proxyIpHeader`,
+ * `app.maxIpsCount`), as `ctx.ip` does; headers are read through `ctx.req`, one getter fewer per request.
  */
-const koaAccess = {
-  ip: (ctx: Context): string | undefined => ctx.request.ip || undefined,
-  forwardedForIgnored: (ctx: Context): boolean => ctx.req.headers['x-forwarded-for'] !== undefined && !ctx.app.proxy,
-  permissiveProxy: (ctx: Context): boolean => ctx.app.proxy && !(ctx.app.maxIpsCount > 0),
-};
+function koaAccess(): RequestAccess<Context> {
+  const address = new KoaClientAddress();
+  return {
+    ip: (ctx) => address.of(ctx),
+    forwardedForIgnored: (ctx) => ctx.req.headers['x-forwarded-for'] !== undefined && !ctx.app.proxy,
+    permissiveProxy: (ctx) => ctx.app.proxy && !(ctx.app.maxIpsCount > 0),
+  };
+}
 
 /**
  * Rate-limiting middleware for Koa 2 and 3: `app.use(rateLimit({ limit: 100, windowSeconds: 60 }))`.
  * The limiter is built here, once, not per request.
  */
 export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware {
-  const http = new HttpLimiter<Context, KoaLimitHandler>(options, koaAccess, 'rateLimit options');
+  const http = new HttpLimiter<Context, KoaLimitHandler>(options, koaAccess(), 'rateLimit options');
   const handler = http.handler;
   const middleware = (ctx: Context, next: Next): Promise<unknown> => {
     try {

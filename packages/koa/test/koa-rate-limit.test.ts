@@ -136,6 +136,46 @@ describe('@slidegate/koa behaviour', () => {
     expect(warnings.map((w) => w.code)).to.deep.equal(['SLIDEGATE_XFF_IGNORED']);
   });
 
+  it('keys by ctx.ip as the app has it: an address set by earlier middleware, an app that overrides ip, app.proxy switched on later', async () => {
+    const keys: string[] = [];
+    const recordKey = { handler: (ctx: Koa.Context, _next: Koa.Next, info: { key: string }) => void (keys.push(info.key), (ctx.status = 429)) };
+    const setByMiddleware = appWith([
+      (ctx, next) => {
+        const client = ctx.get('x-client');
+        if (client !== '') ctx.request.ip = client;
+        return next();
+      },
+      limited({ limit: 1, windowSeconds: 60, ...recordKey }),
+    ]);
+    expect(await statuses(setByMiddleware, 2, '/', { 'x-client': '198.51.100.21' })).to.deep.equal([200, 429]);
+    expect(await statuses(setByMiddleware, 1, '/', { 'x-client': '198.51.100.22' })).to.deep.equal([200]);
+    expect(await statuses(setByMiddleware, 2, '/')).to.deep.equal([200, 429]);
+    expect(keys).to.deep.equal(['198.51.100.21', '127.0.0.1']);
+
+    keys.length = 0;
+    const overriding = new Koa();
+    Object.defineProperty(overriding.request, 'ip', { get(this: Koa.Request) { return this.get('x-real-ip') || this.socket.remoteAddress; } });
+    overriding.use(limited({ limit: 1, windowSeconds: 60, ...recordKey }));
+    overriding.use((ctx) => void (ctx.body = 'ok'));
+    const overridden = overriding.callback();
+    expect(await statuses(overridden, 2, '/', { 'x-real-ip': '198.51.100.23' })).to.deep.equal([200, 429]);
+    expect(await statuses(overridden, 1, '/', { 'x-real-ip': '198.51.100.24' })).to.deep.equal([200]);
+    expect(keys).to.deep.equal(['198.51.100.23']);
+
+    keys.length = 0;
+    const switching = new Koa({ maxIpsCount: 1 });
+    switching.use(limited({ limit: 1, windowSeconds: 60, ...recordKey }));
+    switching.use((ctx) => void (ctx.body = 'ok'));
+    const switched = switching.callback();
+    const ignored = await warningsDuring(async () => {
+      expect(await statuses(switched, 1, '/', { 'x-forwarded-for': '198.51.100.25' })).to.deep.equal([200]);
+    });
+    expect(ignored.map((w) => w.code)).to.deep.equal(['SLIDEGATE_XFF_IGNORED']);
+    switching.proxy = true;
+    expect(await statuses(switched, 2, '/', { 'x-forwarded-for': '198.51.100.25' })).to.deep.equal([200, 429]);
+    expect(keys).to.deep.equal(['198.51.100.25']);
+  });
+
   it('warns once when app.proxy trusts the whole X-Forwarded-For (no maxIpsCount)', async () => {
     const permissive = appWith([limited({ limit: 5, windowSeconds: 60 })], true);
     const warnings = await warningsDuring(async () => {
