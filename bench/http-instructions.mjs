@@ -1,6 +1,6 @@
 // What one request costs the server in instructions, counted by valgrind's callgrind: unlike req/s or CPU
-// time, the count does not move with other load on the machine (two processes of one server differ by up to
-// 3k instructions on the main thread), so small per-request costs and before/after changes show through. Each server is the one in
+// time, the count moves far less with other load on the machine (two processes of one server differ by up to
+// 3k instructions on the main thread in quiet runs, up to 10k seen when callgrind runs overlapped), so small per-request costs and before/after changes show through. Each server is the one in
 // bench/http-headers-cost.mjs (same variants), run under callgrind; autocannon (10 connections) sends
 // --warmup requests, the counters are zeroed, then --requests more are counted. User-space instructions of
 // every server thread (JIT compilers and GC helpers included), no kernel time. Each line also gives the
@@ -8,14 +8,16 @@
 // nextTick (several times the others) counts more instructions whatever the variant. Run after `npm run build`:
 //
 //   node bench/http-instructions.mjs [--frameworks=express,koa,fastify] [--variants=bare,noop,static,slidegate,peer]
-//        [--requests=4000] [--warmup=30000] [--before=DIR] [--keep=DIR]
+//        [--requests=4000] [--warmup=30000] [--before=DIR] [--keep=DIR] [--node-flags="..."]
 //
 // --keep=DIR keeps each server's callgrind dumps in DIR/<framework>-<variant>/, for `callgrind_annotate`
-// (Node's C++ and V8's builtins by name; JIT-compiled JavaScript shows as addresses).
+// (Node's C++ and V8's builtins by name; JIT-compiled JavaScript shows as addresses), and with it Node's
+// perf map when the server ran with --perf-basic-prof, which names those addresses:
+// `node bench/callgrind-js.mjs DIR/koa-bare DIR/koa-slidegate` lists what one server adds over the other.
 //
 // About a minute per server (callgrind runs Node some 50x slower).
 import { execFileSync, fork } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +32,8 @@ const variants = (args.variants ?? 'bare,noop,static,slidegate,peer').split(',')
 const requests = Number(args.requests ?? 4000);
 // Fewer warm-up requests leave V8 compiling the hot code while counting: 3,000 gave Fastify 207k a request, 30,000 gave 134k.
 const warmup = Number(args.warmup ?? 30000);
+// Node's own flags for the server, e.g. --perf-basic-prof (with --keep, names JIT code for bench/callgrind-js.mjs).
+const nodeFlags = (args.nodeFlags ?? '').split(' ').filter(Boolean);
 
 try {
   execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
@@ -62,7 +66,7 @@ async function count(framework, variant) {
   const child = fork(SERVER, ['--serve', framework, variant, args.before ?? ''], {
     execPath: 'valgrind',
     // JIT code rewrites itself: --smc-check makes callgrind see it.
-    execArgv: ['--tool=callgrind', '--smc-check=all-non-file', '--separate-threads=yes', `--callgrind-out-file=${join(dir, 'callgrind.out')}`, process.execPath],
+    execArgv: ['--tool=callgrind', '--smc-check=all-non-file', '--separate-threads=yes', `--callgrind-out-file=${join(dir, 'callgrind.out')}`, process.execPath, ...nodeFlags],
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
   });
   try {
@@ -78,7 +82,16 @@ async function count(framework, variant) {
     if (result.non2xx > 0 || result.errors > 0) throw new Error(`bench: ${framework} ${variant}: ${result.non2xx} non-2xx, ${result.errors} errors`);
     const nextTickNs = await askNextTick(child);
     const { total, main } = dumpedInstructions(dir);
-    if (args.keep !== undefined) cpSync(dir, join(args.keep, `${framework}-${variant}`), { recursive: true });
+    if (args.keep !== undefined) {
+      const kept = join(args.keep, `${framework}-${variant}`);
+      cpSync(dir, kept, { recursive: true });
+      // valgrind runs node in the process it was started as, so the map is under the child's pid.
+      const perfMap = `/tmp/perf-${child.pid}.map`;
+      if (existsSync(perfMap)) {
+        cpSync(perfMap, join(kept, 'perf.map'));
+        rmSync(perfMap);
+      }
+    }
     return { perRequest: total / result.requests.total, mainPerRequest: main / result.requests.total, nextTickNs };
   } finally {
     child.removeAllListeners('exit');
