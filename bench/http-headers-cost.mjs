@@ -21,6 +21,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { answerNextTickProbe, askNextTick } from './lib/next-tick-probe.mjs';
 import { pinToCores } from './lib/pin.mjs';
+import { FIXED_DRAFT8_HEADERS } from './lib/fixed-headers.mjs';
 import { importSlidegate } from './lib/slidegate-build.mjs';
 
 const LIMIT = 1_000_000_000;
@@ -41,10 +42,7 @@ const args = Object.fromEntries(
  * at fixed values of the same length (`static`: what sending those headers costs, bytes included). The
  * names are the lower-case literals slidegate sends, so `static` is the least any limiter pays for them.
  */
-const STATIC_HEADERS = [
-  ['ratelimit-policy', '"1000000000-in-1min"; q=1000000000; w=60; pk=:NTA3NTBkMWJhOTc3:'],
-  ['ratelimit', '"1000000000-in-1min"; r=999999999; t=60'],
-];
+const STATIC_HEADERS = FIXED_DRAFT8_HEADERS;
 const staticHeaders = (variant) => (variant === 'static' ? STATIC_HEADERS : []);
 
 async function serve(framework, variant, before) {

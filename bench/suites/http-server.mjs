@@ -1,11 +1,14 @@
 // One HTTP server for the http suite, in its own process: `node http-server.mjs <framework> <variant>`.
 // Answers GET / with a small JSON body, behind no limiter, slidegate, or the framework's usual limiter, on the
-// memory store or Redis. Every limit is 1e9 per 60 s, so every request is allowed: this measures overhead.
+// memory store or Redis, or behind a step that only sets slidegate's two draft-8 headers at fixed values
+// ('headers-only': what sending the default headers costs any limiter, with no decision). Every limit is
+// 1e9 per 60 s, so every request is allowed: this measures overhead.
 // Reports { port } (or { error }) over IPC, then serves until killed; answers 'next-tick' with { nextTickNs }
 // (bench/lib/next-tick-probe.mjs). Each server loads what an application would, in the same order for every
 // variant: the framework, then its limiter. Node 20's nextTick speed depends on what a process did while
 // starting: loading all of slidegate's packages first, as these servers once did, put most slidegate
 // Fastify servers on nextTick's slow path and no peer server.
+import { FIXED_DRAFT8_HEADERS } from '../lib/fixed-headers.mjs';
 import { answerNextTickProbe } from '../lib/next-tick-probe.mjs';
 
 // The Redis helpers (and ioredis) load only for a Redis variant, as in an application on the memory store.
@@ -47,6 +50,11 @@ async function express() {
       options.store = new RedisStore({ sendCommand: (command, ...args) => client.call(command, ...args), prefix: prefixFor('erl') });
     }
     app.use(rateLimit(options));
+  } else if (variant === 'headers-only') {
+    app.use((req, res, next) => {
+      for (const [name, value] of FIXED_DRAFT8_HEADERS) res.setHeader(name, value);
+      next();
+    });
   }
   app.get('/', (req, res) => res.json(BODY));
   return new Promise((resolve) => {
@@ -73,6 +81,11 @@ async function koa() {
         ...(redis ? { namespace: prefixFor('koa') } : {}),
       }),
     );
+  } else if (variant === 'headers-only') {
+    app.use((ctx, next) => {
+      for (const [name, value] of FIXED_DRAFT8_HEADERS) ctx.res.setHeader(name, value);
+      return next();
+    });
   }
   app.use((ctx) => {
     ctx.body = BODY;
@@ -93,6 +106,11 @@ async function fastify() {
     const options = { max: LIMIT, timeWindow: WINDOW_SECONDS * 1000 };
     if (variant.endsWith('redis')) Object.assign(options, { redis: await redisClient(), nameSpace: prefixFor('fastify') });
     await app.register(rateLimit, options);
+  } else if (variant === 'headers-only') {
+    app.addHook('onRequest', (request, reply, done) => {
+      for (const [name, value] of FIXED_DRAFT8_HEADERS) reply.header(name, value);
+      done();
+    });
   }
   app.get('/', async () => BODY);
   await app.listen({ port: 0, host: '127.0.0.1' });

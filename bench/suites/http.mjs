@@ -58,6 +58,7 @@ async function load(port, { connections, duration }) {
 
 function labelOf(framework, variant) {
   if (variant === 'none') return 'no limiter';
+  if (variant === 'headers-only') return 'draft-8 headers only, fixed';
   if (variant.startsWith('peer')) return `${PEERS[framework]}${variant.endsWith('redis') ? ' (Redis)' : ' (memory)'}`;
   return `slidegate${variant.endsWith('redis') ? ' (RedisStore)' : ' (memory)'}`;
 }
@@ -94,7 +95,9 @@ export async function run({ quick, args, log }) {
   settings.server_node_version = execFileSync(settings.node, ['--version']).toString().trim();
   // Redis variants are left out of --quick to keep it under two minutes; --http-redis forces them.
   const withRedis = (args.httpRedis ?? !quick) && (await redisReachable());
-  const variants = ['none', 'slidegate', 'peer', ...(withRedis ? ['slidegate-redis', 'peer-redis'] : [])];
+  // The floor: a step that sends the two default headers and decides nothing. Full runs only, as Redis is.
+  const withFloor = args.httpFloor ?? !quick;
+  const variants = ['none', ...(withFloor ? ['headers-only'] : []), 'slidegate', 'peer', ...(withRedis ? ['slidegate-redis', 'peer-redis'] : [])];
   const frameworks = typeof args.frameworks === 'string' ? FRAMEWORKS.filter((f) => args.frameworks.split(',').includes(f)) : FRAMEWORKS;
   const prefix = uniquePrefix('http');
   const runs = new Map();
@@ -154,9 +157,11 @@ export async function run({ quick, args, log }) {
     const pairedNone = get('slidegate')?.vs_none_paired ?? null;
     const pairedPeer = pairedRatio(get('slidegate')?.rps_rounds ?? [], get('peer')?.rps_rounds ?? []);
     const paired = settings.rounds > 1 ? `; per-round ratios (median of ${settings.rounds}): ${pairedNone ?? '-'}x no limiter, ${pairedPeer ?? '-'}x peer` : '';
+    const floorRow = get('headers-only');
+    const floor = floorRow === undefined ? '' : `; the two draft-8 headers alone, fixed, no decision: ${(settings.rounds > 1 ? floorRow.vs_none_paired : floorRow.vs_none) ?? '-'}x no limiter`;
     return {
       target: `${framework}: slidegate >= 0.95x no limiter, and not below ${PEERS[framework]}`,
-      measured: ours === null ? NOT_AVAILABLE : `medians: ${ratio(ours, none)}x no limiter, ${ratio(ours, peer)}x peer${paired}${fastTick}`,
+      measured: ours === null ? NOT_AVAILABLE : `medians: ${ratio(ours, none)}x no limiter, ${ratio(ours, peer)}x peer${paired}${floor}${fastTick}`,
       met: ours === null ? null : settings.rounds > 1 ? pairedNone !== null && pairedNone >= 0.95 && pairedPeer !== null && pairedPeer >= 1 : ratio(ours, none) >= 0.95 && ours >= peer,
     };
   });
@@ -213,6 +218,8 @@ export async function run({ quick, args, log }) {
         'a Fastify request makes several nextTick calls, so such a round loses 10-25% of its req/s whatever the limiter. "req/s in the other rounds" is the median of the rounds without it (lower median when even; - when none).',
       'Every limiter allows 1e9 requests per 60 s and keys on the client IP (all requests come from 127.0.0.1: one hot key), so no request is limited: the figures are the cost of deciding and setting headers.',
       `Redis variants (RedisStore / rate-limit-redis / koa-ratelimit redis driver / @fastify/rate-limit redis) run in the full bench${quick ? ' and were skipped in this quick run' : ''}.`,
+      `"draft-8 headers only, fixed": a middleware (Fastify: an onRequest hook) that sets slidegate's two draft-8 headers at fixed values under the lower-case names slidegate sends, and decides nothing: ` +
+        `what sending the default headers costs any limiter, the floor under slidegate's figure${withFloor ? '' : ' (full runs and --http-floor only; not in this run)'}.`,
     ],
   };
 }
