@@ -42,8 +42,7 @@ const args = Object.fromEntries(
  * at fixed values of the same length (`static`: what sending those headers costs, bytes included). The
  * names are the lower-case literals slidegate sends, so `static` is the least any limiter pays for them.
  */
-const STATIC_HEADERS = FIXED_DRAFT8_HEADERS;
-const staticHeaders = (variant) => (variant === 'static' ? STATIC_HEADERS : []);
+const staticHeaders = (variant) => (variant === 'static' ? FIXED_DRAFT8_HEADERS : []);
 
 async function serve(framework, variant, before) {
   const slidegate = variant === 'slidegate' || variant === 'nohdr' || variant === 'before';
