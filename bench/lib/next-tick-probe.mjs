@@ -7,6 +7,8 @@
 // nextTick calls, so the slow path costs a Fastify server 10-25% of its req/s, limiter or none. The HTTP
 // benches ask each server, after its measured run, how long a call takes.
 
+import { askChild } from './ask-child.mjs';
+
 /** The median nanoseconds of one `process.nextTick` call over 30 batches of 1000, the queue drained between batches. */
 export async function nextTickNanoseconds() {
   const noop = () => {};
@@ -30,14 +32,7 @@ export function answerNextTickProbe() {
 
 /** In the bench: asks a server started with answerNextTickProbe() for its ns per nextTick call; null if it does not answer. */
 export function askNextTick(child, timeoutMs = 10_000) {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(null), timeoutMs);
-    child.once('message', (message) => {
-      clearTimeout(timer);
-      resolve(typeof message?.nextTickNs === 'number' ? message.nextTickNs : null);
-    });
-    child.send('next-tick');
-  });
+  return askChild(child, 'next-tick', 'nextTickNs', timeoutMs);
 }
 
 /**

@@ -67,3 +67,9 @@ export function pairedRatio(a, b) {
   ratios.sort((x, y) => x - y);
   return Math.round(ratios[Math.floor((ratios.length - 1) / 2)] * 100) / 100;
 }
+
+/** The median of the numbers in `values` (nulls left out), lower median when even; null when none. */
+export function median(values) {
+  const numbers = values.filter((v) => typeof v === 'number' && Number.isFinite(v)).sort((a, b) => a - b);
+  return numbers.length === 0 ? null : numbers[Math.floor((numbers.length - 1) / 2)];
+}

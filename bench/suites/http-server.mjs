@@ -4,12 +4,13 @@
 // ('headers-only': what sending the default headers costs any limiter, with no decision). Every limit is
 // 1e9 per 60 s, so every request is allowed: this measures overhead.
 // Reports { port } (or { error }) over IPC, then serves until killed; answers 'next-tick' with { nextTickNs }
-// (bench/lib/next-tick-probe.mjs). Each server loads what an application would, in the same order for every
-// variant: the framework, then its limiter. Node 20's nextTick speed depends on what a process did while
-// starting: loading all of slidegate's packages first, as these servers once did, put most slidegate
-// Fastify servers on nextTick's slow path and no peer server.
+// (bench/lib/next-tick-probe.mjs) and 'cpu' with { cpuMicros } (bench/lib/cpu-probe.mjs). Each server loads
+// what an application would, in the same order for every variant: the framework, then its limiter. Node 20's
+// nextTick speed depends on what a process did while starting: loading all of slidegate's packages first, as
+// these servers once did, put most slidegate Fastify servers on nextTick's slow path and no peer server.
 import { FIXED_DRAFT8_HEADERS } from '../lib/fixed-headers.mjs';
 import { answerNextTickProbe } from '../lib/next-tick-probe.mjs';
+import { answerCpuProbe } from '../lib/cpu-probe.mjs';
 
 // The Redis helpers (and ioredis) load only for a Redis variant, as in an application on the memory store.
 const redisHelpers = () => import('../lib/redis.mjs');
@@ -121,6 +122,7 @@ const FRAMEWORKS = { express, koa, fastify };
 try {
   const port = await FRAMEWORKS[framework]();
   answerNextTickProbe();
+  answerCpuProbe();
   process.send({ port });
 } catch (error) {
   process.send({ error: String(error?.message ?? error) }, () => process.exit(0));

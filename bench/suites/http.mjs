@@ -5,8 +5,9 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { numberSetting } from '../lib/args.mjs';
 import { CORES, pinToCores } from '../lib/pin.mjs';
-import { medianRun, pairedRatio, ratio } from '../lib/stats.mjs';
+import { median, medianRun, pairedRatio, ratio } from '../lib/stats.mjs';
 import { askNextTick, onSlowPath } from '../lib/next-tick-probe.mjs';
+import { askCpuMicros, cpuFigures } from '../lib/cpu-probe.mjs';
 import { barChart } from '../lib/svg.mjs';
 import { NOT_AVAILABLE } from '../lib/available.mjs';
 import { connect, deleteUnder, redisReachable, uniquePrefix } from '../lib/redis.mjs';
@@ -53,6 +54,7 @@ async function load(port, { connections, duration }) {
     p99_ms: result.latency.p99,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
+    requests: result.requests.total,
   };
 }
 
@@ -74,8 +76,14 @@ async function measureOne(framework, variant, round, settings, log, prefix) {
     if (server.error) return { ...row, rps: `failed: ${server.error}` };
     log(`http: ${framework} ${row.label} (${settings.duration} s${settings.rounds > 1 ? `, round ${round}/${settings.rounds}` : ''})`);
     await load(server.port, { connections: settings.connections, duration: settings.warmup });
-    const measured = await load(server.port, settings);
-    return { ...row, ...measured, next_tick_ns: await askNextTick(server.child) };
+    const serverBefore = await askCpuMicros(server.child);
+    const ownBefore = process.cpuUsage();
+    const started = process.hrtime.bigint();
+    const { requests, ...measured } = await load(server.port, settings);
+    const wallMicros = Number(process.hrtime.bigint() - started) / 1000;
+    const ownAfter = process.cpuUsage();
+    const cpu = cpuFigures({ serverBefore, serverAfter: await askCpuMicros(server.child), ownBefore, ownAfter, wallMicros, requests });
+    return { ...row, ...measured, ...cpu, next_tick_ns: await askNextTick(server.child) };
   } catch (error) {
     return { ...row, rps: `failed: ${error.message}` };
   } finally {
@@ -126,7 +134,15 @@ export async function run({ quick, args, log }) {
     const slow = r.filter((run) => onSlowPath(run.next_tick_ns, fastestTick)).length;
     // req/s of the rounds whose server had the fast nextTick: what the limiter costs, V8's lottery aside.
     const rpsFast = fast.length === 0 ? null : num(medianRun(fast, 'rps').rps);
-    return { ...medianRun(r, 'rps'), slow_tick_rounds: `${slow}/${r.length}`, rps_fast_tick: rpsFast, rps_rounds: r.map((run) => num(run.rps)) };
+    const cpuRounds = r.map((run) => num(run.server_cpu_us));
+    return {
+      ...medianRun(r, 'rps'),
+      slow_tick_rounds: `${slow}/${r.length}`,
+      rps_fast_tick: rpsFast,
+      rps_rounds: r.map((run) => num(run.rps)),
+      server_cpu_us_rounds: cpuRounds,
+      server_cpu_us_median: median(cpuRounds),
+    };
   });
   const headline = {};
   for (const framework of FRAMEWORKS) {
@@ -137,6 +153,8 @@ export async function run({ quick, args, log }) {
       r.vs_none = r.variant === 'none' ? null : ratio(num(r.rps), none);
       r.vs_none_fast_tick = r.variant === 'none' ? null : ratio(r.rps_fast_tick, noneFast);
       r.vs_none_paired = r.variant === 'none' ? null : pairedRatio(r.rps_rounds, noneRow?.rps_rounds ?? []);
+      // Inverted, so it reads like the req/s ratio: the throughput the server's CPU cost alone would give.
+      r.cpu_vs_none_paired = r.variant === 'none' ? null : pairedRatio(noneRow?.server_cpu_us_rounds ?? [], r.server_cpu_us_rounds);
       headline[`http_${framework}_${r.variant.replace('-', '_')}_rps`] = num(r.rps);
     }
   }
@@ -157,11 +175,14 @@ export async function run({ quick, args, log }) {
     const pairedNone = get('slidegate')?.vs_none_paired ?? null;
     const pairedPeer = pairedRatio(get('slidegate')?.rps_rounds ?? [], get('peer')?.rps_rounds ?? []);
     const paired = settings.rounds > 1 ? `; per-round ratios (median of ${settings.rounds}): ${pairedNone ?? '-'}x no limiter, ${pairedPeer ?? '-'}x peer` : '';
+    const cpuNone = pairedRatio(get('none')?.server_cpu_us_rounds ?? [], get('slidegate')?.server_cpu_us_rounds ?? []);
+    const cpuPeer = pairedRatio(get('peer')?.server_cpu_us_rounds ?? [], get('slidegate')?.server_cpu_us_rounds ?? []);
+    const cpu = cpuNone === null ? '' : `; by server CPU a request (inverted, per round): ${cpuNone}x no limiter, ${cpuPeer ?? '-'}x peer`;
     const floorRow = get('headers-only');
     const floor = floorRow === undefined ? '' : `; the two draft-8 headers alone, fixed, no decision: ${(settings.rounds > 1 ? floorRow.vs_none_paired : floorRow.vs_none) ?? '-'}x no limiter`;
     return {
       target: `${framework}: slidegate >= 0.95x no limiter, and not below ${PEERS[framework]}`,
-      measured: ours === null ? NOT_AVAILABLE : `medians: ${ratio(ours, none)}x no limiter, ${ratio(ours, peer)}x peer${paired}${floor}${fastTick}`,
+      measured: ours === null ? NOT_AVAILABLE : `medians: ${ratio(ours, none)}x no limiter, ${ratio(ours, peer)}x peer${paired}${cpu}${floor}${fastTick}`,
       met: ours === null ? null : settings.rounds > 1 ? pairedNone !== null && pairedNone >= 0.95 && pairedPeer !== null && pairedPeer >= 1 : ratio(ours, none) >= 0.95 && ours >= peer,
     };
   });
@@ -184,6 +205,10 @@ export async function run({ quick, args, log }) {
                 { key: 'rps_max', label: 'max of rounds' },
               ]
             : []),
+          { key: 'server_cpu_us_median', label: 'server CPU µs a request', digits: 1 },
+          { key: 'cpu_vs_none_paired', label: 'x no limiter by CPU (per round)', digits: 2 },
+          { key: 'server_busy_pct', label: 'server busy %' },
+          { key: 'loadgen_busy_pct', label: 'autocannon busy %' },
           { key: 'slow_tick_rounds', label: 'rounds on nextTick slow path' },
           { key: 'rps_fast_tick', label: 'req/s in the other rounds' },
           { key: 'vs_none_fast_tick', label: 'x no limiter (other rounds)', digits: 2 },
@@ -216,6 +241,11 @@ export async function run({ quick, args, log }) {
       `nextTick slow path: after its measured run each server times process.nextTick (bench/lib/next-tick-probe.mjs; fastest server this run: ${fastestTick ?? '-'} ns a call). ` +
         'A server at more than 3x the fastest is on V8\'s slow path for nextTick, which a Node 20 process gets or not at random (more often once Fastify plugins are registered) and keeps for its life; ' +
         'a Fastify request makes several nextTick calls, so such a round loses 10-25% of its req/s whatever the limiter. "req/s in the other rounds" is the median of the rounds without it (lower median when even; - when none).',
+      'Server CPU µs a request: the server process\'s user and system time over the measured run (process.cpuUsage, asked over IPC before and after) ' +
+        'divided by the requests autocannon completed, median over rounds; "x no limiter by CPU" is the no-limiter server\'s figure over this one\'s, per round, ' +
+        'so it reads like the req/s ratio. Busy %: CPU time over wall time of the run, for the server and for this process (autocannon); ' +
+        'the one near 100% is the bottleneck, and where that is autocannon, req/s understates what a limiter costs and the CPU ratio is the one to read. ' +
+        'Busy % of the median run.',
       'Every limiter allows 1e9 requests per 60 s and keys on the client IP (all requests come from 127.0.0.1: one hot key), so no request is limited: the figures are the cost of deciding and setting headers.',
       `Redis variants (RedisStore / rate-limit-redis / koa-ratelimit redis driver / @fastify/rate-limit redis) run in the full bench${quick ? ' and were skipped in this quick run' : ''}.`,
       `"draft-8 headers only, fixed": a middleware (Fastify: an onRequest hook) that sets slidegate's two draft-8 headers at fixed values under the lower-case names slidegate sends, and decides nothing: ` +
