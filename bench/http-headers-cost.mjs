@@ -20,6 +20,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { answerNextTickProbe, askNextTick } from './lib/next-tick-probe.mjs';
+import { answerCpuProbe, askCpu } from './lib/cpu-probe.mjs';
 import { pinToCores } from './lib/pin.mjs';
 import { FIXED_DRAFT8_HEADERS } from './lib/fixed-headers.mjs';
 import { importSlidegate } from './lib/slidegate-build.mjs';
@@ -127,14 +128,6 @@ function pin(pid, core) {
   if (args.pin !== undefined) pinToCores(pid, String(core));
 }
 
-/** The server's CPU time so far ({ user, system } in µs), asked over IPC. */
-function cpuOf(child) {
-  return new Promise((resolve) => {
-    child.once('message', resolve);
-    child.send('cpu');
-  });
-}
-
 function stop(child) {
   return new Promise((resolve) => {
     child.removeAllListeners('exit');
@@ -151,13 +144,14 @@ async function measure(framework, variant, duration) {
   try {
     const url = `http://127.0.0.1:${port}/`;
     await autocannon({ url, connections: 50, duration: 1 });
-    const cpuBefore = await cpuOf(child);
+    const cpuBefore = await askCpu(child);
     const clientBefore = process.cpuUsage();
     const result = await autocannon({ url, connections: 50, duration });
     const client = process.cpuUsage(clientBefore);
-    const cpuAfter = await cpuOf(child);
-    const user = cpuAfter.user - cpuBefore.user;
-    const cpu = user + cpuAfter.system - cpuBefore.system;
+    const cpuAfter = await askCpu(child);
+    if (cpuBefore === null || cpuAfter === null) throw new Error(`${framework} ${variant}: the server did not report its CPU time`);
+    const user = cpuAfter.userMicros - cpuBefore.userMicros;
+    const cpu = cpuAfter.cpuMicros - cpuBefore.cpuMicros;
     if (result.non2xx > 0 || result.errors > 0) throw new Error(`${framework} ${variant}: ${result.non2xx} non-2xx, ${result.errors} errors`);
     const nextTickNs = await askNextTick(child);
     return {
@@ -185,9 +179,9 @@ if (args.serve !== undefined) {
   const [framework, variant, before] = process.argv.slice(process.argv.indexOf('--serve') + 1);
   process.on('message', (message) => {
     if (message === 'stop') process.exit(0);
-    if (message === 'cpu') process.send(process.cpuUsage());
   });
   answerNextTickProbe();
+  answerCpuProbe();
   process.send(await serve(framework, variant, before || undefined));
 } else {
   const frameworks = (args.frameworks ?? 'express,koa,fastify').split(',');

@@ -3,18 +3,23 @@
 // which one was, and CPU time a request is the server's cost whichever it was.
 import { askChild } from './ask-child.mjs';
 
-/** In a bench server: answers the bench's 'cpu' message with { cpuMicros }, user and system time so far. */
+/** In a bench server: answers the bench's 'cpu' message with { cpuMicros, userMicros }: CPU time so far, all and user. */
 export function answerCpuProbe() {
   process.on('message', (message) => {
     if (message !== 'cpu') return;
     const { user, system } = process.cpuUsage();
-    process.send({ cpuMicros: user + system });
+    process.send({ cpuMicros: user + system, userMicros: user });
   });
 }
 
-/** In the bench: the CPU microseconds a server started with answerCpuProbe() has used; null if it does not answer. */
-export function askCpuMicros(child) {
+/** In the bench: { cpuMicros, userMicros } a server started with answerCpuProbe() has used; null if it does not answer. */
+export function askCpu(child) {
   return askChild(child, 'cpu', 'cpuMicros');
+}
+
+/** In the bench: the CPU microseconds a server started with answerCpuProbe() has used; null if it does not answer. */
+export async function askCpuMicros(child) {
+  return (await askCpu(child))?.cpuMicros ?? null;
 }
 
 /**

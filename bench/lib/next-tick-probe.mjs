@@ -32,7 +32,7 @@ export function answerNextTickProbe() {
 
 /** In the bench: asks a server started with answerNextTickProbe() for its ns per nextTick call; null if it does not answer. */
 export function askNextTick(child, timeoutMs = 10_000) {
-  return askChild(child, 'next-tick', 'nextTickNs', timeoutMs);
+  return askChild(child, 'next-tick', 'nextTickNs', timeoutMs).then((answer) => answer?.nextTickNs ?? null);
 }
 
 /**
