@@ -4,10 +4,11 @@
 // ('headers-only': what sending the default headers costs any limiter, with no decision). Every limit is
 // 1e9 per 60 s, so every request is allowed: this measures overhead.
 // Reports { port } (or { error }) over IPC, then serves until killed; answers 'next-tick' with { nextTickNs }
-// (bench/lib/next-tick-probe.mjs) and 'cpu' with { cpuMicros } (bench/lib/cpu-probe.mjs). Each server loads
-// what an application would, in the same order for every variant: the framework, then its limiter. Node 20's
-// nextTick speed depends on what a process did while starting: loading all of slidegate's packages first, as
-// these servers once did, put most slidegate Fastify servers on nextTick's slow path and no peer server.
+// (bench/lib/next-tick-probe.mjs) and 'cpu' with { cpuMicros, userMicros } (bench/lib/cpu-probe.mjs). Each
+// server loads what an application would, in the same order for every variant: the framework, then its
+// limiter. Node 20's nextTick speed depends on what a process did while starting: loading all of slidegate's
+// packages first, as these servers once did, put most slidegate Fastify servers on nextTick's slow path and
+// no peer server.
 import { FIXED_DRAFT8_HEADERS } from '../lib/fixed-headers.mjs';
 import { answerNextTickProbe } from '../lib/next-tick-probe.mjs';
 import { answerCpuProbe } from '../lib/cpu-probe.mjs';
