@@ -17,13 +17,13 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { parseArgs } from './lib/args.mjs';
 import { importSlidegate } from './lib/slidegate-build.mjs';
+import { FIXED_DRAFT8_HEADERS } from './lib/fixed-headers.mjs';
 
 const args = parseArgs(process.argv.slice(2));
 const rounds = Number(args.rounds ?? 9);
 const iterations = Number(args.iterations ?? 200_000);
 const LIMIT = 1_000_000_000;
-const POLICY = '"1000000000-in-1min"; q=1000000000; w=60; pk=:NTA3NTBkMWJhOTc3:';
-const LIMIT_ITEM = '"1000000000-in-1min"; r=999999999; t=60';
+const [[, POLICY], [, LIMIT_ITEM]] = FIXED_DRAFT8_HEADERS;
 
 const request = { ip: '127.0.0.1' };
 const access = { ip: (r) => r.ip, forwardedForIgnored: () => false };

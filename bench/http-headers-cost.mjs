@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { answerNextTickProbe, askNextTick } from './lib/next-tick-probe.mjs';
 import { answerCpuProbe, askCpu } from './lib/cpu-probe.mjs';
 import { pinToCores } from './lib/pin.mjs';
-import { FIXED_DRAFT8_HEADERS } from './lib/fixed-headers.mjs';
+import { FIXED_DRAFT8_HEADERS, fixedHeadersStep } from './lib/fixed-headers.mjs';
 import { importSlidegate } from './lib/slidegate-build.mjs';
 
 const LIMIT = 1_000_000_000;
@@ -43,7 +43,7 @@ const args = Object.fromEntries(
  * at fixed values of the same length (`static`: what sending those headers costs, bytes included). The
  * names are the lower-case literals slidegate sends, so `static` is the least any limiter pays for them.
  */
-const staticHeaders = (variant) => (variant === 'static' ? FIXED_DRAFT8_HEADERS : []);
+const limiterShapedStep = (framework, variant) => fixedHeadersStep(framework, variant === 'static' ? FIXED_DRAFT8_HEADERS : []);
 
 async function serve(framework, variant, before) {
   const slidegate = variant === 'slidegate' || variant === 'nohdr' || variant === 'before';
@@ -56,13 +56,7 @@ async function serve(framework, variant, before) {
     const { default: express } = await import('express');
     const app = express();
     if (slidegate) app.use(adapter.rateLimit(options));
-    if (variant === 'noop' || variant === 'static') {
-      const headers = staticHeaders(variant);
-      app.use((req, res, next) => {
-        for (const [name, value] of headers) res.setHeader(name, value);
-        next();
-      });
-    }
+    if (variant === 'noop' || variant === 'static') app.use(limiterShapedStep(framework, variant));
     if (variant === 'peer') {
       const { rateLimit } = await import('express-rate-limit');
       app.use(rateLimit({ windowMs: WINDOW_SECONDS * 1000, limit: LIMIT, standardHeaders: 'draft-8', legacyHeaders: false }));
@@ -76,13 +70,7 @@ async function serve(framework, variant, before) {
     const { default: Koa } = await import('koa');
     const app = new Koa();
     if (slidegate) app.use(adapter.rateLimit(options));
-    if (variant === 'noop' || variant === 'static') {
-      const headers = staticHeaders(variant);
-      app.use((ctx, next) => {
-        for (const [name, value] of headers) ctx.res.setHeader(name, value);
-        return next();
-      });
-    }
+    if (variant === 'noop' || variant === 'static') app.use(limiterShapedStep(framework, variant));
     if (variant === 'peer') {
       const { default: ratelimit } = await import('koa-ratelimit');
       app.use(ratelimit({ driver: 'memory', db: new Map(), duration: WINDOW_SECONDS * 1000, max: LIMIT, id: (ctx) => ctx.ip }));
@@ -97,13 +85,7 @@ async function serve(framework, variant, before) {
   const { default: Fastify } = await import('fastify');
   const app = Fastify({ logger: false });
   if (slidegate) await app.register(adapter.slidegate, options);
-  if (variant === 'noop' || variant === 'static') {
-    const headers = staticHeaders(variant);
-    app.addHook('onRequest', (request, reply, done) => {
-      for (const [name, value] of headers) reply.header(name, value);
-      done();
-    });
-  }
+  if (variant === 'noop' || variant === 'static') app.addHook('onRequest', limiterShapedStep(framework, variant));
   if (variant === 'peer') await app.register((await import('@fastify/rate-limit')).default, { max: LIMIT, timeWindow: WINDOW_SECONDS * 1000 });
   app.get('/', async () => BODY);
   await app.listen({ port: 0, host: '127.0.0.1' });

@@ -1,6 +1,7 @@
 // What one request costs the server in instructions, counted by valgrind's callgrind: unlike req/s or CPU
 // time, the count moves far less with other load on the machine (two processes of one server differ by up to
-// 3k instructions on the main thread in quiet runs, up to 10k seen when callgrind runs overlapped), so small per-request costs and before/after changes show through. Each server is the one in
+// 3k instructions on the main thread in quiet runs, up to 10k seen when callgrind runs overlapped), so small
+// per-request costs and before/after changes show through. Each server is the one in
 // bench/http-headers-cost.mjs (same variants), run under callgrind; autocannon (10 connections) sends
 // --warmup requests, the counters are zeroed, then --requests more are counted. User-space instructions of
 // every server thread (JIT compilers and GC helpers included), no kernel time. Each line also gives the

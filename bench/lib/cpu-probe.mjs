@@ -17,17 +17,13 @@ export function askCpu(child) {
   return askChild(child, 'cpu', 'cpuMicros');
 }
 
-/** In the bench: the CPU microseconds a server started with answerCpuProbe() has used; null if it does not answer. */
-export async function askCpuMicros(child) {
-  return (await askCpu(child))?.cpuMicros ?? null;
-}
-
 /**
  * What one measured run cost: server CPU a completed request, and the share of the run's wall time the server
- * and this process (the load generator) were on a CPU. Nulls where a side was not measured.
+ * and this process (the load generator) were on a CPU. `serverBefore`/`serverAfter` are askCpu's answers;
+ * nulls where a side was not measured.
  */
 export function cpuFigures({ serverBefore, serverAfter, ownBefore, ownAfter, wallMicros, requests }) {
-  const server = serverBefore === null || serverAfter === null ? null : serverAfter - serverBefore;
+  const server = serverBefore === null || serverAfter === null ? null : serverAfter.cpuMicros - serverBefore.cpuMicros;
   const own = ownAfter.user + ownAfter.system - (ownBefore.user + ownBefore.system);
   return {
     server_cpu_us: server === null || requests <= 0 ? null : Math.round((server / requests) * 100) / 100,

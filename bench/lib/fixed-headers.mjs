@@ -5,3 +5,26 @@ export const FIXED_DRAFT8_HEADERS = [
   ['ratelimit-policy', '"1000000000-in-1min"; q=1000000000; w=60; pk=:MTJjYTE3YjQ5YWYy:'],
   ['ratelimit', '"1000000000-in-1min"; r=999999999; t=60'],
 ];
+
+/**
+ * A step that sets `headers` and decides nothing: Express and Koa middleware for `app.use`, a Fastify
+ * `onRequest` hook for `app.addHook`. With no headers it is the framework's cost of one more step.
+ */
+export function fixedHeadersStep(framework, headers = FIXED_DRAFT8_HEADERS) {
+  if (framework === 'express') {
+    return (req, res, next) => {
+      for (const [name, value] of headers) res.setHeader(name, value);
+      next();
+    };
+  }
+  if (framework === 'koa') {
+    return (ctx, next) => {
+      for (const [name, value] of headers) ctx.res.setHeader(name, value);
+      return next();
+    };
+  }
+  return (request, reply, done) => {
+    for (const [name, value] of headers) reply.header(name, value);
+    done();
+  };
+}

@@ -9,7 +9,7 @@
 // limiter. Node 20's nextTick speed depends on what a process did while starting: loading all of slidegate's
 // packages first, as these servers once did, put most slidegate Fastify servers on nextTick's slow path and
 // no peer server.
-import { FIXED_DRAFT8_HEADERS } from '../lib/fixed-headers.mjs';
+import { fixedHeadersStep } from '../lib/fixed-headers.mjs';
 import { answerNextTickProbe } from '../lib/next-tick-probe.mjs';
 import { answerCpuProbe } from '../lib/cpu-probe.mjs';
 
@@ -53,10 +53,7 @@ async function express() {
     }
     app.use(rateLimit(options));
   } else if (variant === 'headers-only') {
-    app.use((req, res, next) => {
-      for (const [name, value] of FIXED_DRAFT8_HEADERS) res.setHeader(name, value);
-      next();
-    });
+    app.use(fixedHeadersStep('express'));
   }
   app.get('/', (req, res) => res.json(BODY));
   return new Promise((resolve) => {
@@ -84,10 +81,7 @@ async function koa() {
       }),
     );
   } else if (variant === 'headers-only') {
-    app.use((ctx, next) => {
-      for (const [name, value] of FIXED_DRAFT8_HEADERS) ctx.res.setHeader(name, value);
-      return next();
-    });
+    app.use(fixedHeadersStep('koa'));
   }
   app.use((ctx) => {
     ctx.body = BODY;
@@ -109,10 +103,7 @@ async function fastify() {
     if (variant.endsWith('redis')) Object.assign(options, { redis: await redisClient(), nameSpace: prefixFor('fastify') });
     await app.register(rateLimit, options);
   } else if (variant === 'headers-only') {
-    app.addHook('onRequest', (request, reply, done) => {
-      for (const [name, value] of FIXED_DRAFT8_HEADERS) reply.header(name, value);
-      done();
-    });
+    app.addHook('onRequest', fixedHeadersStep('fastify'));
   }
   app.get('/', async () => BODY);
   await app.listen({ port: 0, host: '127.0.0.1' });

@@ -7,7 +7,7 @@ import { numberSetting } from '../lib/args.mjs';
 import { CORES, pinToCores } from '../lib/pin.mjs';
 import { median, medianRun, pairedRatio, ratio } from '../lib/stats.mjs';
 import { askNextTick, onSlowPath } from '../lib/next-tick-probe.mjs';
-import { askCpuMicros, cpuFigures } from '../lib/cpu-probe.mjs';
+import { askCpu, cpuFigures } from '../lib/cpu-probe.mjs';
 import { barChart } from '../lib/svg.mjs';
 import { NOT_AVAILABLE } from '../lib/available.mjs';
 import { connect, deleteUnder, redisReachable, uniquePrefix } from '../lib/redis.mjs';
@@ -76,13 +76,13 @@ async function measureOne(framework, variant, round, settings, log, prefix) {
     if (server.error) return { ...row, rps: `failed: ${server.error}` };
     log(`http: ${framework} ${row.label} (${settings.duration} s${settings.rounds > 1 ? `, round ${round}/${settings.rounds}` : ''})`);
     await load(server.port, { connections: settings.connections, duration: settings.warmup });
-    const serverBefore = await askCpuMicros(server.child);
+    const serverBefore = await askCpu(server.child);
     const ownBefore = process.cpuUsage();
     const started = process.hrtime.bigint();
     const { requests, ...measured } = await load(server.port, settings);
     const wallMicros = Number(process.hrtime.bigint() - started) / 1000;
     const ownAfter = process.cpuUsage();
-    const cpu = cpuFigures({ serverBefore, serverAfter: await askCpuMicros(server.child), ownBefore, ownAfter, wallMicros, requests });
+    const cpu = cpuFigures({ serverBefore, serverAfter: await askCpu(server.child), ownBefore, ownAfter, wallMicros, requests });
     return { ...row, ...measured, ...cpu, next_tick_ns: await askNextTick(server.child) };
   } catch (error) {
     return { ...row, rps: `failed: ${error.message}` };
