@@ -29,9 +29,9 @@ const request = { ip: '127.0.0.1' };
 const access = { ip: (r) => r.ip, forwardedForIgnored: () => false };
 
 /** What the Express and Koa adapters do with an outcome's headers. */
-function setHeaders(outcome, res, headerKey) {
+function setHeaders(outcome, res, keyOf) {
   for (const header of outcome.headers) {
-    const name = headerKey(header.name);
+    const name = keyOf(header);
     if (header.append && res.getHeader(name) !== undefined) res.appendHeader(name, header.value);
     else res.setHeader(name, header.value);
   }
@@ -39,7 +39,9 @@ function setHeaders(outcome, res, headerKey) {
 
 function limiterVariant(lib, options) {
   const http = new lib.HttpLimiter({ limit: LIMIT, windowSeconds: 60, ...options }, access, 'bench');
-  return (res) => setHeaders(http.decide(request), res, lib.headerKey);
+  // A build from before header lines carried their lower-case key looked it up with headerKey().
+  const keyOf = lib.headerKey === undefined ? (header) => header.key : (header) => lib.headerKey(header.name);
+  return (res) => setHeaders(http.decide(request), res, keyOf);
 }
 
 const ours = await importSlidegate('core');

@@ -47,7 +47,7 @@ export { redisShareFactor, SHARE_FACTOR_SCRIPT } from './adaptive/redis-shared-f
 // The shared HTTP layer of @slidegate/express, @slidegate/koa and @slidegate/fastify.
 export { HttpLimiter, type RequestAccess } from './http/http-limiter';
 export { ipKey } from './http/client-ip';
-export { rateLimitHeaders, retryAfterHeader, partitionKey, defaultPolicyName, headerKey, HEADER_MODES, DEFAULT_HEADERS_MODE } from './http/headers';
+export { rateLimitHeaders, retryAfterHeader, partitionKey, defaultPolicyName, HEADER_MODES, DEFAULT_HEADERS_MODE } from './http/headers';
 export { HTTP_OPTION_NAMES } from './http/parse-http-options';
 export type {
   HeaderLine,

@@ -1,4 +1,4 @@
-import { HttpLimiter, headerKey, type ClientLimit, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimiter } from '@slidegate/core';
+import { HttpLimiter, type ClientLimit, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimiter } from '@slidegate/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { clientIp } from './client-ip';
 
@@ -57,7 +57,7 @@ function apply(outcome: HttpOutcome, handler: ExpressLimitHandler | undefined, r
     for (const header of outcome.headers) {
       // Sent in lower case (HTTP names are case-insensitive): Node lower-cases a name on every set and send,
       // a copy each time unless it is lower case already.
-      const name = headerKey(header.name);
+      const name = header.key;
       // res.append reads and sets through res.get and res.set; with nothing to append to, one setHeader is the same.
       if (header.append && res.getHeader(name) !== undefined) res.append(name, header.value);
       else res.setHeader(name, header.value);

@@ -1,4 +1,4 @@
-import { HttpLimiter, headerKey, type HeaderLine, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo } from '@slidegate/core';
+import { HttpLimiter, type HeaderLine, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo } from '@slidegate/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -156,7 +156,7 @@ async function limit(outcome: Extract<HttpOutcome, { kind: 'limited' }>, handler
 function writeHeaders(headers: readonly HeaderLine[], reply: FastifyReply): void {
   for (const header of headers) {
     // Fastify sends header names in lower case anyway.
-    const name = headerKey(header.name);
+    const name = header.key;
     const previous = header.append ? reply.getHeader(name) : undefined;
     // Fastify keeps one value per header name; a structured-field list joins with ", ".
     reply.header(name, previous === undefined ? header.value : `${String(previous)}, ${header.value}`);

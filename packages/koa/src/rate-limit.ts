@@ -1,4 +1,4 @@
-import { HttpLimiter, headerKey, type ClientLimit, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimiter, type RequestAccess } from '@slidegate/core';
+import { HttpLimiter, type ClientLimit, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimiter, type RequestAccess } from '@slidegate/core';
 import { KoaClientAddress } from './client-address';
 import type { Context, Middleware, Next } from 'koa';
 
@@ -67,7 +67,7 @@ function apply(outcome: HttpOutcome, handler: KoaLimitHandler | undefined, ctx: 
     for (const header of outcome.headers) {
       // Sent in lower case (HTTP names are case-insensitive): Node lower-cases a name on every set and send,
       // a copy each time unless it is lower case already.
-      const name = headerKey(header.name);
+      const name = header.key;
       // ctx.append reads and sets through ctx.get and ctx.set; with nothing to append to, one setHeader is the same.
       if (header.append && res.getHeader(name) !== undefined) ctx.append(name, header.value);
       else res.setHeader(name, header.value);

@@ -140,6 +140,8 @@ export type HttpOutcome =
 /** One response header; `append` adds to a list header instead of replacing it. */
 export interface HeaderLine {
   name: string;
+  /** The name in lower case, as Node and Fastify key their header maps. */
+  key: string;
   value: string;
   append: boolean;
 }
