@@ -161,6 +161,14 @@ export async function run({ quick, args, log }) {
   if (!withRedis) {
     for (const framework of FRAMEWORKS) for (const v of ['slidegate_redis', 'peer_redis']) headline[`http_${framework}_${v}_rps`] ??= null;
   }
+  /**
+   * Met when the per-round req/s ratios and, where measured, the per-round CPU-time ratios both say so. On a
+   * loaded machine autocannon can be the bottleneck of the fastest run (bare Fastify, 95% busy at 13:05 UTC on
+   * 2026-12-06), whose req/s then understates the server: slidegate came out 0.96x bare by req/s and 0.90x by
+   * CPU time in the same rounds.
+   */
+  const metPerRound = (reqNone, reqPeer, cpuNone, cpuPeer) =>
+    reqNone !== null && reqNone >= 0.95 && reqPeer !== null && reqPeer >= 1 && (cpuNone === null || cpuNone >= 0.95) && (cpuPeer === null || cpuPeer >= 1);
   const targets = FRAMEWORKS.map((framework) => {
     const get = (variant) => rows.find((r) => r.framework === framework && r.variant === variant);
     const ours = num(get('slidegate')?.rps);
@@ -183,7 +191,7 @@ export async function run({ quick, args, log }) {
     return {
       target: `${framework}: slidegate >= 0.95x no limiter, and not below ${PEERS[framework]}`,
       measured: ours === null ? NOT_AVAILABLE : `medians: ${ratio(ours, none)}x no limiter, ${ratio(ours, peer)}x peer${paired}${cpu}${floor}${fastTick}`,
-      met: ours === null ? null : settings.rounds > 1 ? pairedNone !== null && pairedNone >= 0.95 && pairedPeer !== null && pairedPeer >= 1 : ratio(ours, none) >= 0.95 && ours >= peer,
+      met: ours === null ? null : settings.rounds > 1 ? metPerRound(pairedNone, pairedPeer, cpuNone, cpuPeer) : ratio(ours, none) >= 0.95 && ours >= peer,
     };
   });
   return {
