@@ -34,9 +34,8 @@ export function rateLimitHeaders(mode: HeadersMode, decision: Decision, key: str
       ];
     }
     case 'draft-7':
-      return [line('RateLimit-Policy', `${limit};w=${windowSeconds}`, false), draft7LimitLine(limit, remaining, resetAfter)];
     case 'draft-6':
-      return [line('RateLimit-Policy', `${limit};w=${windowSeconds}`, false), ...draft6LimitLines(limit, remaining, resetAfter)];
+      return draft7Or6Lines(mode, `${limit};w=${windowSeconds}`, limit, remaining, resetAfter);
     case 'legacy':
       return [
         line('X-RateLimit-Limit', decimal(limit), false),
@@ -123,20 +122,15 @@ function multiPolicyHeaders(
       ...bindingFirst.map((p, i) => line('RateLimit', draft8LimitItem(names[i] as string, p.remaining, p.resetAfter), true)),
     ];
   }
-  const policy = line('RateLimit-Policy', bindingFirst.map((p) => `${p.limit};w=${p.windowSeconds}`).join(', '), false);
-  const { limit, remaining, resetAfter } = decision;
-  if (mode === 'draft-7') return [policy, draft7LimitLine(limit, remaining, resetAfter)];
-  return [policy, ...draft6LimitLines(limit, remaining, resetAfter)];
+  const items = bindingFirst.map((p) => `${p.limit};w=${p.windowSeconds}`).join(', ');
+  return draft7Or6Lines(mode, items, decision.limit, decision.remaining, decision.resetAfter);
 }
 
-/** draft-7's RateLimit field: the binding policy's limit, what is left of it and when it resets. */
-function draft7LimitLine(limit: number, remaining: number, resetAfter: number): HeaderLine {
-  return line('RateLimit', `limit=${decimal(limit)}, remaining=${decimal(remaining)}, reset=${decimal(resetAfter)}`, false);
-}
-
-/** draft-6's three fields for the binding policy. */
-function draft6LimitLines(limit: number, remaining: number, resetAfter: number): HeaderLine[] {
-  return [line('RateLimit-Limit', decimal(limit), false), line('RateLimit-Remaining', decimal(remaining), false), line('RateLimit-Reset', decimal(resetAfter), false)];
+/** draft-7 and draft-6: RateLimit-Policy (an item per policy), then the binding policy's limit, what is left and when it resets. */
+function draft7Or6Lines(mode: 'draft-7' | 'draft-6', policies: string, limit: number, remaining: number, resetAfter: number): HeaderLine[] {
+  const policy = line('RateLimit-Policy', policies, false);
+  if (mode === 'draft-7') return [policy, line('RateLimit', `limit=${decimal(limit)}, remaining=${decimal(remaining)}, reset=${decimal(resetAfter)}`, false)];
+  return [policy, line('RateLimit-Limit', decimal(limit), false), line('RateLimit-Remaining', decimal(remaining), false), line('RateLimit-Reset', decimal(resetAfter), false)];
 }
 
 /**
