@@ -256,6 +256,8 @@ describe('@slidegate/express behaviour', () => {
       limited({
         limit: 3,
         windowSeconds: 60,
+        // A frozen clock: a second boundary crossed between two requests would otherwise move t= from 60 to 59.
+        limiterOptions: { now: () => 1_700_000_000 },
         skip: async (req) => req.get('x-internal') === 'yes',
         keyGenerator: async (req) => req.get('x-api-key') ?? 'anonymous',
         allowList: async (_req, key) => key === 'trusted',

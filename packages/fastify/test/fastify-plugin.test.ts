@@ -222,6 +222,8 @@ describe('@slidegate/fastify behaviour', () => {
     const app = await appWith({
       limit: 3,
       windowSeconds: 60,
+      // A frozen clock: a second boundary crossed between two requests would otherwise move t= from 60 to 59.
+      limiterOptions: { now: () => 1_700_000_000 },
       skip: async (request) => request.headers['x-internal'] === 'yes',
       keyGenerator: async (request) => String(request.headers['x-api-key'] ?? 'anonymous'),
       allowList: async (_request, key) => key === 'trusted',

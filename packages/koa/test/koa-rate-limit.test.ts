@@ -231,6 +231,8 @@ describe('@slidegate/koa behaviour', () => {
       limited({
         limit: 3,
         windowSeconds: 60,
+        // A frozen clock: a second boundary crossed between two requests would otherwise move t= from 60 to 59.
+        limiterOptions: { now: () => 1_700_000_000 },
         skip: async (ctx) => ctx.get('x-internal') === 'yes',
         keyGenerator: async (ctx) => ctx.get('x-api-key') || 'anonymous',
         allowList: async (_ctx, key) => key === 'trusted',
