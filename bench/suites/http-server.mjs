@@ -1,7 +1,8 @@
 // One HTTP server for the http suite, in its own process: `node http-server.mjs <framework> <variant>`.
 // Answers GET / with a small JSON body, behind no limiter, slidegate, or the framework's usual limiter, on the
 // memory store or Redis, or behind a step that only sets slidegate's two draft-8 headers at fixed values
-// ('headers-only': what sending the default headers costs any limiter, with no decision). Every limit is
+// ('headers-only': what sending the default headers costs any limiter, with no decision), or slidegate with
+// `headers: false` ('slidegate-noheaders': the decision alone, with no header to send). Every limit is
 // 1e9 per 60 s, so every request is allowed: this measures overhead.
 // Reports { port } (or { error }) over IPC, then serves until killed; answers 'next-tick' with { nextTickNs }
 // (bench/lib/next-tick-probe.mjs) and 'cpu' with { cpuMicros, userMicros } (bench/lib/cpu-probe.mjs). Each
@@ -30,6 +31,7 @@ async function redisClient({ safe = false } = {}) {
 
 async function slidegateOptions(redis) {
   const options = { limit: LIMIT, windowSeconds: WINDOW_SECONDS };
+  if (variant === 'slidegate-noheaders') options.headers = false;
   if (redis) {
     const { RedisStore } = await import('@slidegate/core');
     options.store = new RedisStore({ client: await redisClient({ safe: true }), prefix: prefixFor('slidegate') });

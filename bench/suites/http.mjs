@@ -61,6 +61,7 @@ async function load(port, { connections, duration }) {
 function labelOf(framework, variant) {
   if (variant === 'none') return 'no limiter';
   if (variant === 'headers-only') return 'draft-8 headers only, fixed';
+  if (variant === 'slidegate-noheaders') return 'slidegate (memory), headers: false';
   if (variant.startsWith('peer')) return `${PEERS[framework]}${variant.endsWith('redis') ? ' (Redis)' : ' (memory)'}`;
   return `slidegate${variant.endsWith('redis') ? ' (RedisStore)' : ' (memory)'}`;
 }
@@ -103,9 +104,11 @@ export async function run({ quick, args, log }) {
   settings.server_node_version = execFileSync(settings.node, ['--version']).toString().trim();
   // Redis variants are left out of --quick to keep it under two minutes; --http-redis forces them.
   const withRedis = (args.httpRedis ?? !quick) && (await redisReachable());
-  // The floor: a step that sends the two default headers and decides nothing. Full runs only, as Redis is.
+  // The two parts of slidegate's cost, each alone: a step that sends the two default headers and decides
+  // nothing (the floor), and slidegate deciding with `headers: false`. Full runs only, as Redis is.
   const withFloor = args.httpFloor ?? !quick;
-  const variants = ['none', ...(withFloor ? ['headers-only'] : []), 'slidegate', 'peer', ...(withRedis ? ['slidegate-redis', 'peer-redis'] : [])];
+  const parts = withFloor ? ['headers-only', 'slidegate-noheaders'] : [];
+  const variants = ['none', ...parts, 'slidegate', 'peer', ...(withRedis ? ['slidegate-redis', 'peer-redis'] : [])];
   const frameworks = typeof args.frameworks === 'string' ? FRAMEWORKS.filter((f) => args.frameworks.split(',').includes(f)) : FRAMEWORKS;
   const prefix = uniquePrefix('http');
   const runs = new Map();
@@ -155,7 +158,7 @@ export async function run({ quick, args, log }) {
       r.vs_none_paired = r.variant === 'none' ? null : pairedRatio(r.rps_rounds, noneRow?.rps_rounds ?? []);
       // Inverted, so it reads like the req/s ratio: the throughput the server's CPU cost alone would give.
       r.cpu_vs_none_paired = r.variant === 'none' ? null : pairedRatio(noneRow?.server_cpu_us_rounds ?? [], r.server_cpu_us_rounds);
-      headline[`http_${framework}_${r.variant.replace('-', '_')}_rps`] = num(r.rps);
+      headline[`http_${framework}_${r.variant.replaceAll('-', '_')}_rps`] = num(r.rps);
     }
   }
   if (!withRedis) {
@@ -187,7 +190,11 @@ export async function run({ quick, args, log }) {
     const cpuPeer = pairedRatio(get('peer')?.server_cpu_us_rounds ?? [], get('slidegate')?.server_cpu_us_rounds ?? []);
     const cpu = cpuNone === null ? '' : `; by server CPU a request (inverted, per round): ${cpuNone}x no limiter, ${cpuPeer ?? '-'}x peer`;
     const floorRow = get('headers-only');
-    const floor = floorRow === undefined ? '' : `; the two draft-8 headers alone, fixed, no decision: ${(settings.rounds > 1 ? floorRow.vs_none_paired : floorRow.vs_none) ?? '-'}x no limiter`;
+    const partRatio = (row) => (settings.rounds > 1 ? row.vs_none_paired : row.vs_none) ?? '-';
+    const decisionRow = get('slidegate-noheaders');
+    const floor =
+      (floorRow === undefined ? '' : `; the two draft-8 headers alone, fixed, no decision: ${partRatio(floorRow)}x no limiter`) +
+      (decisionRow === undefined ? '' : `; slidegate deciding with headers: false: ${partRatio(decisionRow)}x no limiter (CPU ${decisionRow.cpu_vs_none_paired ?? '-'}x)`);
     return {
       target: `${framework}: slidegate >= 0.95x no limiter, and not below ${PEERS[framework]}`,
       measured: ours === null ? NOT_AVAILABLE : `medians: ${ratio(ours, none)}x no limiter, ${ratio(ours, peer)}x peer${paired}${cpu}${floor}${fastTick}`,
@@ -258,6 +265,8 @@ export async function run({ quick, args, log }) {
       `Redis variants (RedisStore / rate-limit-redis / koa-ratelimit redis driver / @fastify/rate-limit redis) run in the full bench${quick ? ' and were skipped in this quick run' : ''}.`,
       `"draft-8 headers only, fixed": a middleware (Fastify: an onRequest hook) that sets slidegate's two draft-8 headers at fixed values under the lower-case names slidegate sends, and decides nothing: ` +
         `what sending the default headers costs any limiter, the floor under slidegate's figure${withFloor ? '' : ' (full runs and --http-floor only; not in this run)'}.`,
+      '"slidegate (memory), headers: false": the same limiter deciding every request and sending no header, its other part; ' +
+        `the two parts do not add up exactly, as a request's costs in Node and the kernel do not${withFloor ? '' : ' (full runs and --http-floor only; not in this run)'}.`,
     ],
   };
 }
