@@ -5,6 +5,7 @@
 //   noop       a middleware/hook that does nothing: the framework's cost of one more step
 //   static     the same step setting slidegate's two draft-8 headers at fixed values: the cost of sending them
 //   nohdr      slidegate with headers: false
+//   nohdr+static  nohdr, then the static step: whether slidegate's cost is its two parts added up
 //   slidegate  slidegate with its defaults (draft-8 headers)
 //   peer       the framework's usual limiter (express-rate-limit, koa-ratelimit memory, @fastify/rate-limit)
 // Run after `npm run build`:
@@ -46,8 +47,9 @@ const args = Object.fromEntries(
 const limiterShapedStep = (framework, variant) => fixedHeadersStep(framework, variant === 'static' ? FIXED_DRAFT8_HEADERS : []);
 
 async function serve(framework, variant, before) {
-  const slidegate = variant === 'slidegate' || variant === 'nohdr' || variant === 'before';
-  const options = { limit: LIMIT, windowSeconds: WINDOW_SECONDS, ...(variant === 'nohdr' ? { headers: false } : {}) };
+  const slidegate = variant === 'slidegate' || variant.startsWith('nohdr') || variant === 'before';
+  const options = { limit: LIMIT, windowSeconds: WINDOW_SECONDS, ...(variant.startsWith('nohdr') ? { headers: false } : {}) };
+  const step = variant === 'noop' ? 'noop' : variant === 'static' || variant === 'nohdr+static' ? 'static' : undefined;
   // The framework, then the limiter, as an application loads them: the order changes how often Node 20's
   // nextTick ends up on its slow path (bench/lib/next-tick-probe.mjs).
   await import(framework);
@@ -56,7 +58,7 @@ async function serve(framework, variant, before) {
     const { default: express } = await import('express');
     const app = express();
     if (slidegate) app.use(adapter.rateLimit(options));
-    if (variant === 'noop' || variant === 'static') app.use(limiterShapedStep(framework, variant));
+    if (step !== undefined) app.use(limiterShapedStep(framework, step));
     if (variant === 'peer') {
       const { rateLimit } = await import('express-rate-limit');
       app.use(rateLimit({ windowMs: WINDOW_SECONDS * 1000, limit: LIMIT, standardHeaders: 'draft-8', legacyHeaders: false }));
@@ -70,7 +72,7 @@ async function serve(framework, variant, before) {
     const { default: Koa } = await import('koa');
     const app = new Koa();
     if (slidegate) app.use(adapter.rateLimit(options));
-    if (variant === 'noop' || variant === 'static') app.use(limiterShapedStep(framework, variant));
+    if (step !== undefined) app.use(limiterShapedStep(framework, step));
     if (variant === 'peer') {
       const { default: ratelimit } = await import('koa-ratelimit');
       app.use(ratelimit({ driver: 'memory', db: new Map(), duration: WINDOW_SECONDS * 1000, max: LIMIT, id: (ctx) => ctx.ip }));
@@ -85,7 +87,7 @@ async function serve(framework, variant, before) {
   const { default: Fastify } = await import('fastify');
   const app = Fastify({ logger: false });
   if (slidegate) await app.register(adapter.slidegate, options);
-  if (variant === 'noop' || variant === 'static') app.addHook('onRequest', limiterShapedStep(framework, variant));
+  if (step !== undefined) app.addHook('onRequest', limiterShapedStep(framework, step));
   if (variant === 'peer') await app.register((await import('@fastify/rate-limit')).default, { max: LIMIT, timeWindow: WINDOW_SECONDS * 1000 });
   app.get('/', async () => BODY);
   await app.listen({ port: 0, host: '127.0.0.1' });
