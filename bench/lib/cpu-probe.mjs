@@ -18,16 +18,14 @@ export function askCpu(child) {
 }
 
 /**
- * What one measured run cost: server CPU a completed request, and the share of the run's wall time the server
- * and this process (the load generator) were on a CPU. `serverBefore`/`serverAfter` are askCpu's answers;
- * nulls where a side was not measured.
+ * What measured load cost: server CPU a completed request, and the share of the load's wall time the server
+ * and this process (the load generator) were on a CPU. `serverMicros` (null where the server did not answer
+ * askCpu) and `ownMicros` are CPU time over the load, `wallMicros` its wall time.
  */
-export function cpuFigures({ serverBefore, serverAfter, ownBefore, ownAfter, wallMicros, requests }) {
-  const server = serverBefore === null || serverAfter === null ? null : serverAfter.cpuMicros - serverBefore.cpuMicros;
-  const own = ownAfter.user + ownAfter.system - (ownBefore.user + ownBefore.system);
+export function cpuFigures({ serverMicros, ownMicros, wallMicros, requests }) {
   return {
-    server_cpu_us: server === null || requests <= 0 ? null : Math.round((server / requests) * 100) / 100,
-    server_busy_pct: server === null ? null : Math.round((server / wallMicros) * 100),
-    loadgen_busy_pct: Math.round((own / wallMicros) * 100),
+    server_cpu_us: serverMicros === null || requests <= 0 ? null : Math.round((serverMicros / requests) * 100) / 100,
+    server_busy_pct: serverMicros === null ? null : Math.round((serverMicros / wallMicros) * 100),
+    loadgen_busy_pct: Math.round((ownMicros / wallMicros) * 100),
   };
 }

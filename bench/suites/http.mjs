@@ -47,9 +47,10 @@ function stopServer(child) {
 }
 
 async function load(port, { connections, duration }) {
+  const started = process.hrtime.bigint();
   const result = await autocannon({ url: `http://127.0.0.1:${port}/`, connections, duration, pipelining: 1 });
   return {
-    rps: Math.round(result.requests.average),
+    wallMicros: Number(process.hrtime.bigint() - started) / 1000,
     p50_ms: result.latency.p50,
     p99_ms: result.latency.p99,
     non2xx: result.non2xx,
@@ -66,29 +67,98 @@ function labelOf(framework, variant) {
   return `slidegate${variant.endsWith('redis') ? ' (RedisStore)' : ' (memory)'}`;
 }
 
-/** One server process, a warm-up, one measured autocannon run; a missing part or a failure becomes the row's text. */
-async function measureOne(framework, variant, round, settings, log, prefix) {
+/** One variant's server for a round, started, pinned and warmed up: { row, server } or { row, failed }. */
+async function startWarmed(framework, variant, settings, prefix) {
   const row = { framework, variant, label: labelOf(framework, variant) };
   let server;
   try {
     server = await startServer(framework, variant, prefix, settings.node);
-    // The server on core 0, autocannon (this process) on core 1.
+    // The servers on core 0, autocannon (this process) on core 1.
     if (settings.pinned) pinToCores(server.child.pid, '0');
-    if (server.error) return { ...row, rps: `failed: ${server.error}` };
-    log(`http: ${framework} ${row.label} (${settings.duration} s${settings.rounds > 1 ? `, round ${round}/${settings.rounds}` : ''})`);
+    if (server.error) return { row, server, failed: `failed: ${server.error}` };
     await load(server.port, { connections: settings.connections, duration: settings.warmup });
-    const serverBefore = await askCpu(server.child);
-    const ownBefore = process.cpuUsage();
-    const started = process.hrtime.bigint();
-    const { requests, ...measured } = await load(server.port, settings);
-    const wallMicros = Number(process.hrtime.bigint() - started) / 1000;
-    const ownAfter = process.cpuUsage();
-    const cpu = cpuFigures({ serverBefore, serverAfter: await askCpu(server.child), ownBefore, ownAfter, wallMicros, requests });
-    return { ...row, ...measured, ...cpu, next_tick_ns: await askNextTick(server.child) };
+    return { row, server };
   } catch (error) {
-    return { ...row, rps: `failed: ${error.message}` };
+    return { row, server, failed: `failed: ${error.message}` };
+  }
+}
+
+/** What a variant's slices of one round add up to. */
+function emptyTally() {
+  return { requests: 0, wallMicros: 0, serverMicros: 0, ownMicros: 0, p50s: [], p99s: [], non2xx: 0, errors: 0 };
+}
+
+/** One slice: `seconds` of load on one server, added to its tally (server CPU null once a probe went unanswered). */
+async function measureSlice(server, tally, settings, seconds) {
+  const serverBefore = await askCpu(server.child);
+  const ownBefore = process.cpuUsage();
+  const slice = await load(server.port, { connections: settings.connections, duration: seconds });
+  const own = process.cpuUsage(ownBefore);
+  const serverAfter = await askCpu(server.child);
+  tally.requests += slice.requests;
+  tally.wallMicros += slice.wallMicros;
+  tally.ownMicros += own.user + own.system;
+  tally.serverMicros = serverBefore === null || serverAfter === null || tally.serverMicros === null ? null : tally.serverMicros + serverAfter.cpuMicros - serverBefore.cpuMicros;
+  tally.p50s.push(slice.p50_ms);
+  tally.p99s.push(slice.p99_ms);
+  tally.non2xx += slice.non2xx;
+  tally.errors += slice.errors;
+}
+
+/**
+ * One round of one framework: a server per variant, all started and warmed up first, then loaded in turn,
+ * `slices` times `duration / slices` seconds each, every slice starting at another variant. Each variant gets
+ * its `duration` seconds of load as before, but spread over the round, between the others': this machine's
+ * speed drifts by up to 2x within a minute (2026-12-06), and a drift then falls on every variant alike
+ * instead of on whichever ran during it. Idle servers wait on their own core, taking no CPU.
+ */
+async function measureRound(framework, variants, round, settings, log, prefix) {
+  const started = [];
+  for (const variant of variants) started.push(await startWarmed(framework, variant, settings, prefix));
+  const tallies = new Map(started.filter((s) => s.failed === undefined).map((s) => [s, emptyTally()]));
+  const seconds = settings.duration / settings.slices;
+  try {
+    for (let slice = 0; slice < settings.slices; slice++) {
+      log(
+        `http: ${framework}, ${tallies.size} servers, ${settings.slices > 1 ? `slice ${slice + 1}/${settings.slices} of ` : ''}${seconds} s each` +
+          `${settings.rounds > 1 ? ` (round ${round}/${settings.rounds})` : ''}`,
+      );
+      const order = started.map((_, i) => started[(i + slice + round) % started.length]);
+      for (const entry of order) {
+        const tally = tallies.get(entry);
+        if (tally === undefined) continue;
+        try {
+          await measureSlice(entry.server, tally, settings, seconds);
+        } catch (error) {
+          entry.failed = `failed: ${error.message}`;
+          tallies.delete(entry);
+        }
+      }
+    }
+    const rows = [];
+    for (const entry of started) {
+      const tally = tallies.get(entry);
+      if (tally === undefined) {
+        rows.push({ ...entry.row, rps: entry.failed });
+        continue;
+      }
+      const { server_cpu_us, server_busy_pct, loadgen_busy_pct } = cpuFigures(tally);
+      rows.push({
+        ...entry.row,
+        rps: Math.round(tally.requests / (tally.wallMicros / 1e6)),
+        p50_ms: median(tally.p50s),
+        p99_ms: Math.max(...tally.p99s),
+        non2xx: tally.non2xx,
+        errors: tally.errors,
+        server_cpu_us,
+        server_busy_pct,
+        loadgen_busy_pct,
+        next_tick_ns: await askNextTick(entry.server.child),
+      });
+    }
+    return rows;
   } finally {
-    if (server?.child) await stopServer(server.child);
+    for (const entry of started) if (entry.server?.child) await stopServer(entry.server.child);
   }
 }
 
@@ -98,6 +168,8 @@ export async function run({ quick, args, log }) {
     duration: numberSetting(args, 'httpDuration', { quick: 3, full: 10 }, quick),
     warmup: numberSetting(args, 'httpWarmup', { quick: 0.5, full: 2 }, quick),
     rounds: numberSetting(args, 'httpRounds', { quick: 1, full: 5 }, quick),
+    // Each variant's `duration` seconds of a round, in this many slices interleaved with the other variants'.
+    slices: Math.max(1, Math.round(numberSetting(args, 'httpSlices', { quick: 3, full: 5 }, quick))),
     pinned: args.httpPin !== false && args.httpPin !== 'false' && pinToCores(process.pid, '1'),
     node: typeof args.httpNode === 'string' ? args.httpNode : process.execPath,
   };
@@ -113,10 +185,10 @@ export async function run({ quick, args, log }) {
   const runs = new Map();
   for (let round = 1; round <= settings.rounds; round++) {
     for (const framework of frameworks) {
-      for (const variant of variants) {
-        const key = `${framework}|${variant}`;
+      for (const row of await measureRound(framework, variants, round, settings, log, prefix)) {
+        const key = `${framework}|${row.variant}`;
         if (!runs.has(key)) runs.set(key, []);
-        runs.get(key).push(await measureOne(framework, variant, round, settings, log, prefix));
+        runs.get(key).push(row);
       }
     }
   }
@@ -248,9 +320,12 @@ export async function run({ quick, args, log }) {
     ],
     headline,
     notes: [
-      `req/s: the median of ${settings.rounds} round(s), rounds interleaved across frameworks and limiters (min/max of the rounds shown when more than one).`,
-      'x no limiter (per-round ratios): the median over rounds of each round\'s req/s over the same round\'s no-limiter req/s, measured seconds apart; ' +
-        'this machine\'s speed drifts by up to 2x from one minute to the next, which a ratio of medians taken minutes apart picks up and a per-round ratio mostly cancels. ' +
+      `req/s: requests over wall time of each server's ${settings.duration} s of load in a round, the median of ${settings.rounds} round(s) (min/max of the rounds shown when more than one). ` +
+        `Each round starts one server per limiter and warms each up, then loads them in turn${settings.slices > 1 ? `, ${settings.slices} slices of ${settings.duration / settings.slices} s each, every slice starting at another limiter` : ''}; ` +
+        'p50 is the median of the slices\' p50s and p99 the highest slice p99.',
+      'x no limiter (per-round ratios): the median over rounds of each round\'s req/s over the same round\'s no-limiter req/s. ' +
+        'This machine\'s speed drifts by up to 2x from one minute to the next (on 2026-12-06 a Koa server\'s CPU time a request was twice the one measured 13 s before, and bare Koa\'s ranged from 28 to 63 µs over the rounds of one run), ' +
+        'which a ratio of medians picks up and a per-round ratio of interleaved slices mostly cancels. ' +
         'With more than one round the targets are judged on per-round ratios (against the peer too), with the ratios of medians beside them.',
       `Servers run on Node ${settings.server_node_version}${settings.node === process.execPath ? '' : ` (${settings.node}, --http-node)`}. ` +
         `Each server runs in its own Node process (bench/suites/http-server.mjs); autocannon runs in the bench process${settings.pinned ? ', the server pinned to core 0 and autocannon to core 1 (taskset; --no-http-pin turns it off)' : ''}. On a 2-core machine the load generator and the server each have one core, so absolute req/s are low and ratios are what to read.`,
