@@ -110,7 +110,7 @@ async function measureSlice(server, tally, settings, seconds) {
  * `slices` times `duration / slices` seconds each, every slice starting at another variant. Each variant gets
  * its `duration` seconds of load as before, but spread over the round, between the others': this machine's
  * speed drifts by up to 2x within a minute (2026-12-06), and a drift then falls on every variant alike
- * instead of on whichever ran during it. Idle servers wait on their own core, taking no CPU.
+ * instead of on whichever ran during it. Idle servers wait on core 0 beside the loaded one, taking next to no CPU.
  */
 async function measureRound(framework, variants, round, settings, log, prefix) {
   const started = [];
@@ -328,7 +328,7 @@ export async function run({ quick, args, log }) {
         'which a ratio of medians picks up and a per-round ratio of interleaved slices mostly cancels. ' +
         'With more than one round the targets are judged on per-round ratios (against the peer too), with the ratios of medians beside them.',
       `Servers run on Node ${settings.server_node_version}${settings.node === process.execPath ? '' : ` (${settings.node}, --http-node)`}. ` +
-        `Each server runs in its own Node process (bench/suites/http-server.mjs); autocannon runs in the bench process${settings.pinned ? ', the server pinned to core 0 and autocannon to core 1 (taskset; --no-http-pin turns it off)' : ''}. On a 2-core machine the load generator and the server each have one core, so absolute req/s are low and ratios are what to read.`,
+        `Each server runs in its own Node process (bench/suites/http-server.mjs); autocannon runs in the bench process${settings.pinned ? ', the servers pinned to core 0 and autocannon to core 1 (taskset; --no-http-pin turns it off)' : ''}. On a 2-core machine the load generator and the server each have one core, so absolute req/s are low and ratios are what to read.`,
       `nextTick slow path: after its measured run each server times process.nextTick (bench/lib/next-tick-probe.mjs; fastest server this run: ${fastestTick ?? '-'} ns a call). ` +
         'A server at more than 3x the fastest is on V8\'s slow path for nextTick, which a Node 20 process gets or not at random (more often once Fastify plugins are registered) and keeps for its life; ' +
         'a Fastify request makes several nextTick calls, so such a round loses 10-25% of its req/s whatever the limiter. "req/s in the other rounds" is the median of the rounds without it (lower median when even; - when none).',
