@@ -67,7 +67,7 @@ function labelOf(framework, variant) {
   return `slidegate${variant.endsWith('redis') ? ' (RedisStore)' : ' (memory)'}`;
 }
 
-/** One variant's server for a round, started, pinned and warmed up: { row, server } or { row, failed }. */
+/** One variant's server for a round, started, pinned and warmed up: { row, server, tally } or { row, server, failed }. */
 async function startWarmed(framework, variant, settings, prefix) {
   const row = { framework, variant, label: labelOf(framework, variant) };
   let server;
@@ -77,7 +77,7 @@ async function startWarmed(framework, variant, settings, prefix) {
     if (settings.pinned) pinToCores(server.child.pid, '0');
     if (server.error) return { row, server, failed: `failed: ${server.error}` };
     await load(server.port, { connections: settings.connections, duration: settings.warmup });
-    return { row, server };
+    return { row, server, tally: emptyTally() };
   } catch (error) {
     return { row, server, failed: `failed: ${error.message}` };
   }
@@ -115,36 +115,32 @@ async function measureSlice(server, tally, settings, seconds) {
 async function measureRound(framework, variants, round, settings, log, prefix) {
   const started = [];
   for (const variant of variants) started.push(await startWarmed(framework, variant, settings, prefix));
-  const tallies = new Map(started.filter((s) => s.failed === undefined).map((s) => [s, emptyTally()]));
   const seconds = settings.duration / settings.slices;
   try {
     for (let slice = 0; slice < settings.slices; slice++) {
       log(
-        `http: ${framework}, ${tallies.size} servers, ${settings.slices > 1 ? `slice ${slice + 1}/${settings.slices} of ` : ''}${seconds} s each` +
+        `http: ${framework}, ${started.filter((entry) => entry.failed === undefined).length} servers, ${settings.slices > 1 ? `slice ${slice + 1}/${settings.slices} of ` : ''}${seconds} s each` +
           `${settings.rounds > 1 ? ` (round ${round}/${settings.rounds})` : ''}`,
       );
       const order = started.map((_, i) => started[(i + slice + round) % started.length]);
       for (const entry of order) {
-        const tally = tallies.get(entry);
-        if (tally === undefined) continue;
+        if (entry.failed !== undefined) continue;
         try {
-          await measureSlice(entry.server, tally, settings, seconds);
+          await measureSlice(entry.server, entry.tally, settings, seconds);
         } catch (error) {
           entry.failed = `failed: ${error.message}`;
-          tallies.delete(entry);
         }
       }
     }
     const rows = [];
-    for (const entry of started) {
-      const tally = tallies.get(entry);
-      if (tally === undefined) {
-        rows.push({ ...entry.row, rps: entry.failed });
+    for (const { row, server, tally, failed } of started) {
+      if (failed !== undefined) {
+        rows.push({ ...row, rps: failed });
         continue;
       }
       const { server_cpu_us, server_busy_pct, loadgen_busy_pct } = cpuFigures(tally);
       rows.push({
-        ...entry.row,
+        ...row,
         rps: Math.round(tally.requests / (tally.wallMicros / 1e6)),
         p50_ms: median(tally.p50s),
         p99_ms: Math.max(...tally.p99s),
@@ -153,7 +149,7 @@ async function measureRound(framework, variants, round, settings, log, prefix) {
         server_cpu_us,
         server_busy_pct,
         loadgen_busy_pct,
-        next_tick_ns: await askNextTick(entry.server.child),
+        next_tick_ns: await askNextTick(server.child),
       });
     }
     return rows;
