@@ -138,7 +138,6 @@ async function measureRound(framework, variants, round, settings, log, prefix) {
         rows.push({ ...row, rps: failed });
         continue;
       }
-      const { server_cpu_us, server_busy_pct, loadgen_busy_pct } = cpuFigures(tally);
       rows.push({
         ...row,
         rps: Math.round(tally.requests / (tally.wallMicros / 1e6)),
@@ -146,9 +145,7 @@ async function measureRound(framework, variants, round, settings, log, prefix) {
         p99_ms: Math.max(...tally.p99s),
         non2xx: tally.non2xx,
         errors: tally.errors,
-        server_cpu_us,
-        server_busy_pct,
-        loadgen_busy_pct,
+        ...cpuFigures(tally),
         next_tick_ns: await askNextTick(server.child),
       });
     }
@@ -175,6 +172,7 @@ export async function run({ quick, args, log }) {
   // The two parts of slidegate's cost, each alone: a step that sends the two default headers and decides
   // nothing (the floor), and slidegate deciding with `headers: false`. Full runs only, as Redis is.
   const withFloor = args.httpFloor ?? !quick;
+  const floorRowsNote = withFloor ? '' : ' (full runs and --http-floor only; not in this run)';
   const variants = ['none', ...(withFloor ? ['headers-only', 'slidegate-noheaders'] : []), 'slidegate', 'peer', ...(withRedis ? ['slidegate-redis', 'peer-redis'] : [])];
   const frameworks = typeof args.frameworks === 'string' ? FRAMEWORKS.filter((f) => args.frameworks.split(',').includes(f)) : FRAMEWORKS;
   const prefix = uniquePrefix('http');
@@ -336,9 +334,9 @@ export async function run({ quick, args, log }) {
       'Every limiter allows 1e9 requests per 60 s and keys on the client IP (all requests come from 127.0.0.1: one hot key), so no request is limited: the figures are the cost of deciding and setting headers.',
       `Redis variants (RedisStore / rate-limit-redis / koa-ratelimit redis driver / @fastify/rate-limit redis) run in the full bench${quick ? ' and were skipped in this quick run' : ''}.`,
       `"draft-8 headers only, fixed": a middleware (Fastify: an onRequest hook) that sets slidegate's two draft-8 headers at fixed values under the lower-case names slidegate sends, and decides nothing: ` +
-        `what sending the default headers costs any limiter, the floor under slidegate's figure${withFloor ? '' : ' (full runs and --http-floor only; not in this run)'}.`,
+        `what sending the default headers costs any limiter, the floor under slidegate's figure${floorRowsNote}.`,
       '"slidegate (memory), headers: false": the same limiter deciding every request and sending no header, its other part; ' +
-        `the two parts add up to about slidegate's figure${withFloor ? '' : ' (full runs and --http-floor only; not in this run)'}.`,
+        `the two parts add up to about slidegate's figure${floorRowsNote}.`,
     ],
   };
 }
