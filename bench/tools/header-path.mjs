@@ -6,18 +6,18 @@
 //   nohdr     HttpLimiter.decide() with headers: false (deciding alone)
 //   draft8    HttpLimiter.decide() and its draft-8 headers, set as the Express and Koa adapters set them
 //   before    draft8 with @slidegate/core from --before=DIR (DIR/node_modules/@slidegate/core, as in
-//             bench/http-headers-cost.mjs), to compare two builds in one run
+//             bench/tools/http-headers-cost.mjs), to compare two builds in one run
 // Limit 1e9 per 60 s and one client, as in the http suite. Far less noisy than req/s on a shared machine
 // (about ±30 ns between runs here), but it leaves out the framework, the socket and the CPU caches a
 // whole server churns through, so a server pays more per request than this. Run after `npm run build`:
 //
-//   node bench/header-path.mjs [--before=DIR] [--rounds=9] [--iterations=200000]
+//   node bench/tools/header-path.mjs [--before=DIR] [--rounds=9] [--iterations=200000]
 
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
-import { parseArgs } from './lib/args.mjs';
-import { importSlidegate } from './lib/slidegate-build.mjs';
-import { FIXED_DRAFT8_HEADERS } from './lib/fixed-headers.mjs';
+import { parseArgs } from '../lib/args.mjs';
+import { importSlidegate } from '../lib/slidegate-build.mjs';
+import { FIXED_DRAFT8_HEADERS } from '../lib/fixed-headers.mjs';
 
 const args = parseArgs(process.argv.slice(2));
 const rounds = Number(args.rounds ?? 9);

@@ -3,13 +3,13 @@
 // compared on a busy machine. Each row runs a redis-server of its own under callgrind (killed by
 // pid), makes `--decisions` checks at concurrency 256, and reports (instructions of the run - those
 // of an idle run) / decisions: command parsing, the script, its redis.call()s and the replies.
-// Run after `npm run build`: node bench/redis-instructions.mjs [--decisions=3000] [row ...]
+// Run after `npm run build`: node bench/tools/redis-instructions.mjs [--decisions=3000] [row ...]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import Redis from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { RateLimiter, RedisStore } from '@slidegate/core';
-import { freePort } from './lib/throwaway-redis.mjs';
+import { freePort } from '../lib/throwaway-redis.mjs';
 
 const CONCURRENCY = 256;
 const T0 = 1_700_000_000;

@@ -1,4 +1,4 @@
-// `node bench/metrics-overhead.mjs [--rounds=31] [--decisions=50000] [--concurrency=1,64]`, after `npm run build`:
+// `node bench/tools/metrics-overhead.mjs [--rounds=31] [--decisions=50000] [--concurrency=1,64]`, after `npm run build`:
 // decisions/s of RateLimiter.check() on the embedded MemoryStore with metrics off and on, measured in one
 // run, interleaved round by round in a rotating order (so drift, JIT warm-up and other load hit every variant
 // alike). A variant's ratio is the median over rounds of (its rate / the off rate of the same round): paired, so
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const { RateLimiter } = require('../packages/core/dist/index.js');
+const { RateLimiter } = require('../../packages/core/dist/index.js');
 const { Registry } = require('prom-client');
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=')));
@@ -103,6 +103,6 @@ for (const r of results) {
     `${(r.denied * 100).toFixed(0).padStart(5)}% | ${String(r.concurrency).padStart(11)} | ${r.variant.padEnd(40)} | ${String(r.decisionsPerCpuSecond).padStart(15)} | ${r.ratioToOff.toFixed(3).padStart(12)} | ${String(r.decisionsPerWallSecond).padStart(16)} | ${r.wallRatioToOff.toFixed(3)}`,
   );
 }
-const out = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results', 'metrics-overhead.json');
+const out = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'results', 'metrics-overhead.json');
 await mkdir(path.dirname(out), { recursive: true });
 await writeFile(out, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds: ROUNDS, decisions: DECISIONS, results }, null, 2)}\n`);

@@ -10,7 +10,7 @@
 //   peer       the framework's usual limiter (express-rate-limit, koa-ratelimit memory, @fastify/rate-limit)
 // Run after `npm run build`:
 //
-//   node bench/http-headers-cost.mjs [--frameworks=express,koa,fastify] [--rounds=3] [--duration=5]
+//   node bench/tools/http-headers-cost.mjs [--frameworks=express,koa,fastify] [--rounds=3] [--duration=5]
 //        [--variants=bare,noop,static,nohdr,slidegate,peer] [--before=DIR] [--cpu-prof=DIR] [--pin]
 //
 // --before=DIR adds a `before` variant: slidegate loaded from DIR/node_modules/@slidegate/* (a copy of an
@@ -20,11 +20,11 @@
 
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { answerNextTickProbe, askNextTick } from './lib/next-tick-probe.mjs';
-import { answerCpuProbe, askCpu } from './lib/cpu-probe.mjs';
-import { pinToCores } from './lib/pin.mjs';
-import { FIXED_DRAFT8_HEADERS, fixedHeadersStep } from './lib/fixed-headers.mjs';
-import { importSlidegate } from './lib/slidegate-build.mjs';
+import { answerNextTickProbe, askNextTick } from '../lib/next-tick-probe.mjs';
+import { answerCpuProbe, askCpu } from '../lib/cpu-probe.mjs';
+import { pinToCores } from '../lib/pin.mjs';
+import { FIXED_DRAFT8_HEADERS, fixedHeadersStep } from '../lib/fixed-headers.mjs';
+import { importSlidegate } from '../lib/slidegate-build.mjs';
 
 const LIMIT = 1_000_000_000;
 const WINDOW_SECONDS = 60;
