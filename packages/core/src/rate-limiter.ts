@@ -12,6 +12,15 @@ import { ErrorCodes, typeError } from './errors';
 import { asPolicyDecision, checkActualCost, checkReservation, PolicyMode, type ClientPolicies } from './policies/policy-mode';
 import { shadowDecision, type PolicyDecision, type PolicyRateLimiterOptions, type PolicyStore, type Reservation, type ReserveOptions, type TierTable } from './policies/policy-types';
 
+/** More units than any limit (limits are safe integers): a check of this many is denied and records nothing. */
+const PEEK_COST = 2 ** 53;
+
+/** True when the decision recorded units in the store: allowed, not a shadow would-deny, not the fallback's. */
+function recorded(decision: Decision): boolean {
+  if (!decision.allowed || decision.source === 'fallback') return false;
+  return decision.shadow !== true || decision.wouldAllow === true;
+}
+
 /** A store that decides in-process (MemoryStore): `checkSync` is there. */
 type SyncStore = Store & Required<Pick<Store, 'checkSync'>>;
 
@@ -22,6 +31,8 @@ type SyncStore = Store & Required<Pick<Store, 'checkSync'>>;
 export class RateLimiter {
   readonly #options: ParsedOptions;
   readonly #resilient: ResilientStore | undefined;
+  /** The store as given, for calls that are not decisions and need no fallback (`reset`). */
+  readonly #rawStore: Store;
   readonly #defaults: ClientLimit;
   /** Local quota leases when `lease` is on; decisions then go through it instead of straight to the store. */
   readonly #leases: LeaseManager | undefined;
@@ -41,6 +52,7 @@ export class RateLimiter {
 
   constructor(options: RateLimiterOptions | PolicyRateLimiterOptions) {
     const parsed = parseOptions(options);
+    this.#rawStore = parsed.store;
     // With metrics on, the store is observed and store failures counted before anything wraps them.
     const attached = attachMetrics(parsed);
     this.#metrics = attached?.metrics;
@@ -140,6 +152,65 @@ export class RateLimiter {
         : checkTimestamp(this.#options.now(), 'the value returned by RateLimiter options.now()', ErrorCodes.INVALID_OPTION);
     const decision = this.#decideSync(store as SyncStore, clientId, timestamp, cost);
     return this.#relabel === undefined ? decision : this.#relabel(decision);
+  }
+
+  /**
+   * The client's decision as `check` would make it for one more unit, recording nothing: a request
+   * that costs more than any limit is always denied, and a denial records nothing (the Store contract).
+   * `limit - remaining` is then what the window holds. Units leased to an instance count as used.
+   */
+  peek(clientId: string, options?: Pick<CheckOptions, 'timestamp'>): Promise<Decision> {
+    let timestamp: number | undefined;
+    try {
+      checkClientId(clientId);
+      if (options?.timestamp !== undefined) timestamp = checkTimestamp(options.timestamp, 'peek options.timestamp');
+      if (this.#closed) throw new ClosedError();
+      if (timestamp === undefined && !this.#options.store.hasOwnClock) {
+        timestamp = checkTimestamp(this.#options.now(), 'the value returned by RateLimiter options.now()', ErrorCodes.INVALID_OPTION);
+      }
+    } catch (error) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- validation only throws Errors
+      return Promise.reject(error);
+    }
+    const limitFactor = this.#adaptive === undefined ? 1 : this.#adaptive.factor;
+    const request = { clientId, timestamp, cost: PEEK_COST, defaults: this.#defaults, algorithm: this.#options.algorithm, extra: 0, limitFactor };
+    const decision = this.#options.store.check(request);
+    return this.#relabel === undefined ? decision : decision.then(this.#relabel);
+  }
+
+  /**
+   * Gives back the units one allowed decision recorded (`cost` of them), at the time it recorded them, in
+   * one atomic store call: for a request that should not count after all (a failed or a successful request
+   * under skipFailedRequests / skipSuccessfulRequests). A decision that recorded nothing (denied, shadow
+   * would-deny, or decided by the fallback while the store was down) gives back nothing. Units are given
+   * back at most once per call: call it once per decision.
+   */
+  async release(clientId: string, decision: Decision, cost = 1): Promise<void> {
+    checkClientId(clientId);
+    checkCost(cost, 'release cost');
+    if (decision === null || typeof decision !== 'object' || typeof decision.allowed !== 'boolean' || !Number.isFinite(decision.timestamp)) {
+      throw typeError(ErrorCodes.INVALID_ARGUMENT, 'slidegate: RateLimiter release() needs the Decision that check() returned');
+    }
+    if (this.#closed) throw new ClosedError();
+    if (!recorded(decision)) return;
+    // A lease decision's units were recorded at the lease's time, which is the decision's effective time.
+    await this.#options.store.release(clientId, this.#options.algorithm, { at: decision.timestamp, units: cost }, this.#defaults);
+  }
+
+  /**
+   * Forgets everything recorded for the client (its window starts empty, its clock too); its own limit
+   * stays. Needs a store with `reset` (MemoryStore and RedisStore have it).
+   */
+  async reset(clientId: string): Promise<void> {
+    checkClientId(clientId);
+    if (this.#closed) throw new ClosedError();
+    const store = this.#rawStore;
+    if (typeof store.reset !== 'function') {
+      throw typeError(ErrorCodes.INVALID_OPTION, 'slidegate: RateLimiter reset() needs a store with a reset(clientId) method (MemoryStore and RedisStore have one)');
+    }
+    // The lease goes first, so no unit leased before the reset is spent after it.
+    this.#leases?.invalidate(clientId);
+    await store.reset(clientId);
   }
 
   /** The seed API: true when the request at `timestamp` (default: now) is allowed, and records it if so. */

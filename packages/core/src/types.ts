@@ -160,6 +160,11 @@ export interface Store {
   check(request: StoreCheckRequest): Promise<StoreDecision>;
   /** Gives back unspent leased units without checking anything. */
   release(clientId: string, algorithm: Algorithm, release: LeaseRelease, defaults: ClientLimit): Promise<void>;
+  /**
+   * Optional: forgets every unit recorded for the client, under every algorithm, and its clock, in one
+   * atomic step; its own limit stays. Without it, `RateLimiter.reset()` is refused.
+   */
+  reset?(clientId: string): Promise<void>;
   /** The client's own limit, or `undefined` when it has none. */
   getLimit(clientId: string): Promise<ClientLimit | undefined>;
   /**

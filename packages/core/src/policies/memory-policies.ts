@@ -37,6 +37,15 @@ export class MemoryPolicies {
     this.#states = new LRUCache<string, PolicyState>({ maxSize: maxClients, sizeCalculation: () => 1 });
   }
 
+  /** Forgets the client's counts (its config stays). */
+  reset(clientId: string): void {
+    this.#states.delete(clientId);
+  }
+
+  resetAll(): void {
+    this.#states.clear();
+  }
+
   get size(): number {
     return this.#states.size;
   }

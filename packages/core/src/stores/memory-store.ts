@@ -132,6 +132,20 @@ export class MemoryStore implements Store, PolicyStore {
     return Promise.resolve();
   }
 
+  /** Forgets the client's counts and clock under every algorithm and in policy mode (`Store.reset`); its own limit stays. */
+  reset(clientId: string): Promise<void> {
+    for (const clients of this.#clients.values()) clients.delete(clientId);
+    this.#policies?.reset(clientId);
+    return Promise.resolve();
+  }
+
+  /** Forgets every client's counts and clocks; own limits stay. */
+  resetAll(): Promise<void> {
+    for (const clients of this.#clients.values()) clients.clear();
+    this.#policies?.resetAll();
+    return Promise.resolve();
+  }
+
   getLimit(clientId: string): Promise<ClientLimit | undefined> {
     const limit = this.#limits.get(clientId);
     return Promise.resolve(limit === undefined ? undefined : { ...limit });

@@ -17,7 +17,8 @@ import type {
 import { checkKnownKeys, checkPlainObject, describe } from '../validate';
 import { decodeClientId, encodeClientId, KEY_SUFFIXES, limitsChannel } from './redis/key-encoding';
 import { LimitSubscription } from './redis/limit-subscription';
-import { RedisPolicies } from './redis/redis-policies';
+import { POLICY_META_SUFFIX, RedisPolicies } from './redis/redis-policies';
+import { RESET_CLIENT, RESET_CLIENT_COMMAND } from './redis/reset-script';
 import { isPolicyDefaults } from '../policies/policy-validation';
 import type { ClientPolicyConfig, PolicyStore, StoreSettleRequest, StoreSetPoliciesRequest, TierTable } from '../policies/policy-types';
 import { CHECK_COMMANDS as COMMANDS, CheckBatcher, DEFAULT_MAX_BATCH, defineCheckCommands, type ScriptArg } from './redis/check-batcher';
@@ -166,6 +167,13 @@ export class RedisStore implements Store, PolicyStore {
     const args = checkKeys(tag, algorithm);
     args.push(0, defaults.limit, defaults.windowSeconds, 0, 1, 0, release.at, release.units);
     await this.#run(COMMANDS[algorithm].release, args);
+  }
+
+  /** Forgets the client's counts and clock under every algorithm and in policy mode (`Store.reset`); its own limit stays. */
+  async reset(clientId: string): Promise<void> {
+    const tag = this.#tag(clientId);
+    const k = KEY_SUFFIXES;
+    await this.#run(RESET_CLIENT_COMMAND, [tag + k.slidingWindow, tag + k.slidingLog, tag + k.slidingLogMeta, tag + k.slidingCounter, tag + POLICY_META_SUFFIX, tag]);
   }
 
   async getLimit(clientId: string): Promise<ClientLimit | undefined> {
@@ -339,6 +347,7 @@ function defineCommands(client: Redis | Cluster): void {
   define(COMMANDS['sliding-log'].release, SLIDING_LOG_RELEASE, 3);
   define(COMMANDS['sliding-counter'].release, SLIDING_COUNTER_RELEASE, 2);
   define(SET_LIMIT_COMMAND, SET_LIMIT, 5);
+  define(RESET_CLIENT_COMMAND, RESET_CLIENT, 5);
 }
 
 function decodeLimit(reply: unknown): ClientLimit | undefined {
