@@ -80,14 +80,16 @@ for (const storeCase of storeCases()) {
     });
 
     it('release gives back a unit decided from a lease', async () => {
-      const l = limiter({ limit: 3, windowSeconds: 60, lease: true });
+      // share 1: the first check leases the whole remaining quota, so the rest are decided from the lease.
+      const l = limiter({ limit: 20, windowSeconds: 60, lease: { share: 1 } });
       const client = id('lease');
       const decisions = [];
-      for (let i = 0; i < 3; i++) decisions.push(await l.check(client, { timestamp: T }));
-      expect(decisions.map((d) => d.allowed)).to.deep.equal([true, true, true]);
-      expect(decisions[2]?.source).to.equal('lease');
+      for (let i = 0; i < 20; i++) decisions.push(await l.check(client, { timestamp: T }));
+      expect(decisions.every((d) => d.allowed)).to.equal(true);
+      const fromLease = decisions[19]!;
+      expect(fromLease.source).to.equal('lease');
       expect((await l.check(client, { timestamp: T })).allowed).to.equal(false);
-      await l.release(client, decisions[2]!);
+      await l.release(client, fromLease);
       expect((await l.check(client, { timestamp: T })).allowed).to.equal(true);
       expect((await l.check(client, { timestamp: T })).allowed).to.equal(false);
     });
