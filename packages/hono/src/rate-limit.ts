@@ -1,0 +1,97 @@
+import { HttpLimiter, type ClientLimit, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimiter, type RequestAccess } from '@slidegate/core';
+import type { Context, MiddlewareHandler, Next } from 'hono';
+import { clientAddress, compileTrust, incomingOf, type Trust, type TrustProxy } from './client-address';
+
+/** Sends the limited response yourself (through `c.text`, `c.json` or `c.body`, which keep the headers set). */
+export type HonoLimitHandler = (c: Context, next: Next, info: RateLimitInfo) => Response | Promise<Response>;
+
+/** Options of `rateLimit()`: the shared slidegate HTTP options, with Hono's context as the request. */
+export interface HonoRateLimitOptions extends HttpRateLimitOptions<Context, HonoLimitHandler> {
+  /**
+   * Which proxies may name the client in X-Forwarded-For; see `TrustProxy`.
+   * @default false: the client is the socket's address
+   */
+  trustProxy?: TrustProxy;
+}
+
+/** The middleware, with the limiter behind it for run-time limits. */
+export interface HonoRateLimitMiddleware extends MiddlewareHandler {
+  readonly limiter: RateLimiter;
+  /** Gives one client key (as the key generator returns it: an IP, an API key) its own limit. */
+  updateLimit(clientKey: string, limit: number, windowSeconds: number): Promise<void>;
+  getLimit(clientKey: string): Promise<ClientLimit>;
+  /** Closes the limiter when the options created it. */
+  close(): Promise<void>;
+}
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** The last slidegate decision on this request (`c.get('rateLimit')`), unless it was skipped or allow-listed. */
+    rateLimit: RateLimitInfo;
+  }
+}
+
+const LABEL = 'rateLimit options';
+const APPEND = { append: true };
+
+function honoAccess(trust: Trust, trustsAll: boolean, warnNoAddress: () => void): RequestAccess<Context> {
+  return {
+    ip: (c) => {
+      const address = clientAddress(c, trust);
+      if (address === undefined && incomingOf(c) === undefined) warnNoAddress();
+      return address;
+    },
+    forwardedForIgnored: (c) => trust === undefined && incomingOf(c)?.headers['x-forwarded-for'] !== undefined,
+    permissiveProxy: () => trustsAll,
+  };
+}
+
+/**
+ * Rate-limiting middleware for Hono on @hono/node-server:
+ * `app.use(rateLimit({ limit: 100, windowSeconds: 60 }))`. Options are validated here, once.
+ */
+export function rateLimit(options: HonoRateLimitOptions): HonoRateLimitMiddleware {
+  let warned = false;
+  const warnNoAddress = (): void => {
+    if (warned) return;
+    warned = true;
+    process.emitWarning(
+      'slidegate: a Hono request came without a Node request (c.env.incoming), so its client address is unknown and every such ' +
+        'client shares one key. On @hono/node-server this does not happen; on another runtime, or with app.request(), give rateLimit a keyGenerator.',
+      { code: 'SLIDEGATE_NO_CLIENT_ADDRESS' },
+    );
+  };
+  const trustProxy = (options as HonoRateLimitOptions | undefined)?.trustProxy ?? false;
+  const access = honoAccess(compileTrust(trustProxy, `${LABEL}.trustProxy`), trustProxy === true, warnNoAddress);
+  const http = new HttpLimiter<Context, HonoLimitHandler>(options, access, LABEL, ['trustProxy']);
+  const handler = http.handler;
+  const middleware = (c: Context, next: Next): Promise<Response | void> => {
+    try {
+      const outcome = http.decide(c);
+      // In-process decisions go on at once: awaiting a promise per request would cost more than the decision.
+      if (!(outcome instanceof Promise)) return apply(outcome, handler, c, next);
+      return outcome.then((o) => apply(o, handler, c, next));
+    } catch (error) {
+      // As from an async middleware: a throwing user callback rejects, to Hono's onError.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- what a user callback threw, as from an async function
+      return Promise.reject(error);
+    }
+  };
+  return Object.assign(middleware, {
+    limiter: http.limiter,
+    updateLimit: (clientKey: string, limit: number, windowSeconds: number) => http.updateLimit(clientKey, limit, windowSeconds),
+    getLimit: (clientKey: string) => http.getLimit(clientKey),
+    close: () => http.close(),
+  });
+}
+
+function apply(outcome: HttpOutcome, handler: HonoLimitHandler | undefined, c: Context, next: Next): Promise<Response | void> {
+  if (outcome.kind === 'pass') return next();
+  for (const header of outcome.headers) c.header(header.key, header.value, header.append ? APPEND : undefined);
+  if (outcome.info !== undefined) c.set('rateLimit', outcome.info);
+  if (outcome.kind === 'allowed') return next();
+  if (handler !== undefined && outcome.info !== undefined) return Promise.resolve(handler(c, next, outcome.info));
+  c.header('content-type', outcome.body.contentType);
+  c.status(outcome.statusCode as Parameters<Context['status']>[0]);
+  return Promise.resolve(c.body(outcome.body.text));
+}
