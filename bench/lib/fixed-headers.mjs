@@ -7,7 +7,7 @@ export const FIXED_DRAFT8_HEADERS = [
 ];
 
 /**
- * A step that sets `headers` and decides nothing: Express and Koa middleware for `app.use`, a Fastify
+ * A step that sets `headers` and decides nothing: Express, Koa and Hono middleware for `app.use`, a Fastify
  * `onRequest` hook for `app.addHook`. With no headers it is the framework's cost of one more step.
  */
 export function fixedHeadersStep(framework, headers = FIXED_DRAFT8_HEADERS) {
@@ -15,6 +15,12 @@ export function fixedHeadersStep(framework, headers = FIXED_DRAFT8_HEADERS) {
     return (req, res, next) => {
       for (const [name, value] of headers) res.setHeader(name, value);
       next();
+    };
+  }
+  if (framework === 'hono') {
+    return (c, next) => {
+      for (const [name, value] of headers) c.header(name, value);
+      return next();
     };
   }
   if (framework === 'koa') {

@@ -5,6 +5,8 @@ import * as core from '@slidegate/core';
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import { MemoryStore as ErlMemoryStore } from 'express-rate-limit';
 import { RedisStore as RateLimitRedisStore } from 'rate-limit-redis';
+import { MemoryStore as HonoMemoryStore } from 'hono-rate-limiter';
+import { ThrottlerStorageService } from '@nestjs/throttler';
 import { BASE_EPOCH_SECONDS, makeTrace } from '../lib/trace.mjs';
 import { installFakeDate } from '../lib/fake-date.mjs';
 import { accuracyMetrics } from '../lib/accuracy-metrics.mjs';
@@ -35,6 +37,17 @@ const MEMORY_SUBJECTS = {
     const decide = (e) =>
       new Promise((resolve, reject) => store.incr(e.client, (error, res) => (error ? reject(error) : resolve(res.current <= L)), W * 1000, L));
     return { decide, close: () => {} };
+  },
+  'hono-rate-limiter MemoryStore': ({ L, W }) => {
+    const store = new HonoMemoryStore();
+    store.init({ windowMs: W * 1000 });
+    // The middleware limits when totalHits > limit.
+    return { decide: async (e) => (await store.increment(e.client)).totalHits <= L, close: () => store.shutdown() };
+  },
+  '@nestjs/throttler ThrottlerStorageService': ({ L, W }) => {
+    const storage = new ThrottlerStorageService();
+    // As ThrottlerGuard calls it with one throttler of ttl W and its default blockDuration (the ttl); it limits when isBlocked.
+    return { decide: async (e) => !(await storage.increment(e.client, W * 1000, L, W * 1000, 'default')).isBlocked, close: () => storage.onApplicationShutdown() };
   },
 };
 

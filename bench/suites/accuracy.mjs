@@ -16,6 +16,8 @@ const MEMORY_SUBJECTS = [
   'express-rate-limit MemoryStore',
   'rate-limiter-flexible RateLimiterMemory',
   '@fastify/rate-limit LocalStore',
+  'hono-rate-limiter MemoryStore',
+  '@nestjs/throttler ThrottlerStorageService',
 ];
 
 export const title = 'Accuracy: the same trace through every limiter';

@@ -112,7 +112,35 @@ async function fastify() {
   return app.server.address().port;
 }
 
-const FRAMEWORKS = { express, koa, fastify };
+async function hono() {
+  const { Hono } = await import('hono');
+  const { serve } = await import('@hono/node-server');
+  const app = new Hono();
+  if (variant.startsWith('slidegate')) {
+    const { rateLimit } = await import('@slidegate/hono');
+    app.use(rateLimit(await slidegateOptions(variant.endsWith('redis'))));
+  } else if (variant.startsWith('peer')) {
+    const { rateLimiter, RedisStore } = await import('hono-rate-limiter');
+    // hono-rate-limiter has no default key; the socket's address is what @slidegate/hono keys on.
+    const options = { windowMs: WINDOW_SECONDS * 1000, limit: LIMIT, keyGenerator: (c) => c.env.incoming.socket.remoteAddress };
+    if (variant.endsWith('redis')) {
+      const client = await redisClient();
+      // Its RedisStore takes an Upstash-style client: scriptLoad and evalsha(sha, keys, args).
+      const adapted = { scriptLoad: (script) => client.script('LOAD', script), evalsha: (sha, keys, args) => client.evalsha(sha, keys.length, ...keys, ...args) };
+      options.store = new RedisStore({ client: adapted, prefix: prefixFor('hono') });
+    }
+    app.use(rateLimiter(options));
+  } else if (variant === 'headers-only') {
+    app.use(fixedHeadersStep('hono'));
+  }
+  app.get('/', (c) => c.json(BODY));
+  return new Promise((resolve) => {
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(info.port));
+    server.on('error', (error) => process.send({ error: String(error.message) }));
+  });
+}
+
+const FRAMEWORKS = { express, koa, fastify, hono };
 try {
   const port = await FRAMEWORKS[framework]();
   answerNextTickProbe();
