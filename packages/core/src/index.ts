@@ -31,7 +31,10 @@ export {
 export { ResilientStore, type ResilientStoreOptions } from './faults/resilient-store';
 export { DEFAULT_TIMEOUT_MS, DEFAULT_FAILURE_MODE } from './faults/fault-options';
 export { classifyStoreError } from './faults/store-errors';
-export { SAFE_REDIS_OPTIONS, SAFE_CLUSTER_OPTIONS, assertSafeRedisClient, unsafeRedisClientSettings } from './faults/redis-client-safety';
+export { SAFE_REDIS_OPTIONS, SAFE_CLUSTER_OPTIONS, SAFE_NODE_REDIS_OPTIONS, assertSafeRedisClient, unsafeRedisClientSettings } from './faults/redis-client-safety';
+export type { RedisClientAdapter, RedisCommandArg, RedisSendOptions, RedisSubscriber, RedisSubscriberEvents } from './stores/redis/clients/adapter';
+export type { RedisClientLike } from './stores/redis/clients/detect';
+export { unsafeNodeRedisSettings } from './stores/redis/clients/detect';
 export { redisHeartbeat, HEARTBEAT_SCRIPT } from './faults/redis-heartbeat';
 // Metrics, the status page and load-adaptive limits.
 export { LimiterMetrics, type MetricsSnapshot } from './metrics/limiter-metrics';

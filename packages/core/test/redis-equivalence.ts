@@ -114,17 +114,24 @@ async function compare(redis: Store, algorithm: Algorithm, scenario: Scenario, s
 }
 
 /** Registers the equivalence suite for a client made by `connect` (a Redis here; a Cluster in redis-cluster.test.ts). */
-export function describeEquivalence(label: string, connect: () => Promise<{ client: Redis | Cluster; cleanup: () => Promise<void> }>, numRuns: number): void {
+export function describeEquivalence(
+  label: string,
+  connect: () => Promise<{ client: Redis | Cluster | object; admin?: Redis | Cluster; cleanup: () => Promise<void> }>,
+  numRuns: number,
+): void {
   describe(`RedisStore decides exactly as MemoryStore (${label})`, function () {
     this.timeout(60_000);
+    /** An ioredis connection to the same server(s), for inspecting keys: the store's own client may be any kind. */
     let client: Redis | Cluster;
     let cleanup: () => Promise<void>;
     const prefix = uniquePrefix('equivalence');
     let store: RedisStore;
 
     before(async () => {
-      ({ client, cleanup } = await connect());
-      store = new RedisStore({ client, prefix });
+      const connected = await connect();
+      cleanup = connected.cleanup;
+      client = connected.admin ?? (connected.client as Redis | Cluster);
+      store = new RedisStore({ client: connected.client, prefix });
     });
 
     after(async () => {

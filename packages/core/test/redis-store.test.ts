@@ -48,7 +48,7 @@ describe('RedisStore', function () {
 
   describe('options', () => {
     it('refuses bad options with a TypeError or RangeError naming the option and the value', () => {
-      expect(() => new RedisStore({ client: {} as Redis })).to.throw(TypeError, /options\.client must be an ioredis Redis or Cluster; got an object/);
+      expect(() => new RedisStore({ client: {} as Redis })).to.throw(TypeError, /options\.client must be an ioredis or iovalkey Redis or Cluster, a node-redis client, cluster or sentinel .*; got an object/);
       expect(() => new RedisStore(undefined as unknown as { client: Redis })).to.throw(TypeError, /RedisStore options must be an object; got undefined/);
       expect(() => new RedisStore({ client, prefix: 'a{b' })).to.throw(RangeError, /options\.prefix may not contain '\{' or '\}'.*"a\{b"/);
       expect(() => new RedisStore({ client, prefix: 7 as unknown as string })).to.throw(TypeError, /options\.prefix must be a string; got number 7/);

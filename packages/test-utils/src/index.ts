@@ -10,3 +10,5 @@ export type { SentinelGroup, StartSentinelGroupOptions } from './sentinel';
 export { fakeClock } from './fake-clock';
 export type { FakeClock } from './fake-clock';
 export { livePids } from './process-registry';
+export { REDIS_CLIENT_KINDS, redisClientKind } from './redis-clients';
+export type { RedisClientKind, ConnectedClient } from './redis-clients';

@@ -131,3 +131,22 @@ export function createUnsafeClientWarner(
 
 /** Warns once per process about an unsafe client (RedisStore calls it with the client it is given). */
 export const warnIfUnsafeRedisClient = createUnsafeClientWarner();
+
+/**
+ * node-redis (4, 5) settings under which a decision never waits in a queue:
+ * `createClient({ ...SAFE_NODE_REDIS_OPTIONS, url })`, or for a Cluster
+ * `createCluster({ rootNodes, defaults: SAFE_NODE_REDIS_OPTIONS })`. node-redis never re-sends a
+ * command that was in flight when the connection dropped, so nothing more is needed against
+ * counting twice. Why each one:
+ * - `disableOfflineQueue: true`: while disconnected, a command fails at once instead of waiting
+ *   to run after its caller was answered in fallback.
+ * - `socket.connectTimeout: 2000`: a blackholed host fails the attempt in 2 s.
+ * - `socket.reconnectStrategy`: reconnect quickly and forever (50 ms doubling, at most 500 ms apart).
+ */
+export const SAFE_NODE_REDIS_OPTIONS = {
+  disableOfflineQueue: true,
+  socket: {
+    connectTimeout: 2000,
+    reconnectStrategy: (retries: number): number => Math.min(50 * 2 ** Math.min(retries, 4), 500),
+  },
+} as const;

@@ -22,10 +22,10 @@ const REPLY_CODES: ReadonlyArray<[RegExp, ErrorCode]> = [
   [/^(BUSY|LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|NOREPLICAS)\b/, ErrorCodes.STORE_BUSY],
 ];
 
-// ioredis' own messages when there is no usable connection (enableOfflineQueue: false makes these
-// immediate), plus Node's socket errors.
+// ioredis' and node-redis' own messages when there is no usable connection (enableOfflineQueue:
+// false and disableOfflineQueue: true make these immediate), plus Node's socket errors.
 const CONNECTION_MESSAGES =
-  /Connection is closed|Stream isn't writeable|enableOfflineQueue options is false|Reached the max retries per request|None of startup nodes is available|Failed to refresh slots cache|Cluster is ended|Connection is in monitoring mode|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND/;
+  /The client is closed|The client is offline|Socket closed unexpectedly|Disconnects client|Connection timeout|Connection is closed|Stream isn't writeable|enableOfflineQueue options is false|Reached the max retries per request|None of startup nodes is available|Failed to refresh slots cache|Cluster is ended|Connection is in monitoring mode|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND/;
 const CONNECTION_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /** Maps any failure of a store call to a coded `StoreError`, keeping the original as `cause`. */

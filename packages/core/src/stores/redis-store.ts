@@ -1,9 +1,9 @@
-import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { ErrorCodes, StoreError, rangeError, typeError } from '../errors';
 import { redisShareFactor } from '../adaptive/redis-shared-factor';
 import { redisHeartbeat } from '../faults/redis-heartbeat';
-import { SAFE_REDIS_OPTIONS, warnIfUnsafeRedisClient } from '../faults/redis-client-safety';
+import { SAFE_REDIS_OPTIONS } from '../faults/redis-client-safety';
 import type {
   Algorithm,
   ClientLimit,
@@ -15,13 +15,16 @@ import type {
   StoreSetLimitRequest,
 } from '../types';
 import { checkKnownKeys, checkPlainObject, describe } from '../validate';
+import type { RedisClientAdapter } from './redis/clients/adapter';
+import { toRedisAdapter, type RedisClientLike } from './redis/clients/detect';
+import { evalScript, luaScript, type LuaScript } from './redis/clients/lua-script';
 import { decodeClientId, encodeClientId, KEY_SUFFIXES, limitsChannel } from './redis/key-encoding';
 import { LimitSubscription } from './redis/limit-subscription';
 import { POLICY_META_SUFFIX, RedisPolicies } from './redis/redis-policies';
 import { RESET_CLIENT, RESET_CLIENT_COMMAND } from './redis/reset-script';
 import { isPolicyDefaults } from '../policies/policy-validation';
 import type { ClientPolicyConfig, PolicyStore, StoreSettleRequest, StoreSetPoliciesRequest, TierTable } from '../policies/policy-types';
-import { CHECK_COMMANDS as COMMANDS, CheckBatcher, DEFAULT_MAX_BATCH, defineCheckCommands, type ScriptArg } from './redis/check-batcher';
+import { CHECK_COMMANDS as COMMANDS, CheckBatcher, DEFAULT_MAX_BATCH, type ScriptArg } from './redis/check-batcher';
 import { SET_LIMIT, SLIDING_COUNTER_RELEASE, SLIDING_LOG_RELEASE, SLIDING_WINDOW_RELEASE } from './redis/scripts';
 
 /** Where a RedisStore takes the time of a check that carries no timestamp. */
@@ -30,11 +33,13 @@ export type RedisStoreClock = 'caller' | 'redis';
 /** Options of `RedisStore`. */
 export interface RedisStoreOptions {
   /**
-   * An ioredis `Redis` (standalone or Sentinel) or `Cluster`. The user owns it: `close()` leaves it
-   * open. Its own options apply (`enableAutoPipelining: true` batches concurrent checks into fewer
-   * writes to the socket; each check is still one EVALSHA).
+   * The Redis client the application already has: an ioredis 5 or 6 `Redis` (standalone or
+   * Sentinel) or `Cluster`, an iovalkey one, a node-redis 4 or 5 client (`createClient`), cluster
+   * (`createCluster`) or sentinel (`createSentinel`), or a `RedisClientAdapter` for any other client
+   * (docs/redis-clients.md). The user owns it: `close()` leaves it open. A node-redis client must be
+   * connected (`await client.connect()`) by its owner.
    */
-  client: Redis | Cluster;
+  client: RedisClientLike;
   /**
    * Prepended to every key and to the pub/sub channel (`${prefix}limits`). May not contain '{' or
    * '}', which would break the per-client hash tag.
@@ -84,9 +89,13 @@ const KNOWN_OPTIONS = ['client', 'prefix', 'clock', 'limitCacheSize', 'maxBatch'
 const MAX_MAX_BATCH = 1000;
 const CLOCKS: readonly RedisStoreClock[] = ['caller', 'redis'];
 
-const SET_LIMIT_COMMAND = 'slidegateSetLimitV2';
-
-type ScriptCommand = (...args: ScriptArg[]) => Promise<unknown>;
+const SET_LIMIT_SCRIPT = luaScript('slidegateSetLimitV2', SET_LIMIT, 5);
+const RESET_CLIENT_SCRIPT = luaScript(RESET_CLIENT_COMMAND, RESET_CLIENT, 5);
+const RELEASE_SCRIPTS: Record<Algorithm, LuaScript> = {
+  'sliding-window': luaScript(COMMANDS['sliding-window'].release, SLIDING_WINDOW_RELEASE, 2),
+  'sliding-log': luaScript(COMMANDS['sliding-log'].release, SLIDING_LOG_RELEASE, 3),
+  'sliding-counter': luaScript(COMMANDS['sliding-counter'].release, SLIDING_COUNTER_RELEASE, 2),
+};
 
 /** A cached answer of getLimit(): the client's own limit or none. */
 interface CachedLimit {
@@ -101,7 +110,7 @@ interface CachedLimit {
 export class RedisStore implements Store, PolicyStore {
   readonly hasOwnClock: boolean;
   readonly prefix: string;
-  readonly #client: Redis | Cluster;
+  readonly #redis: RedisClientAdapter;
   readonly #ownsClient: boolean;
   readonly #cache: LRUCache<string, CachedLimit>;
   readonly #batcher: CheckBatcher;
@@ -116,16 +125,14 @@ export class RedisStore implements Store, PolicyStore {
   constructor(options: RedisStoreOptions) {
     const o = checkPlainObject(options, 'RedisStore options');
     checkKnownKeys(o, KNOWN_OPTIONS, 'RedisStore options');
-    this.#client = checkClient(o.client);
-    // One process warning if the client could queue or re-send checks (see faults/redis-client-safety.ts).
-    warnIfUnsafeRedisClient(this.#client);
+    // The one place that tells the clients apart; past it every client is the same adapter.
+    this.#redis = toRedisAdapter(o.client);
     this.prefix = checkPrefix(o.prefix ?? DEFAULT_REDIS_PREFIX);
     this.hasOwnClock = checkClock(o.clock ?? 'caller') === 'redis';
     const cacheSize = checkCacheSize(o.limitCacheSize ?? DEFAULT_LIMIT_CACHE_SIZE);
     this.#cache = new LRUCache<string, CachedLimit>({ max: cacheSize });
-    this.#batcher = new CheckBatcher(this.#client, checkMaxBatch(o.maxBatch ?? DEFAULT_MAX_BATCH));
+    this.#batcher = new CheckBatcher(this.#redis, checkMaxBatch(o.maxBatch ?? DEFAULT_MAX_BATCH));
     this.#ownsClient = (options as { [OWNS_CLIENT]?: boolean })[OWNS_CLIENT] === true;
-    defineCommands(this.#client);
   }
 
   /** A store over a client it creates from `url` (redis://, rediss://) and closes in `close()`. */
@@ -166,14 +173,14 @@ export class RedisStore implements Store, PolicyStore {
     // Timestamp 0 (never read) spares a TIME call; cost and extra are unused by release scripts.
     const args = checkKeys(tag, algorithm);
     args.push(0, defaults.limit, defaults.windowSeconds, 0, 1, 0, release.at, release.units);
-    await this.#run(COMMANDS[algorithm].release, args);
+    await this.#run(RELEASE_SCRIPTS[algorithm], args);
   }
 
   /** Forgets the client's counts and clock under every algorithm and in policy mode (`Store.reset`); its own limit stays. */
   async reset(clientId: string): Promise<void> {
     const tag = this.#tag(clientId);
     const k = KEY_SUFFIXES;
-    await this.#run(RESET_CLIENT_COMMAND, [tag + k.slidingWindow, tag + k.slidingLog, tag + k.slidingLogMeta, tag + k.slidingCounter, tag + POLICY_META_SUFFIX, tag]);
+    await this.#run(RESET_CLIENT_SCRIPT, [tag + k.slidingWindow, tag + k.slidingLog, tag + k.slidingLogMeta, tag + k.slidingCounter, tag + POLICY_META_SUFFIX, tag]);
   }
 
   async getLimit(clientId: string): Promise<ClientLimit | undefined> {
@@ -183,7 +190,8 @@ export class RedisStore implements Store, PolicyStore {
     const generation = this.#generation;
     let reply: unknown;
     try {
-      reply = await this.#client.hmget(this.#tag(clientId) + KEY_SUFFIXES.config, 'L', 'W');
+      const key = this.#tag(clientId) + KEY_SUFFIXES.config;
+      reply = await this.#redis.send(['HMGET', key, 'L', 'W'], { key });
     } catch (error) {
       throw new StoreError(`slidegate: RedisStore getLimit failed: ${(error as Error).message}`, { cause: error });
     }
@@ -196,7 +204,7 @@ export class RedisStore implements Store, PolicyStore {
     // Policy mode: a single limit is a list of one.
     if (isPolicyDefaults(request.defaults)) return this.setPolicies({ clientId: request.clientId, config: { policies: [{ ...request.limit }] } });
     const tag = this.#tag(request.clientId);
-    await this.#run(SET_LIMIT_COMMAND, [
+    await this.#run(SET_LIMIT_SCRIPT, [
       tag + KEY_SUFFIXES.config,
       tag + KEY_SUFFIXES.slidingWindow,
       tag + KEY_SUFFIXES.slidingLog,
@@ -243,13 +251,13 @@ export class RedisStore implements Store, PolicyStore {
   /** `Store.heartbeat`: the live-instance count for the `'local'` failure mode's share. */
   async heartbeat(instanceId: string, ttlSeconds: number): Promise<number> {
     // No ':suffix', so this key can never equal a client's key (those always end in one).
-    return redisHeartbeat(this.#client, `${this.prefix}{instances}`, instanceId, ttlSeconds);
+    return redisHeartbeat(this.#evalClient(), `${this.prefix}{instances}`, instanceId, ttlSeconds);
   }
 
   /** `Store.shareFactor`: the smallest live load-adaptive factor of the group. */
   async shareFactor(proposal: FactorProposal): Promise<number> {
     const key = `${this.prefix}{adaptive:${encodeClientId(proposal.group)}}`;
-    return redisShareFactor(this.#client, key, proposal.instanceId, proposal.factor, proposal.ttlSeconds);
+    return redisShareFactor(this.#evalClient(), key, proposal.instanceId, proposal.factor, proposal.ttlSeconds);
   }
 
   onLimitChange(listener: (clientId: string | undefined) => void): () => void {
@@ -267,18 +275,34 @@ export class RedisStore implements Store, PolicyStore {
     this.#policies?.close();
     this.#listeners.clear();
     this.#cache.clear();
-    if (this.#ownsClient) {
-      await this.#client.quit().catch(() => this.#client.disconnect());
-    }
+    if (this.#ownsClient) await this.#redis.close?.();
   }
 
-  /** The subscriber connection, once getLimit() or onLimitChange() started it (for tests). */
+  /** Names the client this store talks to, e.g. `'node-redis 5 cluster'` (for logs and tests). */
+  get clientName(): string {
+    return this.#redis.name;
+  }
+
+  /**
+   * The subscriber connection, once getLimit() or onLimitChange() started it (for tests): an
+   * ioredis `Redis` when the client is ioredis or iovalkey, the client's own connection otherwise.
+   */
   get subscriberConnection(): Redis | undefined {
-    return this.#subscription?.connection;
+    return this.#subscription?.connection as Redis | undefined;
+  }
+
+  /** True while the limit-change subscription is confirmed by the server (getLimit() caches only then). */
+  get subscribed(): boolean {
+    return this.#subscription?.subscribed === true;
   }
 
   #policyMode(): RedisPolicies {
-    return (this.#policies ??= new RedisPolicies(this.#client, this.prefix, (command, args) => this.#run(command, args)));
+    return (this.#policies ??= new RedisPolicies(this.#redis, this.prefix, (script, args) => this.#run(script, args)));
+  }
+
+  /** The `eval` that the heartbeat and the shared factor use (one key each: it routes the call). */
+  #evalClient(): { eval(script: string, numberOfKeys: number, ...args: (string | number)[]): Promise<unknown> } {
+    return { eval: (script, numberOfKeys, ...args) => this.#redis.send(['EVAL', script, numberOfKeys, ...args], { key: String(args[0]) }) };
   }
 
   /** `${prefix}{encoded id}:`, the start of every key of the client. */
@@ -286,18 +310,17 @@ export class RedisStore implements Store, PolicyStore {
     return `${this.prefix}{${encodeClientId(clientId)}}:`;
   }
 
-  async #run(command: string, args: ScriptArg[]): Promise<unknown> {
-    const run = (this.#client as unknown as Record<string, ScriptCommand>)[command] as ScriptCommand;
+  async #run(script: LuaScript, args: ScriptArg[]): Promise<unknown> {
     try {
-      return await run.apply(this.#client, args);
+      return await evalScript(this.#redis, script, args);
     } catch (error) {
-      throw new StoreError(`slidegate: RedisStore ${command} failed: ${(error as Error).message}`, { cause: error });
+      throw new StoreError(`slidegate: RedisStore ${script.name} failed: ${(error as Error).message}`, { cause: error });
     }
   }
 
   #subscribe(): void {
     if (this.#subscription !== undefined || this.#closed) return;
-    this.#subscription = new LimitSubscription(this.#client, limitsChannel(this.prefix), {
+    this.#subscription = new LimitSubscription(this.#redis, limitsChannel(this.prefix), {
       onMessage: (message) => this.#invalidate(decodeClientId(message)),
       onDesync: () => {
         this.#generation++;
@@ -337,19 +360,6 @@ function checkKeys(tag: string, algorithm: Algorithm): ScriptArg[] {
   }
 }
 
-/** Registers the scripts once per client (EVALSHA, with EVAL after NOSCRIPT; works on Cluster). */
-function defineCommands(client: Redis | Cluster): void {
-  const define = (name: string, lua: string, numberOfKeys: number): void => {
-    if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') client.defineCommand(name, { lua, numberOfKeys });
-  };
-  defineCheckCommands(client);
-  define(COMMANDS['sliding-window'].release, SLIDING_WINDOW_RELEASE, 2);
-  define(COMMANDS['sliding-log'].release, SLIDING_LOG_RELEASE, 3);
-  define(COMMANDS['sliding-counter'].release, SLIDING_COUNTER_RELEASE, 2);
-  define(SET_LIMIT_COMMAND, SET_LIMIT, 5);
-  define(RESET_CLIENT_COMMAND, RESET_CLIENT, 5);
-}
-
 function decodeLimit(reply: unknown): ClientLimit | undefined {
   if (!Array.isArray(reply)) throw new StoreError('slidegate: RedisStore got an unexpected config reply', { code: ErrorCodes.STORE_BAD_REPLY });
   const [limit, windowSeconds] = reply as (string | null)[];
@@ -369,22 +379,6 @@ function copy(limit: ClientLimit | undefined): ClientLimit | undefined {
 function loadIoredis(): typeof import('ioredis') {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- deliberately lazy, see above
   return require('ioredis') as typeof import('ioredis');
-}
-
-function checkClient(client: unknown): Redis | Cluster {
-  const c = client as Partial<Record<'defineCommand' | 'duplicate' | 'hmget', unknown>> | null | undefined;
-  if (typeof c !== 'object' || c === null || typeof c.defineCommand !== 'function' || typeof c.duplicate !== 'function' || typeof c.hmget !== 'function') {
-    throw typeError(ErrorCodes.INVALID_OPTION, `slidegate: RedisStore options.client must be an ioredis Redis or Cluster; got ${describe(client)}`);
-  }
-  // ioredis puts its keyPrefix before every key: braces there would become the hash tag of every client.
-  const keyPrefix = (client as { options?: { keyPrefix?: unknown } }).options?.keyPrefix;
-  if (typeof keyPrefix === 'string' && /[{}]/.test(keyPrefix)) {
-    throw rangeError(
-      ErrorCodes.INVALID_OPTION,
-      `slidegate: RedisStore options.client has an ioredis keyPrefix with '{' or '}', which would put every client on one hash tag; got ${describe(keyPrefix)}`,
-    );
-  }
-  return client as Redis | Cluster;
 }
 
 function checkPrefix(prefix: unknown): string {

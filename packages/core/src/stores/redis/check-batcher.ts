@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
 import clusterSlot from 'cluster-key-slot';
 import { ErrorCodes, StoreError } from '../../errors';
 import type { Algorithm, StoreDecision } from '../../types';
@@ -13,11 +11,12 @@ import {
   SLIDING_WINDOW_CHECK,
   SLIDING_WINDOW_CHECK_BATCH,
 } from './scripts';
+import type { RedisClientAdapter } from './clients/adapter';
+import { evalScript, luaScript, type LuaScript } from './clients/lua-script';
 
 export type ScriptArg = string | number;
-type ScriptCommand = (...args: ScriptArg[]) => Promise<unknown>;
 
-/** ioredis command names; versioned so that two slidegate versions on one client never clash. */
+/** Script names (in errors); versioned with the scripts. */
 export const CHECK_COMMANDS = {
   'sliding-window': { check: 'slidegateSlidingWindowCheckV2', batch: 'slidegateSlidingWindowCheckBatchV2', release: 'slidegateSlidingWindowReleaseV2' },
   'sliding-log': { check: 'slidegateSlidingLogCheckV2', batch: 'slidegateSlidingLogCheckBatchV2', release: 'slidegateSlidingLogReleaseV2' },
@@ -25,29 +24,19 @@ export const CHECK_COMMANDS = {
 } as const;
 
 /**
- * What a check sends: EVALSHA of the script's SHA-1 (binary reply, `evalshaBuffer`). Calling
- * EVALSHA directly spares the promise and closures that a defineCommand method adds to every
- * call. After NOSCRIPT (SCRIPT FLUSH, a restart, a failover) a single check calls its defineCommand
- * method (the `Buffer` variant ioredis defines beside it), which loads the script with EVAL. A batch
- * sends EVAL of its source itself: its key count varies, and a defineCommand method that takes the
- * count as its first argument is routed by that number on a Cluster with auto-pipelining (ioredis
- * takes a custom command's first argument as its key).
+ * What a check sends: EVALSHA of the script's SHA-1, with a binary reply. After NOSCRIPT (SCRIPT
+ * FLUSH, a restart, a failover) the same call goes as EVAL of the source, which loads it again.
+ * A batch's key count varies, so it is given with each call.
  */
 interface CheckScripts {
-  numberOfKeys: number;
-  single: { sha: string; fallback: string };
-  batch: { sha: string; lua: string };
-  singleLua: string;
+  single: LuaScript;
+  batch: LuaScript;
 }
-
-const sha1 = (lua: string): string => createHash('sha1').update(lua).digest('hex');
 
 function checkScripts(single: string, batch: string, numberOfKeys: number, algorithm: Algorithm): CheckScripts {
   return {
-    numberOfKeys,
-    single: { sha: sha1(single), fallback: `${CHECK_COMMANDS[algorithm].check}Buffer` },
-    batch: { sha: sha1(batch), lua: batch },
-    singleLua: single,
+    single: luaScript(CHECK_COMMANDS[algorithm].check, single, numberOfKeys),
+    batch: luaScript(CHECK_COMMANDS[algorithm].batch, batch, -1),
   };
 }
 
@@ -56,16 +45,6 @@ const SCRIPTS: Record<Algorithm, CheckScripts> = {
   'sliding-log': checkScripts(SLIDING_LOG_CHECK, SLIDING_LOG_CHECK_BATCH, 3, 'sliding-log'),
   'sliding-counter': checkScripts(SLIDING_COUNTER_CHECK, SLIDING_COUNTER_CHECK_BATCH, 2, 'sliding-counter'),
 };
-
-/** Registers the single-check scripts once per client (the batch scripts need no registration). */
-export function defineCheckCommands(client: Redis | Cluster): void {
-  const methods = client as unknown as Record<string, unknown>;
-  for (const algorithm of Object.keys(SCRIPTS) as Algorithm[]) {
-    const { numberOfKeys, singleLua } = SCRIPTS[algorithm];
-    const name = CHECK_COMMANDS[algorithm].check;
-    if (typeof methods[name] !== 'function') client.defineCommand(name, { lua: singleLua, numberOfKeys });
-  }
-}
 
 /** A check waiting for its batch to be sent. */
 interface PendingCheck {
@@ -96,7 +75,7 @@ export const DEFAULT_MAX_BATCH = 128;
  * A check made while no call is in flight goes at once: an idle instance waits for nothing.
  */
 export class CheckBatcher {
-  readonly #client: Redis | Cluster;
+  readonly #redis: RedisClientAdapter;
   readonly #maxBatch: number;
   /** On a Cluster the keys of one call must share a slot, so groups are per algorithm and slot. */
   readonly #bySlot: boolean;
@@ -105,10 +84,10 @@ export class CheckBatcher {
   /** Script calls sent and not answered yet. While there are none, a check has nothing to wait for. */
   #inFlight = 0;
 
-  constructor(client: Redis | Cluster, maxBatch: number) {
-    this.#client = client;
+  constructor(redis: RedisClientAdapter, maxBatch: number) {
+    this.#redis = redis;
     this.#maxBatch = maxBatch;
-    this.#bySlot = (client as { isCluster?: unknown }).isCluster === true;
+    this.#bySlot = redis.isCluster;
   }
 
   /** Decides one check: keys are the script's KEYS (the first one carries the client's hash tag). */
@@ -164,9 +143,7 @@ export class CheckBatcher {
   }
 
   async #sendOne(algorithm: Algorithm, keys: ScriptArg[], args: ScriptArg[]): Promise<StoreDecision> {
-    const scripts = SCRIPTS[algorithm];
-    const command = CHECK_COMMANDS[algorithm].check;
-    const reply = await this.#call(command, 'evalshaBuffer', [scripts.single.sha, scripts.numberOfKeys, ...keys, ...args], scripts.single.fallback, [...keys, ...args]);
+    const reply = await this.#call(SCRIPTS[algorithm].single, [...keys, ...args], keys.length);
     if (!Buffer.isBuffer(reply) || reply.length !== CHECK_REPLY_BYTES) throw badReply(reply);
     return decodeDecision(reply, 0);
   }
@@ -187,27 +164,22 @@ export class CheckBatcher {
       args.push(a.length);
       for (const arg of a) args.push(arg);
     }
-    const command = CHECK_COMMANDS[algorithm].batch;
-    this.#tracked(this.#call(command, 'evalshaBuffer', [script.sha, keys.length, ...keys, ...args], 'evalBuffer', [script.lua, keys.length, ...keys, ...args])).then(
-      (reply) => settleBatch(batch, reply, command),
+    const numberOfKeys = keys.length;
+    for (const arg of args) keys.push(arg);
+    this.#tracked(this.#call(script, keys, numberOfKeys)).then(
+      (reply) => settleBatch(batch, reply, script.name),
       (error: unknown) => {
         for (const entry of batch) entry.reject(error);
       },
     );
   }
 
-  /** One call, and after NOSCRIPT the call that loads the script. Errors come back as StoreErrors. */
-  async #call(command: string, method: string, args: ScriptArg[], fallbackMethod: string, fallbackArgs: ScriptArg[]): Promise<unknown> {
-    const client = this.#client as unknown as Record<string, ScriptCommand>;
+  /** One script call (EVALSHA, EVAL after NOSCRIPT). Errors come back as StoreErrors. */
+  async #call(script: LuaScript, keysAndArgs: ScriptArg[], numberOfKeys: number): Promise<unknown> {
     try {
-      try {
-        return await (client[method] as ScriptCommand).apply(client, args);
-      } catch (error) {
-        if (!(error instanceof Error) || !error.message.includes('NOSCRIPT')) throw error;
-        return await (client[fallbackMethod] as ScriptCommand).apply(client, fallbackArgs);
-      }
+      return await evalScript(this.#redis, script, keysAndArgs, { binary: true, numberOfKeys });
     } catch (error) {
-      throw new StoreError(`slidegate: RedisStore ${command} failed: ${(error as Error).message}`, { cause: error });
+      throw new StoreError(`slidegate: RedisStore ${script.name} failed: ${(error as Error).message}`, { cause: error });
     }
   }
 }

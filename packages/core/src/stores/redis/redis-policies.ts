@@ -1,4 +1,3 @@
-import type { Cluster, Redis } from 'ioredis';
 import { ErrorCodes, StoreError } from '../../errors';
 import { policyDecision } from '../../policies/policy-engine';
 import type {
@@ -15,12 +14,18 @@ import type { ClientLimit, StoreCheckRequest } from '../../types';
 import { encodeClientId, KEY_SUFFIXES, limitsChannel } from './key-encoding';
 import { LimitSubscription } from './limit-subscription';
 import { POLICY_CHECK, SET_POLICIES, SET_TIER } from './policy-scripts';
+import type { RedisClientAdapter } from './clients/adapter';
+import { luaScript, type LuaScript } from './clients/lua-script';
 
-const COMMANDS = { check: 'slidegatePolicyCheckV1', setPolicies: 'slidegateSetPoliciesV1', setTier: 'slidegateSetTierV1' } as const;
+const SCRIPTS = {
+  check: luaScript('slidegatePolicyCheckV1', POLICY_CHECK, 2),
+  setPolicies: luaScript('slidegateSetPoliciesV1', SET_POLICIES, 1),
+  setTier: luaScript('slidegateSetTierV1', SET_TIER, 1),
+} as const;
 /** The policy meta key's suffix; the per-window keys (`pw:<W>`) are named inside the script. */
 export const POLICY_META_SUFFIX = 'pm';
 
-type Run = (command: string, args: (string | number)[]) => Promise<unknown>;
+type Run = (script: LuaScript, args: (string | number)[]) => Promise<unknown>;
 
 /**
  * RedisStore's policy mode: one EVALSHA of POLICY_CHECK per decision, lease release and settle;
@@ -28,27 +33,21 @@ type Run = (command: string, args: (string | number)[]) => Promise<unknown>;
  * `{prefix}tiers` so every instance reloads them at once.
  */
 export class RedisPolicies {
-  readonly #client: Redis | Cluster;
+  readonly #redis: RedisClientAdapter;
   readonly #prefix: string;
   readonly #run: Run;
   readonly #tierListeners = new Set<() => void>();
   #tierSubscription: LimitSubscription | undefined;
   #closed = false;
 
-  constructor(client: Redis | Cluster, prefix: string, run: Run) {
-    this.#client = client;
+  constructor(redis: RedisClientAdapter, prefix: string, run: Run) {
+    this.#redis = redis;
     this.#prefix = prefix;
     this.#run = run;
-    const define = (name: string, lua: string, numberOfKeys: number): void => {
-      if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') client.defineCommand(name, { lua, numberOfKeys });
-    };
-    define(COMMANDS.check, POLICY_CHECK, 2);
-    define(COMMANDS.setPolicies, SET_POLICIES, 1);
-    define(COMMANDS.setTier, SET_TIER, 1);
   }
 
   async check(tag: string, request: StoreCheckRequest, defaults: PolicyDefaults): Promise<PolicyStoreDecision> {
-    const reply = await this.#run(COMMANDS.check, [
+    const reply = await this.#run(SCRIPTS.check, [
       tag + KEY_SUFFIXES.config,
       tag + POLICY_META_SUFFIX,
       tag,
@@ -67,7 +66,7 @@ export class RedisPolicies {
 
   /** Adds (units > 0) or removes (units < 0) units at second `at`, under the client's policies. */
   async adjust(tag: string, at: number, units: number, defaults: PolicyDefaults, limitFactor: number): Promise<void> {
-    await this.#run(COMMANDS.check, [tag + KEY_SUFFIXES.config, tag + POLICY_META_SUFFIX, tag, 0, 0, defaults.policyArg, defaults.tierArg, limitFactor, 0, at, units, 'adjust']);
+    await this.#run(SCRIPTS.check, [tag + KEY_SUFFIXES.config, tag + POLICY_META_SUFFIX, tag, 0, 0, defaults.policyArg, defaults.tierArg, limitFactor, 0, at, units, 'adjust']);
   }
 
   settle(tag: string, request: StoreSettleRequest): Promise<void> {
@@ -76,7 +75,7 @@ export class RedisPolicies {
 
   async setPolicies(tag: string, request: StoreSetPoliciesRequest): Promise<void> {
     const { config } = request;
-    await this.#run(COMMANDS.setPolicies, [
+    await this.#run(SCRIPTS.setPolicies, [
       tag + KEY_SUFFIXES.config,
       config.policies === undefined ? '' : serializePolicies(config.policies),
       config.tier ?? '',
@@ -89,7 +88,8 @@ export class RedisPolicies {
   async getPolicies(tag: string): Promise<ClientPolicyConfig | undefined> {
     let reply: unknown;
     try {
-      reply = await this.#client.hmget(tag + KEY_SUFFIXES.config, 'P', 'T', 'S');
+      const key = tag + KEY_SUFFIXES.config;
+      reply = await this.#redis.send(['HMGET', key, 'P', 'T', 'S'], { key });
     } catch (error) {
       throw new StoreError(`slidegate: RedisStore getPolicies failed: ${(error as Error).message}`, { cause: error });
     }
@@ -103,13 +103,14 @@ export class RedisPolicies {
   }
 
   async setTier(name: string, policies: ClientLimit[] | undefined): Promise<void> {
-    await this.#run(COMMANDS.setTier, [this.#tiersKey(), name, policies === undefined ? '' : serializePolicies(policies), this.#tiersChannel()]);
+    await this.#run(SCRIPTS.setTier, [this.#tiersKey(), name, policies === undefined ? '' : serializePolicies(policies), this.#tiersChannel()]);
   }
 
   async getTiers(): Promise<TierTable> {
     let reply: Record<string, string>;
     try {
-      reply = await this.#client.hgetall(this.#tiersKey());
+      const key = this.#tiersKey();
+      reply = hashReply(await this.#redis.send(['HGETALL', key], { key }));
     } catch (error) {
       throw new StoreError(`slidegate: RedisStore getTiers failed: ${(error as Error).message}`, { cause: error });
     }
@@ -123,7 +124,7 @@ export class RedisPolicies {
       const notify = (): void => {
         for (const l of this.#tierListeners) l();
       };
-      this.#tierSubscription = new LimitSubscription(this.#client, this.#tiersChannel(), {
+      this.#tierSubscription = new LimitSubscription(this.#redis, this.#tiersChannel(), {
         onMessage: notify,
         onDesync: () => undefined,
         // Changes may have been missed while disconnected: everyone reloads.
@@ -149,6 +150,17 @@ export class RedisPolicies {
   #tiersChannel(): string {
     return `${this.#prefix}tiers`;
   }
+}
+
+/** HGETALL's reply as an object: a flat [field, value, ...] list (RESP2), or already a map (RESP3 clients). */
+function hashReply(reply: unknown): Record<string, string> {
+  if (!Array.isArray(reply)) {
+    if (reply instanceof Map) return Object.fromEntries(reply) as Record<string, string>;
+    return (reply ?? {}) as Record<string, string>;
+  }
+  const hash: Record<string, string> = {};
+  for (let i = 0; i + 1 < reply.length; i += 2) hash[String(reply[i])] = String(reply[i + 1]);
+  return hash;
 }
 
 function decodePolicyDecision(reply: unknown): PolicyStoreDecision {
