@@ -48,9 +48,11 @@ export { AdaptiveLimit } from './adaptive/adaptive-limit';
 export { DEFAULT_ADAPTIVE, type AdaptiveOptions, type AdaptiveScope, type LoadSignal } from './adaptive/adaptive-options';
 export { redisShareFactor, SHARE_FACTOR_SCRIPT } from './adaptive/redis-shared-factor';
 // The shared HTTP layer of @slidegate/express, @slidegate/koa and @slidegate/fastify.
-export { HttpLimiter, type RequestAccess } from './http/http-limiter';
+export { HttpLimiter, resetQuietly, type RequestAccess } from './http/http-limiter';
+export { RequestRateLimit } from './http/rate-limit-info';
+export { windowSecondsOf, durationInWords } from './duration';
 export { ipKey } from './http/client-ip';
-export { rateLimitHeaders, retryAfterHeader, partitionKey, defaultPolicyName, HEADER_MODES, DEFAULT_HEADERS_MODE } from './http/headers';
+export { rateLimitHeaders, retryAfterHeader, partitionKey, defaultPolicyName, policyNameText, HEADER_MODES, DEFAULT_HEADERS_MODE, MAX_SF_INTEGER } from './http/headers';
 export { HTTP_OPTION_NAMES } from './http/parse-http-options';
 export type {
   HeaderLine,

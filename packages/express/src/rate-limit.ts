@@ -5,8 +5,11 @@ import { clientIp } from './client-ip';
 /** Sends the limited response yourself; headers and `Retry-After` are already set. */
 export type ExpressLimitHandler = (req: Request, res: Response, next: NextFunction, info: RateLimitInfo) => unknown;
 
-/** Options of `rateLimit()`: the shared slidegate HTTP options, with Express's request. */
-export type ExpressRateLimitOptions = HttpRateLimitOptions<Request, ExpressLimitHandler>;
+/** Options of `rateLimit()`: the shared slidegate HTTP options, with Express's request and response. */
+export type ExpressRateLimitOptions = HttpRateLimitOptions<Request, ExpressLimitHandler, Response>;
+
+/** A request that went through `rateLimit()`: `req.rateLimit`, as express-rate-limit puts it. */
+export type RequestWithRateLimit = Request & { rateLimit?: RateLimitInfo };
 
 /** The middleware, with the limiter behind it for run-time limits. */
 export interface ExpressRateLimitMiddleware extends RequestHandler {
@@ -14,6 +17,8 @@ export interface ExpressRateLimitMiddleware extends RequestHandler {
   /** Gives one client key (as the key generator returns it: an IP, an API key) its own limit. */
   updateLimit(clientKey: string, limit: number, windowSeconds: number): Promise<void>;
   getLimit(clientKey: string): Promise<ClientLimit>;
+  /** Forgets one client key's counts; never rejects (a failure is a process warning). */
+  resetKey(clientKey: string): Promise<void>;
   /** Closes the limiter when the options created it. */
   close(): Promise<void>;
 }
@@ -30,15 +35,16 @@ const expressAccess = {
  * `app.use(rateLimit({ limit: 100, windowSeconds: 60 }))`. Options are validated here, once.
  */
 export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMiddleware {
-  const http = new HttpLimiter<Request, ExpressLimitHandler>(options, expressAccess, 'rateLimit options');
+  const http = new HttpLimiter<Request, ExpressLimitHandler, Response>(options, expressAccess, 'rateLimit options');
   const handler = http.handler;
+  const settle = http.settles ? http : undefined;
   const middleware = (req: Request, res: Response, next: NextFunction): void => {
     // A throwing user callback goes to Express's error handling, never an unhandled rejection.
     try {
       const outcome = http.decide(req);
       // In-process decisions continue at once: a promise per request would cost more than the decision.
-      if (!(outcome instanceof Promise)) return apply(outcome, handler, req, res, next);
-      outcome.then((o) => apply(o, handler, req, res, next)).catch((error: unknown) => next(error));
+      if (!(outcome instanceof Promise)) return apply(outcome, handler, settle, req, res, next);
+      outcome.then((o) => apply(o, handler, settle, req, res, next)).catch((error: unknown) => next(error));
     } catch (error) {
       next(error);
     }
@@ -47,12 +53,16 @@ export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMid
     limiter: http.limiter,
     updateLimit: (clientKey: string, limit: number, windowSeconds: number) => http.updateLimit(clientKey, limit, windowSeconds),
     getLimit: (clientKey: string) => http.getLimit(clientKey),
+    resetKey: (clientKey: string) => http.resetKey(clientKey),
     close: () => http.close(),
   });
 }
 
-function apply(outcome: HttpOutcome, handler: ExpressLimitHandler | undefined, req: Request, res: Response, next: NextFunction): void {
+type Settler = HttpLimiter<Request, ExpressLimitHandler, Response>;
+
+function apply(outcome: HttpOutcome, handler: ExpressLimitHandler | undefined, settle: Settler | undefined, req: Request, res: Response, next: NextFunction): void {
   if (outcome.kind === 'pass') return next();
+  if (outcome.info !== undefined) (req as RequestWithRateLimit).rateLimit = outcome.info;
   if (!res.headersSent) {
     for (const header of outcome.headers) {
       // Sent in lower case (HTTP names are case-insensitive): Node lower-cases a name on every set and send,
@@ -63,12 +73,27 @@ function apply(outcome: HttpOutcome, handler: ExpressLimitHandler | undefined, r
       else res.setHeader(name, header.value);
     }
   }
-  if (outcome.kind === 'allowed') return next();
+  if (outcome.kind === 'allowed') {
+    if (settle !== undefined) settleWhenDone(settle, req, res, outcome.info);
+    return next();
+  }
   if (handler !== undefined && outcome.info !== undefined) {
     Promise.resolve(handler(req, res, next, outcome.info)).catch(next);
     return;
   }
   res.status(outcome.statusCode).type(outcome.body.contentType).send(outcome.body.text);
+}
+
+/** Once the response is sent (or the connection closed before it was), asks whether its unit should count. */
+function settleWhenDone(http: Settler, req: Request, res: Response, info: RateLimitInfo): void {
+  let done = false;
+  const settle = (statusCode: number | undefined): void => {
+    if (done) return;
+    done = true;
+    void http.settle(req, res, info, statusCode);
+  };
+  res.once('finish', () => settle(res.statusCode));
+  res.once('close', () => settle(res.writableEnded ? res.statusCode : undefined));
 }
 
 function trustsProxy(req: Request): boolean {

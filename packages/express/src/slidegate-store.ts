@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { MemoryStore, RateLimiter, type Algorithm, type ClientLimit, type Decision, type RateLimiterOptions, type Store } from '@slidegate/core';
+import { MemoryStore, RateLimiter, resetQuietly, windowSecondsOf, type Algorithm, type ClientLimit, type Decision, type RateLimiterOptions, type Store } from '@slidegate/core';
 
 /** The parts of express-rate-limit 8's `Options` that `init()` reads. */
 interface ExpressRateLimitOptionsSubset {
@@ -132,18 +132,8 @@ export class SlidegateStore {
     if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 0) {
       throw new RangeError(`slidegate: SlidegateStore needs express-rate-limit option limit to be an integer >= 0; got ${String(limit)}`);
     }
-    if (typeof windowMs !== 'number' || !Number.isFinite(windowMs) || windowMs <= 0) {
-      throw new RangeError(`slidegate: SlidegateStore needs express-rate-limit option windowMs to be a number of milliseconds > 0; got ${String(windowMs)}`);
-    }
-    const windowSeconds = Math.ceil(windowMs / 1000);
-    if (windowSeconds * 1000 !== windowMs) {
-      // Rounded up, never down: at most `limit` in any windowSeconds also means at most `limit` in any windowMs.
-      process.emitWarning(
-        `slidegate: SlidegateStore counts windows in whole seconds; windowMs ${windowMs} counts as ${windowSeconds} s ` +
-          `(stricter, never more than limit in any ${windowMs} ms). Use a multiple of 1000 to have it exactly.`,
-        { code: 'SLIDEGATE_WINDOW_ROUNDED' },
-      );
-    }
+    // Rounded up to whole seconds (with a warning) when it is not: never more than limit in any windowMs.
+    const windowSeconds = windowSecondsOf(windowMs, 'express-rate-limit option windowMs (SlidegateStore)', 'ms');
     this.#limit = limit;
     this.#limiter = new RateLimiter({
       ...this.#limiterOptions,
@@ -192,15 +182,9 @@ export class SlidegateStore {
    * Forgets the key's counts. Never rejects (express-rate-limit users call it without await): a store
    * failure is reported once per call with `process.emitWarning` (code SLIDEGATE_RESET_FAILED).
    */
-  async resetKey(key: string): Promise<void> {
+  resetKey(key: string): Promise<void> {
     this.#recent.delete(key);
-    try {
-      await this.limiter.reset(this.prefix + key);
-    } catch (error) {
-      process.emitWarning(`slidegate: SlidegateStore could not reset ${JSON.stringify(key)}: ${error instanceof Error ? error.message : String(error)}`, {
-        code: 'SLIDEGATE_RESET_FAILED',
-      });
-    }
+    return resetQuietly(this.limiter, this.prefix + key, key);
   }
 
   /** Gives one key (as express-rate-limit's keyGenerator returns it) its own limit. */

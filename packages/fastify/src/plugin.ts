@@ -1,12 +1,34 @@
-import { HttpLimiter, type HeaderLine, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo } from '@slidegate/core';
+import { durationInWords, HttpLimiter, type HeaderLine, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo } from '@slidegate/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 
 /** Sends the limited response yourself; headers and `Retry-After` are already set. */
 export type FastifyLimitHandler = (request: FastifyRequest, reply: FastifyReply, info: RateLimitInfo) => unknown;
 
+/** What `errorResponseBuilder` gets, as @fastify/rate-limit passes it. */
+export interface FastifyLimitContext {
+  statusCode: number;
+  /** The limit that applied. */
+  max: number;
+  /** Milliseconds until the request would be allowed. */
+  ttl: number;
+  /** The wait in words: '1 minute', '30 seconds'. */
+  after: string;
+  decision: RateLimitInfo['decision'];
+}
+
 /** A route's `config.rateLimit`: the shared options, overriding the plugin's for that route. */
-export type FastifyRateLimitRouteOptions = HttpRateLimitOptions<FastifyRequest, FastifyLimitHandler>;
+export interface FastifyRateLimitRouteOptions extends HttpRateLimitOptions<FastifyRequest, FastifyLimitHandler, FastifyReply> {
+  /**
+   * The error thrown for a limited request, which Fastify's error handling (your `setErrorHandler`)
+   * answers. Ignored when `handler` or `message` is given.
+   * @default an Error with statusCode 429 and message `Rate limit exceeded, retry in <after>`: Fastify's default
+   * handler answers it as JSON `{ statusCode, error, message }`
+   */
+  errorResponseBuilder?: (request: FastifyRequest, context: FastifyLimitContext) => object;
+  /** Called for every request that is allowed (under the limit), with its key, as @fastify/rate-limit calls it. */
+  onExceeding?: (request: FastifyRequest, key: string) => void;
+}
 
 /** Options of the plugin: the shared slidegate HTTP options plus where and when it applies. */
 export interface FastifyRateLimitOptions extends FastifyRateLimitRouteOptions {
@@ -29,12 +51,29 @@ declare module 'fastify' {
     /** slidegate options for this route (overriding the plugin's), or false to leave it unlimited. */
     rateLimit?: FastifyRateLimitRouteOptions | false;
   }
+  interface FastifyRequest {
+    /** The request's rate-limit state, once a slidegate limiter decided it. */
+    rateLimit: RateLimitInfo | null;
+  }
+  interface FastifyInstance {
+    /**
+     * A hook that limits with the plugin's options (overridden by `options`), for places routes do not
+     * reach: `app.setNotFoundHandler({ preHandler: app.rateLimit() }, handler)`.
+     */
+    rateLimit(options?: FastifyRateLimitRouteOptions): (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+  }
 }
 
 const HOOKS = ['onRequest', 'preValidation', 'preHandler'] as const;
 const LABEL = 'slidegate plugin options';
+/** Options of this adapter beside the shared ones. */
+const ADAPTER_OPTIONS = ['errorResponseBuilder', 'onExceeding'];
+/** @fastify/rate-limit groups IPv6 clients by /64. */
+const DEFAULT_IPV6_SUBNET = 64;
+/** Set on each route config the plugin saw, so a route it did not see (declared before it) is caught at request time. */
+const SEEN = Symbol('slidegate.routeSeen');
 /** Options that give a route a limiter of its own rather than the plugin's. */
-const LIMITER_OPTIONS = ['limiter', 'limit', 'windowSeconds', 'store', 'algorithm', 'limiterOptions'] as const;
+const LIMITER_OPTIONS = ['limiter', 'limit', 'windowSeconds', 'windowMs', 'store', 'algorithm', 'limiterOptions'] as const;
 
 /** `request.ip` follows the server's `trustProxy`; `request.ips` only exists when it is on. */
 const fastifyAccess = {
@@ -55,40 +94,97 @@ function register(fastify: FastifyInstance, options: FastifyRateLimitOptions): v
   const { global = true, hook = 'onRequest', ...shared } = options;
   if (typeof global !== 'boolean') throw new TypeError(`slidegate: ${LABEL}.global must be a boolean; got ${typeof global}`);
   if (!HOOKS.includes(hook)) throw new RangeError(`slidegate: ${LABEL}.hook must be one of ${HOOKS.join(', ')}; got ${String(hook)}`);
+  if (shared.ipv6Subnet === undefined) shared.ipv6Subnet = DEFAULT_IPV6_SUBNET;
   const definesLimiter = LIMITER_OPTIONS.some((key) => shared[key] !== undefined);
   // Built once (when the plugin's options define a limit), shared by every route without its own.
-  const base = global || definesLimiter ? new HttpLimiter(shared, fastifyAccess, LABEL, ['global', 'hook']) : undefined;
-  const owned: HttpLimiter<FastifyRequest, FastifyLimitHandler>[] = base === undefined ? [] : [base];
+  const base = global || definesLimiter ? makeLimiter(shared, LABEL, ['global', 'hook']) : undefined;
+  const owned: Limiter[] = base === undefined ? [] : [base];
 
   // One limiter per route config object, so a GET route and the HEAD route Fastify derives from it share one.
-  const byConfig = new WeakMap<object, HttpLimiter<FastifyRequest, FastifyLimitHandler>>();
+  const byConfig = new WeakMap<object, Limiter>();
+  const limiterOf = (routeConfig: unknown, route: Pick<RouteOptions, 'method' | 'url'>): Limiter | undefined => {
+    if (routeConfig === false) return undefined;
+    if (routeConfig === undefined) return global ? base : undefined;
+    let http = typeof routeConfig === 'object' && routeConfig !== null ? byConfig.get(routeConfig) : undefined;
+    if (http === undefined) {
+      http = makeLimiter(routeOptions(shared, routeConfig, route, base), `route ${String(route.method)} ${route.url} config.rateLimit`, ADAPTER_OPTIONS);
+      byConfig.set(routeConfig as object, http);
+      owned.push(http);
+    }
+    return http;
+  };
+
+  // A second registration (stacked limiters) keeps the first's decorators, as @fastify/rate-limit does.
+  if (!fastify.hasRequestDecorator('rateLimit')) fastify.decorateRequest('rateLimit', null);
+  if (!fastify.hasDecorator('rateLimit')) {
+    fastify.decorate('rateLimit', (options?: FastifyRateLimitRouteOptions) => {
+      const http = options === undefined && base !== undefined ? base : makeLimiter(routeOptions(shared, options ?? {}, { method: 'hook', url: 'fastify.rateLimit()' }, base), 'fastify.rateLimit() options', ADAPTER_OPTIONS);
+      if (http !== base) owned.push(http);
+      return asyncHook(http);
+    });
+  }
 
   fastify.addHook('onRoute', (route) => {
-    const routeConfig = (route.config as { rateLimit?: unknown } | undefined)?.rateLimit;
-    if (routeConfig === false) return;
-    let http = global ? base : undefined;
-    if (routeConfig !== undefined) {
-      http = typeof routeConfig === 'object' && routeConfig !== null ? byConfig.get(routeConfig) : undefined;
-      if (http === undefined) {
-        http = new HttpLimiter(routeOptions(shared, routeConfig, route, base), fastifyAccess, `route ${String(route.method)} ${route.url} config.rateLimit`);
-        byConfig.set(routeConfig as object, http);
-        owned.push(http);
-      }
+    const config = (route.config ??= {}) as Record<symbol | string, unknown>;
+    config[SEEN] = true;
+    const http = limiterOf(config.rateLimit, route);
+    if (http === undefined) return;
+    addRouteHook(route, hook, limitHook(http));
+    if (http.settles) addRouteHook(route, 'onResponse', settleHook(http));
+  });
+  // A route declared before the plugin, or while its register was not awaited, never passed onRoute:
+  // it is limited here instead (never silently unlimited), with a warning to fix the order.
+  const warned = new Set<string>();
+  fastify.addHook(hook, function unseenRoute(request: FastifyRequest, reply: FastifyReply, done: () => void): Promise<unknown> | undefined {
+    const config = request.routeOptions.config as unknown as Record<symbol | string, unknown> | undefined;
+    if (config === undefined || config[SEEN] === true || request.is404) {
+      done();
+      return undefined;
     }
-    if (http !== undefined) addRouteHook(route, hook, limitHook(http));
+    const method = String(request.routeOptions.method);
+    const url = request.routeOptions.url ?? '';
+    const http = limiterOf(config.rateLimit, { method, url });
+    if (http === undefined) {
+      done();
+      return undefined;
+    }
+    if (!warned.has(`${method} ${url}`)) {
+      warned.add(`${method} ${url}`);
+      process.emitWarning(
+        `slidegate: route ${method} ${url} was declared before @slidegate/fastify was registered (or while its register was not awaited), so the plugin ` +
+          `could not attach to it; it is limited at the instance's ${hook} hook instead. Declare routes after \`await app.register(slidegate, options)\`.`,
+        { code: 'SLIDEGATE_ROUTE_BEFORE_PLUGIN' },
+      );
+    }
+    return limitHook(http)(request, reply, done);
   });
   fastify.addHook('onClose', async () => {
     await Promise.all(owned.map((http) => http.close()));
   });
 }
 
+type Limiter = HttpLimiter<FastifyRequest, FastifyLimitHandler, FastifyReply>;
+
+/** This adapter's own options of each limiter, and the requests it decided (for `settleHook`). */
+interface Extras extends Pick<FastifyRateLimitRouteOptions, 'errorResponseBuilder' | 'onExceeding'> {
+  /** True when the options say what to send (message or statusCode): sent as is, not thrown. */
+  customBody: boolean;
+  decided: WeakMap<FastifyRequest, RateLimitInfo>;
+}
+const extras = new WeakMap<Limiter, Extras>();
+
+/** A limiter for `options`; this adapter's own options are split off, the shared layer parses the rest. */
+function makeLimiter(options: FastifyRateLimitRouteOptions, label: string, adapterOptionNames: readonly string[] = []): Limiter {
+  const { errorResponseBuilder, onExceeding, ...rest } = options;
+  if (errorResponseBuilder !== undefined && typeof errorResponseBuilder !== 'function') throw new TypeError(`slidegate: ${label}.errorResponseBuilder must be a function; got ${typeof errorResponseBuilder}`);
+  if (onExceeding !== undefined && typeof onExceeding !== 'function') throw new TypeError(`slidegate: ${label}.onExceeding must be a function; got ${typeof onExceeding}`);
+  const http = new HttpLimiter<FastifyRequest, FastifyLimitHandler, FastifyReply>(rest, fastifyAccess, label, adapterOptionNames.filter((name) => !ADAPTER_OPTIONS.includes(name)));
+  extras.set(http, { errorResponseBuilder, onExceeding, customBody: rest.message !== undefined || rest.statusCode !== undefined, decided: new WeakMap() });
+  return http;
+}
+
 /** The route's options over the plugin's; a route that sets a limit gets its own limiter and key space. */
-function routeOptions(
-  shared: FastifyRateLimitRouteOptions,
-  routeConfig: unknown,
-  route: RouteOptions,
-  base: HttpLimiter<FastifyRequest, FastifyLimitHandler> | undefined,
-): FastifyRateLimitRouteOptions {
+function routeOptions(shared: FastifyRateLimitRouteOptions, routeConfig: unknown, route: Pick<RouteOptions, 'method' | 'url'>, base: Limiter | undefined): FastifyRateLimitRouteOptions {
   if (typeof routeConfig !== 'object' || routeConfig === null || Array.isArray(routeConfig)) {
     throw new TypeError(`slidegate: route ${String(route.method)} ${route.url} config.rateLimit must be an object or false; got ${typeof routeConfig}`);
   }
@@ -122,14 +218,16 @@ function routeOptions(
  * on at once (an async hook costs a promise per request). Whatever needs waiting for (an async store
  * or callback, a limited response) returns a promise instead, which Fastify waits for as for an async hook.
  */
-function limitHook(http: HttpLimiter<FastifyRequest, FastifyLimitHandler>) {
+function limitHook(http: Limiter) {
   const handler = http.handler;
+  const extra = extras.get(http) as Extras;
+  const record = http.settles ? extra.decided : undefined;
   return function slidegateLimit(request: FastifyRequest, reply: FastifyReply, done: () => void): Promise<unknown> | undefined {
     try {
       const outcome = http.decide(request);
-      if (outcome instanceof Promise) return outcome.then((o) => (o.kind === 'limited' ? limit(o, handler, request, reply) : allow(o, reply)));
-      if (outcome.kind === 'limited') return limit(outcome, handler, request, reply);
-      allow(outcome, reply);
+      if (outcome instanceof Promise) return outcome.then((o) => (o.kind === 'limited' ? limit(o, handler, extra, request, reply) : allow(o, extra, record, request, reply)));
+      if (outcome.kind === 'limited') return limit(outcome, handler, extra, request, reply);
+      allow(outcome, extra, record, request, reply);
     } catch (error) {
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- what a user callback threw, as from an async function
       return Promise.reject(error);
@@ -139,31 +237,70 @@ function limitHook(http: HttpLimiter<FastifyRequest, FastifyLimitHandler>) {
   };
 }
 
-function allow(outcome: Exclude<HttpOutcome, { kind: 'limited' }>, reply: FastifyReply): undefined {
-  if (outcome.kind === 'allowed') writeHeaders(outcome.headers, reply);
+/** `limitHook` as an async hook, for `fastify.rateLimit()` (it may be used where Fastify expects a promise). */
+function asyncHook(http: Limiter) {
+  const hook = limitHook(http);
+  return (request: FastifyRequest, reply: FastifyReply): Promise<unknown> =>
+    new Promise<unknown>((resolve, reject) => {
+      const result = hook(request, reply, () => resolve(undefined));
+      if (result !== undefined) result.then(resolve, reject);
+    });
+}
+
+/** Gives back the unit of a finished request when the options say it should not count. */
+function settleHook(http: Limiter) {
+  const decided = (extras.get(http) as Extras).decided;
+  return function slidegateSettle(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+    const info = decided.get(request);
+    if (info !== undefined) void http.settle(request, reply, info, reply.statusCode);
+    done();
+  };
+}
+
+function allow(outcome: Exclude<HttpOutcome, { kind: 'limited' }>, extra: Extras, record: Extras['decided'] | undefined, request: FastifyRequest, reply: FastifyReply): undefined {
+  if (outcome.kind !== 'allowed') return undefined;
+  const info = outcome.info;
+  writeHeaders(outcome.headers, reply, info);
+  request.rateLimit = info;
+  record?.set(request, info);
+  extra.onExceeding?.(request, info.key);
   return undefined;
 }
 
-async function limit(outcome: Extract<HttpOutcome, { kind: 'limited' }>, handler: FastifyLimitHandler | undefined, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-  writeHeaders(outcome.headers, reply);
-  if (handler !== undefined && outcome.info !== undefined) {
-    await handler(request, reply, outcome.info);
+async function limit(outcome: Extract<HttpOutcome, { kind: 'limited' }>, handler: FastifyLimitHandler | undefined, extra: Extras, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  const info = outcome.info;
+  writeHeaders(outcome.headers, reply, info);
+  if (info !== undefined) request.rateLimit = info;
+  if (handler !== undefined && info !== undefined) {
+    await handler(request, reply, info);
     return reply;
   }
-  return reply.code(outcome.statusCode).type(outcome.body.contentType).send(outcome.body.text);
+  if (extra.customBody || info === undefined) return reply.code(outcome.statusCode).type(outcome.body.contentType).send(outcome.body.text);
+  // As @fastify/rate-limit: an error for Fastify's error handling (the app's setErrorHandler, or its JSON).
+  const { decision } = info;
+  const seconds = Number.isFinite(decision.retryAfter) ? Math.ceil(decision.retryAfter) : decision.windowSeconds;
+  const context: FastifyLimitContext = { statusCode: outcome.statusCode, max: decision.limit, ttl: seconds * 1000, after: durationInWords(seconds * 1000), decision };
+  // eslint-disable-next-line @typescript-eslint/only-throw-error -- what errorResponseBuilder built, thrown as @fastify/rate-limit throws it
+  throw (extra.errorResponseBuilder ?? defaultError)(request, context);
 }
 
-function writeHeaders(headers: readonly HeaderLine[], reply: FastifyReply): void {
+function defaultError(_request: FastifyRequest, context: FastifyLimitContext): Error {
+  return Object.assign(new Error(`Rate limit exceeded, retry in ${context.after}`), { statusCode: context.statusCode });
+}
+
+function writeHeaders(headers: readonly HeaderLine[], reply: FastifyReply, info: RateLimitInfo | undefined): void {
   for (const header of headers) {
     // Fastify sends header names in lower case anyway.
     const name = header.key;
     const previous = header.append ? reply.getHeader(name) : undefined;
+    // As @fastify/rate-limit sends it: seconds until the reset, not the Unix time.
+    const value = name === 'x-ratelimit-reset' && info !== undefined ? String(Math.ceil(info.resetAfter)) : header.value;
     // Fastify keeps one value per header name; a structured-field list joins with ", ".
-    reply.header(name, previous === undefined ? header.value : `${String(previous)}, ${header.value}`);
+    reply.header(name, previous === undefined ? value : `${String(previous)}, ${value}`);
   }
 }
 
-function addRouteHook(route: RouteOptions, name: (typeof HOOKS)[number], hook: ReturnType<typeof limitHook>): void {
+function addRouteHook(route: RouteOptions, name: (typeof HOOKS)[number] | 'onResponse', hook: ReturnType<typeof limitHook> | ReturnType<typeof settleHook>): void {
   const existing = route[name] as unknown;
   if (Array.isArray(existing)) route[name] = [...(existing as never[]), hook] as never;
   else if (typeof existing === 'function') route[name] = [existing, hook] as never;

@@ -4,6 +4,37 @@ import type { PolicyDecision, PolicyStatus } from '../policies/policy-types';
 import { decimal } from './decimal';
 import type { HeaderLine, HeadersMode } from './types';
 
+/**
+ * The largest integer a structured field can carry (RFC 9651: at most 15 digits). Counts above it (a
+ * limit of 10^15 or more) are sent as this: a value a client can parse, and still larger than any it
+ * will use up.
+ */
+export const MAX_SF_INTEGER = 999_999_999_999_999;
+
+/** `decimal(n)`, capped where structured-field integers end. */
+function sfInteger(n: number): string {
+  return n > MAX_SF_INTEGER ? MAX_SF_INTEGER_TEXT : decimal(n);
+}
+const MAX_SF_INTEGER_TEXT = String(MAX_SF_INTEGER);
+
+/**
+ * A policy name as the body of a structured-field string: `"` and `\` escaped, and anything outside
+ * printable ASCII (which a string cannot hold, and which Node refuses in a header value outside
+ * Latin-1) percent-encoded as UTF-8, so `限流` is sent as `%E9%99%90%E6%B5%81`. Done once, when the
+ * middleware is made.
+ */
+export function policyNameText(name: string): string {
+  let text = '';
+  for (const char of name) {
+    const code = char.codePointAt(0) as number;
+    if (char === '"' || char === '\\') text += `\\${char}`;
+    else if (code >= 0x20 && code <= 0x7e && char !== '%') text += char;
+    // '%' too, so an encoded name never reads as another; a lone surrogate (no UTF-8 form) as U+FFFD.
+    else text += code >= 0xd800 && code <= 0xdfff ? '%EF%BF%BD' : encodeURIComponent(char);
+  }
+  return text;
+}
+
 /** The header modes, in one place for validation and docs. */
 export const HEADER_MODES: readonly Exclude<HeadersMode, false>[] = ['draft-8', 'draft-7', 'draft-6', 'legacy', 'none'];
 
@@ -20,6 +51,11 @@ export const DEFAULT_HEADERS_MODE: HeadersMode = 'draft-8';
  * `timestamp + resetAfter`.
  */
 export function rateLimitHeaders(mode: HeadersMode, decision: Decision, key: string, policyName: string | undefined): HeaderLine[] {
+  return headerLines(mode, decision, key, policyName === undefined ? undefined : policyNameText(policyName));
+}
+
+/** `rateLimitHeaders` with the policy name already encoded (`policyNameText`). */
+function headerLines(mode: HeadersMode, decision: Decision, key: string, policyName: string | undefined): HeaderLine[] {
   const { limit, remaining, resetAfter, windowSeconds } = decision;
   const policies = (decision as Partial<PolicyDecision>).policies;
   if (policies !== undefined && policies.length > 1 && (mode === 'draft-8' || mode === 'draft-7' || mode === 'draft-6')) {
@@ -35,7 +71,7 @@ export function rateLimitHeaders(mode: HeadersMode, decision: Decision, key: str
     }
     case 'draft-7':
     case 'draft-6':
-      return draft7Or6Lines(mode, `${limit};w=${windowSeconds}`, limit, remaining, resetAfter);
+      return draft7Or6Lines(mode, `${sfInteger(limit)};w=${windowSeconds}`, limit, remaining, resetAfter);
     case 'legacy':
       return [
         line('X-RateLimit-Limit', decimal(limit), false),
@@ -60,12 +96,12 @@ export class RateLimitHeaders {
 
   constructor(mode: HeadersMode, policyName: string | undefined) {
     this.#mode = mode;
-    this.#policyName = policyName;
+    this.#policyName = policyName === undefined ? undefined : policyNameText(policyName);
   }
 
   lines(decision: Decision, key: string): HeaderLine[] {
     if (this.#mode !== 'draft-8' || ((decision as Partial<PolicyDecision>).policies?.length ?? 0) > 1) {
-      return rateLimitHeaders(this.#mode, decision, key, this.#policyName);
+      return headerLines(this.#mode, decision, key, this.#policyName);
     }
     const { limit, windowSeconds } = decision;
     let policy = this.#policies.get(key);
@@ -89,7 +125,7 @@ interface Draft8Policy {
 
 /** A draft-8 RateLimit-Policy item: the policy's quota, window and partition key. */
 function draft8PolicyItem(name: string, limit: number, windowSeconds: number, pk: string): string {
-  return `"${name}"; q=${limit}; w=${windowSeconds}; pk=:${pk}:`;
+  return `"${name}"; q=${sfInteger(limit)}; w=${windowSeconds}; pk=:${pk}:`;
 }
 
 /** A draft-8 RateLimit item: what is left of the policy's quota and when it resets. */
@@ -97,7 +133,7 @@ function draft8LimitItem(name: string, remaining: number, resetAfter: number): s
   // With nothing to trim, trim() returns the string flattened. Node checks every header value with a
   // regular expression, and V8 runs one on a string built by concatenation (not yet flat) through the
   // runtime: flattening first is cheaper (a value built and checked, in a loop: 142 ns, 89 ns with trim()).
-  return `"${name}"; r=${decimal(remaining)}; t=${decimal(resetAfter)}`.trim();
+  return `"${name}"; r=${sfInteger(remaining)}; t=${decimal(resetAfter)}`.trim();
 }
 
 /**
@@ -122,15 +158,27 @@ function multiPolicyHeaders(
       ...bindingFirst.map((p, i) => line('RateLimit', draft8LimitItem(names[i] as string, p.remaining, p.resetAfter), true)),
     ];
   }
-  const items = bindingFirst.map((p) => `${p.limit};w=${p.windowSeconds}`).join(', ');
+  const items = bindingFirst
+    .filter((p) => !bindingFirst.some((q) => q !== p && dominates(q, p)))
+    .map((p) => `${sfInteger(p.limit)};w=${p.windowSeconds}`)
+    .join(', ');
   return draft7Or6Lines(mode, items, decision.limit, decision.remaining, decision.resetAfter);
+}
+
+/**
+ * True when policy `a` makes `b` redundant: no more units in a window at least as long. Drafts 6 and 7
+ * describe a client's quota by its limit, and two items with one limit (`10;w=1, 10;w=60`) give a client
+ * two answers to "how many may I send"; the longer window is the one that binds, so only it is listed.
+ */
+function dominates(a: PolicyStatus, b: PolicyStatus): boolean {
+  return a.limit <= b.limit && a.windowSeconds >= b.windowSeconds && (a.limit < b.limit || a.windowSeconds > b.windowSeconds);
 }
 
 /** draft-7 and draft-6: RateLimit-Policy (an item per policy), then the binding policy's limit, what is left and when it resets. */
 function draft7Or6Lines(mode: 'draft-7' | 'draft-6', policies: string, limit: number, remaining: number, resetAfter: number): HeaderLine[] {
   const policy = line('RateLimit-Policy', policies, false);
-  if (mode === 'draft-7') return [policy, line('RateLimit', `limit=${decimal(limit)}, remaining=${decimal(remaining)}, reset=${decimal(resetAfter)}`, false)];
-  return [policy, line('RateLimit-Limit', decimal(limit), false), line('RateLimit-Remaining', decimal(remaining), false), line('RateLimit-Reset', decimal(resetAfter), false)];
+  if (mode === 'draft-7') return [policy, line('RateLimit', `limit=${sfInteger(limit)}, remaining=${sfInteger(remaining)}, reset=${decimal(resetAfter)}`, false)];
+  return [policy, line('RateLimit-Limit', sfInteger(limit), false), line('RateLimit-Remaining', sfInteger(remaining), false), line('RateLimit-Reset', decimal(resetAfter), false)];
 }
 
 /**

@@ -5,6 +5,7 @@ import type { ClientLimit, Decision, Store } from '../types';
 import { MAX_CLIENT_ID_BYTES, checkCost, describe } from '../validate';
 import { ipKey, normalizeIp } from './client-ip';
 import { RateLimitHeaders, retryAfterHeader } from './headers';
+import { RequestRateLimit } from './rate-limit-info';
 import { limitedBody, parseHttpOptions, storeErrorActionOf, type ParsedHttpOptions } from './parse-http-options';
 import type { HeaderLine, HttpOutcome, HttpRateLimitOptions, LimitedBody, RateLimitInfo, StoreErrorAction } from './types';
 
@@ -25,14 +26,21 @@ const PASS: HttpOutcome = { kind: 'pass' };
 const STORE_DOWN_BODY: LimitedBody = { contentType: 'text/plain; charset=utf-8', text: 'Rate limiter unavailable, please try again later.' };
 /** Stores that an inline-configured HTTP limiter already uses, with the prefixes in use on each. */
 const prefixesByStore = new WeakMap<Store, Set<string>>();
+/**
+ * draft-7, draft-6 and legacy headers hold one limit: of stacked limiters on one request, the one with
+ * the fewest units left is sent (the one closest to limiting it). Keyed by the request object.
+ */
+const stateHeadersSent = new WeakMap<object, number>();
 
 /**
  * The framework-neutral half of every adapter: parses the options once, then turns a request
  * into an outcome (pass, allowed with headers, or limited with headers and a body). Adapters
  * only read the request and write the response.
  */
-export class HttpLimiter<Req, Handler = never> {
+export class HttpLimiter<Req, Handler = never, Res = never> {
   readonly #o: ParsedHttpOptions<Req, Handler>;
+  /** True when headers describe one limit only (draft-7, draft-6, legacy), so stacked limiters pick one. */
+  readonly #oneLimitHeaders: boolean;
   readonly #access: RequestAccess<Req>;
   readonly #label: string;
   readonly #headers: RateLimitHeaders;
@@ -44,8 +52,10 @@ export class HttpLimiter<Req, Handler = never> {
   #lastIp: string | undefined;
   #lastIpKey = '';
 
-  constructor(options: HttpRateLimitOptions<Req, Handler> | undefined, access: RequestAccess<Req>, label: string, adapterOptionNames: readonly string[] = []) {
-    this.#o = parseHttpOptions(options, label, adapterOptionNames);
+  constructor(options: HttpRateLimitOptions<Req, Handler, Res> | undefined, access: RequestAccess<Req>, label: string, adapterOptionNames: readonly string[] = []) {
+    this.#o = parseHttpOptions(options as HttpRateLimitOptions<Req, Handler>, label, adapterOptionNames);
+    const mode = this.#o.headers;
+    this.#oneLimitHeaders = mode === 'draft-7' || mode === 'draft-6' || mode === 'legacy';
     this.#access = access;
     this.#label = label;
     this.#headers = new RateLimitHeaders(this.#o.headers, this.#o.name);
@@ -77,6 +87,38 @@ export class HttpLimiter<Req, Handler = never> {
   /** The limit that applies to one client key. */
   getLimit(clientKey: string): Promise<ClientLimit> {
     return this.#o.limiter.getLimit(this.keyFor(clientKey));
+  }
+
+  /**
+   * Forgets one client key's counts (as the key generator returns it). Never rejects, since callers
+   * often do not await it: a failure is reported with `process.emitWarning` (SLIDEGATE_RESET_FAILED).
+   */
+  resetKey(clientKey: string): Promise<void> {
+    return resetQuietly(this.#o.limiter, this.keyFor(clientKey), clientKey);
+  }
+
+  /** True when finished requests may give their unit back (skipFailedRequests or skipSuccessfulRequests). */
+  get settles(): boolean {
+    return this.#o.skipFailedRequests || this.#o.skipSuccessfulRequests;
+  }
+
+  /**
+   * Called by the adapter once an allowed request's response is done (when `settles`): gives back the
+   * unit it recorded if the options say it should not count. `statusCode` undefined: the connection
+   * closed before the response ended (a failure). Never rejects; a failure is reported as a warning.
+   */
+  settle(req: Req, res: Res, info: RateLimitInfo, statusCode: number | undefined): Promise<void> {
+    const o = this.#o;
+    const judge = o.requestWasSuccessful;
+    const succeeded = statusCode === undefined ? false : judge === undefined ? statusCode < 400 : judge(req, res as never);
+    return Promise.resolve(succeeded)
+      .then((ok) => {
+        if (ok === true ? o.skipSuccessfulRequests : o.skipFailedRequests) return o.limiter.release(info.key, info.decision, (info as RequestRateLimit).cost ?? 1);
+        return undefined;
+      })
+      .catch((error: unknown) => {
+        this.#warnOnce(`settle:${String((error as { code?: unknown } | null)?.code)}`, 'SLIDEGATE_SETTLE_FAILED', `slidegate: a finished request's unit could not be given back (${this.#label}.skipFailedRequests / skipSuccessfulRequests): ${String(error)}`);
+      });
   }
 
   /** Closes the limiter if these options created it (a shared `limiter` is left open). */
@@ -145,17 +187,17 @@ export class HttpLimiter<Req, Handler = never> {
     } catch (error) {
       return this.#storeFailed(error, req);
     }
-    if (decision !== undefined) return this.#outcome(req, clientKey, key, decision);
+    if (decision !== undefined) return this.#outcome(req, clientKey, key, decision, cost);
     return limiter.check(key, { cost }).then(
-      (d) => this.#outcome(req, clientKey, key, d),
+      (d) => this.#outcome(req, clientKey, key, d, cost),
       (error: unknown) => this.#storeFailed(error, req),
     );
   }
 
-  #outcome(req: Req, clientKey: string, key: string, decision: Decision): HttpOutcome | Promise<HttpOutcome> {
+  #outcome(req: Req, clientKey: string, key: string, decision: Decision, cost: number): HttpOutcome | Promise<HttpOutcome> {
     const o = this.#o;
-    const headers = this.#headers.lines(decision, clientKey);
-    const info = { decision, key, statusCode: o.statusCode };
+    const headers = this.#oneLimitHeaders && !this.#closestToLimit(req, decision.remaining) ? [] : this.#headers.lines(decision, clientKey);
+    const info = new RequestRateLimit(decision, key, o.statusCode, cost);
     if (decision.allowed) return { kind: 'allowed', headers, info };
     const retryAfter = retryAfterHeader(decision);
     if (retryAfter !== undefined) headers.push(retryAfter);
@@ -166,6 +208,15 @@ export class HttpLimiter<Req, Handler = never> {
     const { message, statusCode } = this.#o;
     if (typeof message !== 'function') return { kind: 'limited', headers, info, statusCode, body: message };
     return andThen(message(req, decision), (made): HttpOutcome => ({ kind: 'limited', headers, info, statusCode, body: limitedBody(made, `${this.#label}.message() result`) }));
+  }
+
+  /** True when no limiter before this one on the request sent one-limit headers with fewer units left. */
+  #closestToLimit(req: Req, remaining: number): boolean {
+    const holder = req as unknown as object;
+    const sent = stateHeadersSent.get(holder);
+    if (sent !== undefined && sent <= remaining) return false;
+    stateHeadersSent.set(holder, remaining);
+    return true;
   }
 
   #storeFailed(error: unknown, req: Req): HttpOutcome | Promise<HttpOutcome> {
@@ -233,6 +284,13 @@ export class HttpLimiter<Req, Handler = never> {
     }
     prefixes.add(this.#o.prefix);
   }
+}
+
+/** `limiter.reset(key)` that never rejects: a failure becomes a process warning. */
+export function resetQuietly(limiter: RateLimiter, key: string, shown: string): Promise<void> {
+  return limiter.reset(key).catch((error: unknown) => {
+    process.emitWarning(`slidegate: could not reset ${JSON.stringify(shown)}: ${error instanceof Error ? error.message : String(error)}`, { code: 'SLIDEGATE_RESET_FAILED' });
+  });
 }
 
 /**

@@ -8,9 +8,9 @@ import {
   checkKnownKeys,
   checkLimit,
   checkPlainObject,
-  checkWindowSeconds,
   describe,
 } from '../validate';
+import { windowSecondsOf } from '../duration';
 import { DEFAULT_HEADERS_MODE, HEADER_MODES } from './headers';
 import type { HeadersMode, HttpRateLimitOptions, LimitedBody, MaybePromise, StoreErrorAction } from './types';
 
@@ -19,6 +19,7 @@ export const HTTP_OPTION_NAMES = [
   'limiter',
   'limit',
   'windowSeconds',
+  'windowMs',
   'store',
   'algorithm',
   'limiterOptions',
@@ -30,6 +31,9 @@ export const HTTP_OPTION_NAMES = [
   'message',
   'handler',
   'onLimited',
+  'skipFailedRequests',
+  'skipSuccessfulRequests',
+  'requestWasSuccessful',
   'headers',
   'ipv6Subnet',
   'name',
@@ -59,6 +63,10 @@ export interface ParsedHttpOptions<Req, Handler> {
   message: LimitedBody | ((req: Req, decision: Decision) => MaybePromise<unknown>);
   handler: Handler | undefined;
   onLimited: ((req: Req, decision: Decision) => MaybePromise<void>) | undefined;
+  skipFailedRequests: boolean;
+  skipSuccessfulRequests: boolean;
+  /** Undefined: a status below 400 is a success. */
+  requestWasSuccessful: ((req: Req, res: never) => MaybePromise<boolean>) | undefined;
   headers: HeadersMode;
   ipv6Subnet: number | false;
   name: string | undefined;
@@ -93,6 +101,9 @@ export function parseHttpOptions<Req, Handler>(
     message: messageOf(o.message ?? DEFAULT_MESSAGE, `${label}.message`),
     handler: o.handler === undefined ? undefined : (checkFunction(o.handler, `${label}.handler`) as Handler),
     onLimited: fn<(req: Req, decision: Decision) => MaybePromise<void>>('onLimited'),
+    skipFailedRequests: booleanOf(o.skipFailedRequests ?? false, `${label}.skipFailedRequests`),
+    skipSuccessfulRequests: booleanOf(o.skipSuccessfulRequests ?? false, `${label}.skipSuccessfulRequests`),
+    requestWasSuccessful: fn<(req: Req, res: never) => MaybePromise<boolean>>('requestWasSuccessful'),
     headers: headersModeOf(o.headers ?? DEFAULT_HEADERS_MODE, `${label}.headers`),
     ipv6Subnet: ipv6SubnetOf(o.ipv6Subnet ?? DEFAULT_IPV6_SUBNET, `${label}.ipv6Subnet`),
     name,
@@ -117,7 +128,7 @@ export function limitedBody(message: unknown, name: string): LimitedBody {
 }
 
 function limiterOf(o: Record<string, unknown>, label: string): { limiter: RateLimiter; ownsLimiter: boolean; store: Store | undefined } {
-  const inline = (['limit', 'windowSeconds', 'store', 'algorithm', 'limiterOptions'] as const).filter((key) => o[key] !== undefined);
+  const inline = (['limit', 'windowSeconds', 'windowMs', 'store', 'algorithm', 'limiterOptions'] as const).filter((key) => o[key] !== undefined);
   if (o.limiter !== undefined) {
     if (!(o.limiter instanceof RateLimiter)) {
       throw typeError(ErrorCodes.INVALID_OPTION, `slidegate: ${label}.limiter must be a RateLimiter from @slidegate/core; got ${describe(o.limiter)}`);
@@ -130,14 +141,24 @@ function limiterOf(o: Record<string, unknown>, label: string): { limiter: RateLi
     }
     return { limiter: o.limiter, ownsLimiter: false, store: undefined };
   }
-  if (o.limit === undefined || o.windowSeconds === undefined) {
+  if (o.windowSeconds !== undefined && o.windowMs !== undefined) {
+    throw typeError(ErrorCodes.INVALID_OPTION, `slidegate: ${label} gives both windowSeconds and windowMs; give one`);
+  }
+  if (o.limit === undefined || (o.windowSeconds === undefined && o.windowMs === undefined)) {
     throw typeError(
       ErrorCodes.INVALID_OPTION,
-      `slidegate: ${label} needs limit and windowSeconds (e.g. { limit: 100, windowSeconds: 60 }) or a limiter; got limit ${describe(o.limit)}, windowSeconds ${describe(o.windowSeconds)}`,
+      `slidegate: ${label} needs limit and windowSeconds (e.g. { limit: 100, windowSeconds: 60 } or windowSeconds: '1m') or a limiter; got limit ${describe(o.limit)}, windowSeconds ${describe(o.windowSeconds)}`,
+    );
+  }
+  if (typeof o.limit === 'function') {
+    throw typeError(
+      ErrorCodes.INVALID_OPTION,
+      `slidegate: ${label}.limit must be a number; for limits per client, call updateLimit(key, limit, windowSeconds) on the middleware (or pass a limiter in policy mode with tiers)`,
     );
   }
   const limit = checkLimit(o.limit, `${label}.limit`, ErrorCodes.INVALID_OPTION);
-  const windowSeconds = checkWindowSeconds(o.windowSeconds, `${label}.windowSeconds`, ErrorCodes.INVALID_OPTION);
+  const windowSeconds =
+    o.windowMs === undefined ? windowSecondsOf(o.windowSeconds, `${label}.windowSeconds`, 's') : windowSecondsOf(o.windowMs, `${label}.windowMs`, 'ms');
   const algorithm = o.algorithm === undefined ? undefined : checkAlgorithm(o.algorithm, `${label}.algorithm`);
   const store = o.store as Store | undefined;
   const extra = o.limiterOptions === undefined ? {} : checkPlainObject(o.limiterOptions, `${label}.limiterOptions`);
@@ -155,6 +176,11 @@ function limiterOf(o: Record<string, unknown>, label: string): { limiter: RateLi
     ...(algorithm === undefined ? {} : { algorithm }),
   });
   return { limiter, ownsLimiter: true, store };
+}
+
+function booleanOf(value: unknown, name: string): boolean {
+  if (typeof value !== 'boolean') throw typeError(ErrorCodes.INVALID_OPTION, `slidegate: ${name} must be true or false; got ${describe(value)}`);
+  return value;
 }
 
 function checkText(value: unknown, name: string, minLength: number): string {

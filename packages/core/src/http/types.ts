@@ -4,7 +4,7 @@
  * `FastifyRequest`) and `Handler` with its own handler signature.
  */
 import type { RateLimiter } from '../rate-limiter';
-import type { Algorithm, Decision, RateLimiterOptions, Store } from '../types';
+import type { Algorithm, ClientLimit, Decision, RateLimiterOptions, Store } from '../types';
 
 /**
  * Which rate-limit response headers to send, named as express-rate-limit names them.
@@ -26,16 +26,30 @@ export type MaybePromise<T> = T | Promise<T>;
 /** The limited response's body: a string is sent as text, anything else as JSON. */
 export type LimitedMessage<Req> = string | Record<string, unknown> | unknown[] | ((req: Req, decision: Decision) => MaybePromise<unknown>);
 
-/** Passed to a custom `handler` and to `onLimited` consumers that want more than the decision. */
+/**
+ * A request's rate-limit state, as the peers put it on the request (Express `req.rateLimit`, Koa
+ * `ctx.state.rateLimit`, Fastify `request.rateLimit`), and passed to a custom `handler`.
+ */
 export interface RateLimitInfo {
   decision: Decision;
   /** The key the request was counted under, prefix included. */
   key: string;
   statusCode: number;
+  /** The limit that applied (in policy mode: of the policy that bound). */
+  readonly limit: number;
+  /** Units counted in the window, this request's included when it was allowed. */
+  readonly used: number;
+  readonly remaining: number;
+  /** Seconds until the oldest counted unit leaves the window (0: none counted). */
+  readonly resetAfter: number;
+  /** When the oldest counted unit leaves the window (express-rate-limit's `resetTime`). */
+  readonly resetTime: Date;
+  /** The policy that bound: its limit and window. */
+  readonly policy: ClientLimit;
 }
 
-/** Options common to every adapter. */
-export interface HttpRateLimitOptions<Req, Handler = never> {
+/** Options common to every adapter; `Res` is what `requestWasSuccessful` gets beside the request. */
+export interface HttpRateLimitOptions<Req, Handler = never, Res = never> {
   /**
    * A limiter to use (and share between routes or middlewares: they then share one budget per key).
    * Give either this or `limit` + `windowSeconds`, not both. The middleware never closes it.
@@ -43,8 +57,17 @@ export interface HttpRateLimitOptions<Req, Handler = never> {
   limiter?: RateLimiter;
   /** Requests (cost units) allowed per window, per key, when no `limiter` is given. An integer >= 0. */
   limit?: number;
-  /** The window in whole seconds when no `limiter` is given, 1..31,536,000. */
-  windowSeconds?: number;
+  /**
+   * The window when no `limiter` is given: whole seconds (1..31,536,000) or a duration the `ms` package
+   * reads ('15m', '1 minute', '2 hours').
+   */
+  windowSeconds?: number | string;
+  /**
+   * The window in milliseconds, as express-rate-limit and @fastify/rate-limit name it (or a duration
+   * string); give this or `windowSeconds`. Counted in whole seconds: a value that is not is rounded up
+   * (stricter) with a warning.
+   */
+  windowMs?: number | string;
   /**
    * Where counts live when no `limiter` is given (share a `RedisStore` between instances).
    * @default a new in-process `MemoryStore`
@@ -93,6 +116,24 @@ export interface HttpRateLimitOptions<Req, Handler = never> {
    * `Retry-After` are already set when it runs.
    */
   handler?: Handler;
+  /**
+   * Gives back the unit a request recorded when its response failed (`requestWasSuccessful` false; by
+   * default a status >= 400, or a connection closed before the response ended). A limited request recorded
+   * nothing and gives back nothing, so limited clients stay limited.
+   * @default false
+   */
+  skipFailedRequests?: boolean;
+  /**
+   * Gives back the unit a request recorded when its response succeeded: count only failures (e.g. failed
+   * logins, with `requestWasSuccessful: (req, res) => res.statusCode !== 401`).
+   * @default false
+   */
+  skipSuccessfulRequests?: boolean;
+  /**
+   * Whether a finished request succeeded, for the two options above.
+   * @default a status code below 400
+   */
+  requestWasSuccessful?: (req: Req, res: Res) => MaybePromise<boolean>;
   /** Called for every limited request, before the response is sent (logging, metrics). */
   onLimited?: (req: Req, decision: Decision) => MaybePromise<void>;
   /**
