@@ -61,6 +61,11 @@ declare module 'fastify' {
      * reach: `app.setNotFoundHandler({ preHandler: app.rateLimit() }, handler)`.
      */
     rateLimit(options?: FastifyRateLimitRouteOptions): (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+    /**
+     * Forgets one client key's counts (as the key generator returns it) in the plugin's limiter. Never
+     * rejects (a failure is a process warning).
+     */
+    rateLimitResetKey(clientKey: string): Promise<void>;
   }
 }
 
@@ -122,6 +127,10 @@ function register(fastify: FastifyInstance, options: FastifyRateLimitOptions): v
       if (http !== base) owned.push(http);
       return asyncHook(http);
     });
+  }
+
+  if (!fastify.hasDecorator('rateLimitResetKey')) {
+    fastify.decorate('rateLimitResetKey', (clientKey: string) => (base === undefined ? Promise.resolve() : base.resetKey(clientKey)));
   }
 
   fastify.addHook('onRoute', (route) => {
