@@ -1,6 +1,6 @@
 /**
  * What users of express-rate-limit, @fastify/rate-limit and koa-ratelimit rely on, checked the same way
- * on all three adapters through real servers: the skips give back exactly the unit a request recorded,
+ * on every adapter through real servers: the skips give back exactly the unit a request recorded,
  * resetKey never rejects, the request carries its rate-limit state, options are checked when the app is
  * built, and every header value parses as the structured field its draft defines.
  */
@@ -16,6 +16,9 @@ import { MemoryStore } from '@slidegate/core';
 import { rateLimit as expressLimit } from '../packages/express/src/index';
 import { slidegate } from '../packages/fastify/src/index';
 import { rateLimit as koaLimit } from '../packages/koa/src/index';
+import { rateLimit as honoLimit } from '../packages/hono/src/index';
+import { createAdaptorServer } from '@hono/node-server';
+import { Hono } from 'hono';
 import { warningsDuring } from '../packages/core/test/http-support';
 import { assertSendable, assertStructured } from '../packages/core/test/sf-check';
 
@@ -24,16 +27,14 @@ type Options = Record<string, unknown>;
 
 interface Served {
   server: Server;
-  /** Requests that reached the route handler. */
-  reached(): number;
   resetKey(key: string): Promise<void>;
   close(): Promise<void>;
 }
 
 interface Adapter {
   name: string;
-  /** A server whose one route answers `status` with the request's rate-limit state as JSON. */
-  serve(options: Options, status: number): Promise<Served>;
+  /** A server whose one route calls `reach` and answers `status` with the request's rate-limit state as JSON. */
+  serve(options: Options, status: number, reach: () => void): Promise<Served>;
   /** The response's status code, as requestWasSuccessful receives the response. */
   statusOf(res: unknown): number;
   build(options: Options): unknown;
@@ -45,39 +46,40 @@ async function listening(server: Server): Promise<Server> {
   return server;
 }
 
+/** A server and the middleware behind it, closed together. */
+function servedBy(server: Server, middleware: { resetKey(key: string): Promise<void>; close(): Promise<void> }): Served {
+  return { server, resetKey: (key) => middleware.resetKey(key), close: async () => void (server.close(), await middleware.close()) };
+}
+
 const ADAPTERS: Adapter[] = [
   {
     name: 'express',
     build: (options) => expressLimit(options as never),
     statusOf: (res) => (res as { statusCode: number }).statusCode,
-    async serve(options, status) {
-      let reached = 0;
+    async serve(options, status, reach) {
       const middleware = expressLimit(options as never);
       const app = express();
       app.get('/', middleware, (req, res) => {
-        reached++;
+        reach();
         res.status(status).json((req as { rateLimit?: unknown }).rateLimit ?? null);
       });
-      const server = await listening(createServer(app));
-      return { server, reached: () => reached, resetKey: (key) => middleware.resetKey(key), close: async () => void (server.close(), await middleware.close()) };
+      return servedBy(await listening(createServer(app)), middleware);
     },
   },
   {
     name: 'koa',
     build: (options) => koaLimit(options as never),
     statusOf: (ctx) => (ctx as { status: number }).status,
-    async serve(options, status) {
-      let reached = 0;
+    async serve(options, status, reach) {
       const middleware = koaLimit(options as never);
       const app = new Koa();
       app.use(middleware);
       app.use((ctx) => {
-        reached++;
+        reach();
         ctx.status = status;
         ctx.body = (ctx.state as { rateLimit?: unknown }).rateLimit ?? null;
       });
-      const server = await listening(createServer(app.callback()));
-      return { server, reached: () => reached, resetKey: (key) => middleware.resetKey(key), close: async () => void (server.close(), await middleware.close()) };
+      return servedBy(await listening(createServer(app.callback())), middleware);
     },
   },
   {
@@ -87,16 +89,29 @@ const ADAPTERS: Adapter[] = [
       return app.register(slidegate, options as never).ready().finally(() => app.close());
     },
     statusOf: (reply) => (reply as { statusCode: number }).statusCode,
-    async serve(options, status) {
-      let reached = 0;
+    async serve(options, status, reach) {
       const app = Fastify();
       await app.register(slidegate, options as never);
       app.get('/', async (req, reply) => {
-        reached++;
+        reach();
         return reply.code(status).send(req.rateLimit);
       });
       await app.listen({ port: 0, host: '127.0.0.1' });
-      return { server: app.server, reached: () => reached, resetKey: (key) => app.rateLimitResetKey(key), close: () => app.close() };
+      return { server: app.server, resetKey: (key) => app.rateLimitResetKey(key), close: () => app.close() };
+    },
+  },
+  {
+    name: 'hono',
+    build: (options) => honoLimit(options as never),
+    statusOf: (c) => (c as { res: Response }).res.status,
+    async serve(options, status, reach) {
+      const middleware = honoLimit(options as never);
+      const app = new Hono();
+      app.get('/', middleware, (c) => {
+        reach();
+        return c.json((c.get('rateLimit' as never) as unknown) ?? null, status as 200);
+      });
+      return servedBy(await listening(createAdaptorServer({ fetch: app.fetch }) as Server), middleware);
     },
   },
 ];
@@ -113,10 +128,11 @@ for (const adapter of ADAPTERS) {
     after(async () => {
       await Promise.all(open.map((s) => s.close()));
     });
-    async function serve(options: Options, status = 200): Promise<Served> {
-      const served = await adapter.serve({ store: new MemoryStore({ sweepIntervalMs: 0 }), keyGenerator: () => 'client', ...options }, status);
+    async function serve(options: Options, status = 200): Promise<Served & { reached(): number }> {
+      let reached = 0;
+      const served = await adapter.serve({ store: new MemoryStore({ sweepIntervalMs: 0 }), keyGenerator: () => 'client', ...options }, status, () => reached++);
       open.push(served);
-      return served;
+      return { ...served, reached: () => reached };
     }
 
     it('skipFailedRequests keeps limiting: limit 2, 20 requests, 2 allowed (a 429 gives nothing back)', async () => {

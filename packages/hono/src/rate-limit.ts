@@ -6,7 +6,7 @@ import { clientAddress, compileTrust, incomingOf, type Trust, type TrustProxy } 
 export type HonoLimitHandler = (c: Context, next: Next, info: RateLimitInfo) => Response | Promise<Response>;
 
 /** Options of `rateLimit()`: the shared slidegate HTTP options, with Hono's context as the request. */
-export interface HonoRateLimitOptions extends HttpRateLimitOptions<Context, HonoLimitHandler> {
+export interface HonoRateLimitOptions extends HttpRateLimitOptions<Context, HonoLimitHandler, Context> {
   /**
    * Which proxies may name the client in X-Forwarded-For; see `TrustProxy`.
    * @default false: the client is the socket's address
@@ -20,6 +20,8 @@ export interface HonoRateLimitMiddleware extends MiddlewareHandler {
   /** Gives one client key (as the key generator returns it: an IP, an API key) its own limit. */
   updateLimit(clientKey: string, limit: number, windowSeconds: number): Promise<void>;
   getLimit(clientKey: string): Promise<ClientLimit>;
+  /** Forgets one client key's counts; never rejects (a failure is a process warning). */
+  resetKey(clientKey: string): Promise<void>;
   /** Closes the limiter when the options created it. */
   close(): Promise<void>;
 }
@@ -63,14 +65,15 @@ export function rateLimit(options: HonoRateLimitOptions): HonoRateLimitMiddlewar
   };
   const trustProxy = (options as HonoRateLimitOptions | undefined)?.trustProxy ?? false;
   const access = honoAccess(compileTrust(trustProxy, `${LABEL}.trustProxy`), trustProxy === true, warnNoAddress);
-  const http = new HttpLimiter<Context, HonoLimitHandler>(options, access, LABEL, ['trustProxy']);
+  const http = new HttpLimiter<Context, HonoLimitHandler, Context>(options, access, LABEL, ['trustProxy']);
   const handler = http.handler;
+  const settle = http.settles ? http : undefined;
   const middleware = (c: Context, next: Next): Promise<Response | void> => {
     try {
       const outcome = http.decide(c);
       // In-process decisions go on at once: awaiting a promise per request would cost more than the decision.
-      if (!(outcome instanceof Promise)) return apply(outcome, handler, c, next);
-      return outcome.then((o) => apply(o, handler, c, next));
+      if (!(outcome instanceof Promise)) return apply(outcome, handler, settle, c, next);
+      return outcome.then((o) => apply(o, handler, settle, c, next));
     } catch (error) {
       // As from an async middleware: a throwing user callback rejects, to Hono's onError.
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- what a user callback threw, as from an async function
@@ -81,15 +84,27 @@ export function rateLimit(options: HonoRateLimitOptions): HonoRateLimitMiddlewar
     limiter: http.limiter,
     updateLimit: (clientKey: string, limit: number, windowSeconds: number) => http.updateLimit(clientKey, limit, windowSeconds),
     getLimit: (clientKey: string) => http.getLimit(clientKey),
+    resetKey: (clientKey: string) => http.resetKey(clientKey),
     close: () => http.close(),
   });
 }
 
-function apply(outcome: HttpOutcome, handler: HonoLimitHandler | undefined, c: Context, next: Next): Promise<Response | void> {
+function apply(
+  outcome: HttpOutcome,
+  handler: HonoLimitHandler | undefined,
+  settle: HttpLimiter<Context, HonoLimitHandler, Context> | undefined,
+  c: Context,
+  next: Next,
+): Promise<Response | void> {
   if (outcome.kind === 'pass') return next();
   for (const header of outcome.headers) c.header(header.key, header.value, header.append ? APPEND : undefined);
   if (outcome.info !== undefined) c.set('rateLimit', outcome.info);
-  if (outcome.kind === 'allowed') return next();
+  if (outcome.kind === 'allowed') {
+    if (settle === undefined) return next();
+    const info = outcome.info;
+    // Hono answers a thrown error through onError before next() resolves: c.res holds the final status.
+    return next().then(() => settle.settle(c, c, info, c.res.status));
+  }
   if (handler !== undefined && outcome.info !== undefined) return Promise.resolve(handler(c, next, outcome.info));
   c.header('content-type', outcome.body.contentType);
   c.status(outcome.statusCode as Parameters<Context['status']>[0]);
