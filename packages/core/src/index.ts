@@ -16,7 +16,7 @@ export {
   ClosedError,
   type ErrorCode,
 } from './errors';
-export { MAX_WINDOW_SECONDS, MAX_CLIENT_ID_BYTES, MAX_TIMESTAMP, ALGORITHMS } from './validate';
+export { MAX_WINDOW_SECONDS, MAX_CLIENT_ID_BYTES, MAX_TIMESTAMP, ALGORITHMS, checkLimit, checkWindowSeconds } from './validate';
 // Fault tolerance: timeout, circuit breaker, failure modes, safe ioredis settings.
 export {
   CircuitBreaker,

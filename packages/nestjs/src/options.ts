@@ -1,0 +1,29 @@
+import type { HttpRateLimitOptions } from '@slidegate/core';
+
+/** The platform's request, as Nest's `switchToHttp().getRequest()` gives it: Express's `Request` or Fastify's `FastifyRequest`. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- typed by the platform the app runs on, as in Nest's own getRequest<T = any>()
+export type NestRequest = any;
+
+/** One limit: the shared slidegate HTTP options, without `handler` (a limited request throws `SlidegateException`). */
+export type SlidegateLimitOptions = Omit<HttpRateLimitOptions<NestRequest>, 'handler'>;
+
+/** A named limit of several; `name` is also its draft-8 policy name and key prefix. */
+export interface NamedLimit extends SlidegateLimitOptions {
+  name: string;
+}
+
+/** `SlidegateModule.forRoot()`: one limit (named 'default'), or `limits`, each checked on every guarded request. */
+export interface SlidegateModuleOptions extends SlidegateLimitOptions {
+  /**
+   * Several limits (e.g. per second and per minute), each with a unique name; the options beside
+   * `limits` are their defaults (a shared `store`, `keyGenerator`, `headers`, ...).
+   * @default one limit, named 'default', from the options themselves
+   */
+  limits?: readonly NamedLimit[];
+}
+
+/** A route's or controller's own limit in `@RateLimit()`. */
+export interface RouteLimit {
+  limit: number;
+  windowSeconds: number;
+}

@@ -1,0 +1,251 @@
+import 'reflect-metadata';
+import { expect } from 'chai';
+import { Controller, Get, Injectable, Module, UseGuards, type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
+import { APP_GUARD, NestFactory } from '@nestjs/core';
+import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import request from 'supertest';
+import { ClosedError } from '@slidegate/core';
+import { storeCases, statuses, warningsDuring } from '../../core/test/http-support';
+import { RateLimit, SkipRateLimit, SlidegateGuard, SlidegateModule, SlidegateService, type SlidegateModuleOptions } from '../src/index';
+
+@Controller()
+class AppController {
+  @Get()
+  root(): string {
+    return 'ok';
+  }
+
+  @Get('strict')
+  @RateLimit({ limit: 1, windowSeconds: 60 })
+  strict(): string {
+    return 'ok';
+  }
+
+  @Get('free')
+  @SkipRateLimit()
+  free(): string {
+    return 'ok';
+  }
+}
+
+@Controller('internal')
+@SkipRateLimit()
+class InternalController {
+  @Get()
+  open(): string {
+    return 'ok';
+  }
+
+  @Get('limited')
+  @SkipRateLimit({ default: false })
+  limited(): string {
+    return 'ok';
+  }
+}
+
+@Controller('reports')
+@RateLimit({ limit: 2, windowSeconds: 60 })
+class ReportsController {
+  @Get('a')
+  a(): string {
+    return 'ok';
+  }
+
+  @Get('b')
+  b(): string {
+    return 'ok';
+  }
+}
+
+@Controller('guarded')
+@UseGuards(SlidegateGuard)
+class GuardedController {
+  @Get()
+  get(): string {
+    return 'ok';
+  }
+}
+
+@Controller('named')
+class NamedController {
+  @Get()
+  both(): string {
+    return 'ok';
+  }
+
+  @Get('long-only')
+  @SkipRateLimit({ short: true })
+  longOnly(): string {
+    return 'ok';
+  }
+
+  @Get('own-long')
+  @RateLimit({ long: { limit: 1, windowSeconds: 60 } })
+  ownLong(): string {
+    return 'ok';
+  }
+
+  @Get('typo')
+  @RateLimit({ lnog: { limit: 1, windowSeconds: 60 } })
+  typo(): string {
+    return 'ok';
+  }
+}
+
+const GLOBAL_GUARD = { provide: APP_GUARD, useClass: SlidegateGuard };
+const PLATFORMS = {
+  Express: async (module: Type<unknown> | DynamicModule, trustProxy: boolean) => {
+    const app = await NestFactory.create<NestExpressApplication>(module, new ExpressAdapter(), { logger: false });
+    if (trustProxy) app.set('trust proxy', 'loopback');
+    return app;
+  },
+  Fastify: async (module: Type<unknown> | DynamicModule, trustProxy: boolean) =>
+    NestFactory.create<NestFastifyApplication>(module, new FastifyAdapter({ trustProxy: trustProxy ? 'loopback' : false }), { logger: false }),
+};
+
+const apps: INestApplication[] = [];
+after(async () => {
+  await Promise.all(apps.map((app) => app.close()));
+});
+
+for (const [platform, create] of Object.entries(PLATFORMS)) {
+  /** A started app with the module's options, the global guard unless `global` is false. */
+  async function start(options: SlidegateModuleOptions, controllers: Type<unknown>[], { global = true, trustProxy = false } = {}): Promise<INestApplication> {
+    @Module({ imports: [SlidegateModule.forRoot(options)], controllers, providers: global ? [GLOBAL_GUARD] : [] })
+    class TestModule {}
+    const app = await create(TestModule, trustProxy);
+    await app.init();
+    if (platform === 'Fastify') await (app as NestFastifyApplication).getHttpAdapter().getInstance().ready();
+    apps.push(app);
+    return app;
+  }
+
+  for (const storeCase of storeCases()) {
+    describe(`@slidegate/nestjs on ${platform}, ${storeCase.name}`, () => {
+      let opened: Awaited<ReturnType<typeof storeCase.open>>;
+      before(async () => {
+        opened = await storeCase.open();
+      });
+      after(async () => {
+        await opened.close();
+      });
+      const on = (name: string): SlidegateModuleOptions => ({ store: opened.store, limiterOptions: opened.limiterOptions, name: `${opened.prefix}-${name}` });
+
+      it('allows exactly the limit, then 429 through Nest\'s exception handling, with the headers and Retry-After', async () => {
+        const server = (await start({ ...on('a'), limit: 3, windowSeconds: 60 }, [AppController])).getHttpServer();
+        expect(await statuses(server, 3)).to.deep.equal([200, 200, 200]);
+        const response = await request(server).get('/');
+        expect([response.status, response.body]).to.deep.equal([429, { statusCode: 429, message: 'Too many requests, please try again later.' }]);
+        expect(Number(response.headers['retry-after'])).to.be.within(58, 60);
+        expect(response.headers.ratelimit).to.match(new RegExp(`^"${opened.prefix}-a"; r=0; t=(58|59|60)$`));
+        expect(response.headers['ratelimit-policy']).to.match(new RegExp(`^"${opened.prefix}-a"; q=3; w=60; pk=:[^:]+:$`));
+      });
+
+      it('@RateLimit gives a handler or a controller its own count; @SkipRateLimit leaves it out, a handler can opt back in', async () => {
+        const server = (await start({ ...on('b'), limit: 3, windowSeconds: 60 }, [AppController, InternalController, ReportsController])).getHttpServer();
+        expect(await statuses(server, 2, '/strict')).to.deep.equal([200, 429]);
+        expect(await statuses(server, 4, '/free')).to.deep.equal([200, 200, 200, 200]);
+        expect(await statuses(server, 4, '/internal')).to.deep.equal([200, 200, 200, 200]);
+        // The controller's limit is shared by its handlers, and counts apart from the app's.
+        expect([...(await statuses(server, 1, '/reports/a')), ...(await statuses(server, 2, '/reports/b'))]).to.deep.equal([200, 200, 429]);
+        expect(await statuses(server, 4, '/internal/limited')).to.deep.equal([200, 200, 200, 429]);
+        expect(await statuses(server, 1, '/')).to.deep.equal([429]);
+      });
+
+      it('several named limits: each counted and shown, each skipped or overridden by name', async () => {
+        // One prefix beside the limits: each limit still counts apart (under <prefix>short: and <prefix>long:).
+        const server = (await start({ store: opened.store, limiterOptions: opened.limiterOptions, prefix: `${opened.prefix}-d:`, limits: [{ name: 'short', limit: 2, windowSeconds: 10 }, { name: 'long', limit: 3, windowSeconds: 60 }] }, [NamedController])).getHttpServer();
+        const first = await request(server).get('/named');
+        expect(first.headers.ratelimit).to.equal('"short"; r=1; t=10, "long"; r=2; t=60');
+        expect(await statuses(server, 2, '/named')).to.deep.equal([200, 429]);
+        // The short limit is spent; a route that skips it still counts against long (2 of 3 used).
+        expect(await statuses(server, 2, '/named/long-only')).to.deep.equal([200, 429]);
+        // Its own long limit (1), its own count; short still applies and is spent.
+        expect(await statuses(server, 1, '/named/own-long')).to.deep.equal([429]);
+        const typo = await request(server).get('/named/typo');
+        // A limit name the module lacks is a mistake in the code: the route fails rather than go unlimited.
+        expect(typo.status).to.equal(500);
+      });
+
+      it('per controller with @UseGuards, and limits changed at run time through SlidegateService', async () => {
+        const app = await start({ ...on('c'), limit: 2, windowSeconds: 60, keyGenerator: (req: { headers: Record<string, string | undefined> }) => req.headers['x-api-key'] ?? 'anonymous' }, [AppController, GuardedController], { global: false });
+        const server = app.getHttpServer();
+        expect(await statuses(server, 3, '/')).to.deep.equal([200, 200, 200]);
+        expect(await statuses(server, 3, '/guarded', { 'x-api-key': 'alice' })).to.deep.equal([200, 200, 429]);
+        expect(await statuses(server, 3, '/guarded', { 'x-api-key': 'bob' })).to.deep.equal([200, 200, 429]);
+        const service = app.get(SlidegateService);
+        await service.updateLimit('alice', 4, 60);
+        expect(await service.getLimit('alice')).to.deep.include({ limit: 4, windowSeconds: 60 });
+        expect(await statuses(server, 3, '/guarded', { 'x-api-key': 'alice' })).to.deep.equal([200, 200, 429]);
+      });
+    });
+  }
+
+  describe(`@slidegate/nestjs on ${platform}`, () => {
+    it("follows the platform's trust proxy: X-Forwarded-For keys clients when trusted, and is ignored with one warning when not", async () => {
+      const trusted = (await start({ limit: 1, windowSeconds: 60 }, [AppController], { trustProxy: true })).getHttpServer();
+      expect(await statuses(trusted, 1, '/', { 'x-forwarded-for': '198.51.100.1' })).to.deep.equal([200]);
+      expect(await statuses(trusted, 1, '/', { 'x-forwarded-for': '198.51.100.2' })).to.deep.equal([200]);
+      expect(await statuses(trusted, 1, '/', { 'x-forwarded-for': '198.51.100.1' })).to.deep.equal([429]);
+      const untrusted = (await start({ limit: 1, windowSeconds: 60 }, [AppController])).getHttpServer();
+      const warnings = await warningsDuring(async () => {
+        expect(await statuses(untrusted, 2, '/', { 'x-forwarded-for': '198.51.100.1' })).to.deep.equal([200, 429]);
+        expect(await statuses(untrusted, 1, '/', { 'x-forwarded-for': '198.51.100.2' })).to.deep.equal([429]);
+      });
+      expect(warnings.map((w) => w.code)).to.deep.equal(['SLIDEGATE_XFF_IGNORED']);
+    });
+
+    it('object messages are the body; async callbacks; a throwing callback is a 500; app.close() closes the limiters', async () => {
+      const app = await start(
+        { limit: 3, windowSeconds: 60, message: { error: 'rate_limited' }, keyGenerator: async (req: { headers: Record<string, string | undefined> }) => req.headers['x-api-key'] ?? 'anonymous', cost: async (req: { headers: Record<string, string | undefined> }) => {
+          if (req.headers['x-units'] === 'boom') throw new Error('bad cost');
+          return Number(req.headers['x-units'] ?? 1);
+        } },
+        [AppController],
+      );
+      const server = app.getHttpServer();
+      expect(await statuses(server, 1, '/', { 'x-api-key': 'k', 'x-units': '2' })).to.deep.equal([200]);
+      const denied = await request(server).get('/').set({ 'x-api-key': 'k', 'x-units': '2' });
+      expect([denied.status, denied.body, denied.headers.ratelimit]).to.deep.equal([429, { error: 'rate_limited' }, '"3-in-1min"; r=1; t=60']);
+      expect((await request(server).get('/').set('x-units', 'boom')).status).to.equal(500);
+      const service = app.get(SlidegateService);
+      await app.close();
+      let error: unknown;
+      await service.limiter().limiter.check('x').catch((e: unknown) => (error = e));
+      expect(error).to.be.instanceOf(ClosedError);
+    });
+  });
+}
+
+describe('@slidegate/nestjs options', () => {
+  it('refuses bad module options at forRoot and bad decorator arguments where they are written', () => {
+    expect(() => SlidegateModule.forRoot({ windowSeconds: 60 })).to.throw(TypeError, /SlidegateModule.forRoot options needs limit and windowSeconds/);
+    expect(() => SlidegateModule.forRoot({ limit: 1, windowSeconds: 60, duration: 1 } as never)).to.throw(TypeError, /unknown option SlidegateModule.forRoot options\.duration/);
+    expect(() => SlidegateModule.forRoot({ limits: [] })).to.throw(TypeError, /limits must be a non-empty array/);
+    expect(() => SlidegateModule.forRoot({ limits: [{ name: 'a', limit: 1, windowSeconds: 1 }, { name: 'a', limit: 2, windowSeconds: 2 }] })).to.throw(TypeError, /limits\[1\]\.name must be a unique non-empty string; got a/);
+    expect(() => SlidegateModule.forRoot({ limits: [{ name: 'a', limit: 1, windowSeconds: 0 }] })).to.throw(RangeError, /limits\[0\]\.windowSeconds/);
+    expect(() => RateLimit({ limit: -1, windowSeconds: 60 })).to.throw(RangeError, /@RateLimit\(\)\.limit must be an integer from 0 .*got number -1/);
+    expect(() => RateLimit({ short: { limit: 1, windowSeconds: 1.5 } })).to.throw(RangeError, /@RateLimit\(\)\.short\.windowSeconds .*got number 1.5/);
+    expect(() => SkipRateLimit({ short: 'yes' as never })).to.throw(TypeError, /@SkipRateLimit\(\)\.short must be a boolean; got string/);
+  });
+
+  it('forRootAsync takes the options from a factory with its injections', async () => {
+    @Injectable()
+    class Config {
+      readonly limit = 1;
+    }
+    @Module({ providers: [Config], exports: [Config] })
+    class ConfigModule {}
+    @Module({
+      imports: [SlidegateModule.forRootAsync({ imports: [ConfigModule], inject: [Config], useFactory: (config: unknown) => ({ limit: (config as Config).limit, windowSeconds: 60 }) })],
+      controllers: [AppController],
+      providers: [GLOBAL_GUARD],
+    })
+    class AsyncModule {}
+    const app = await NestFactory.create(AsyncModule, new ExpressAdapter(), { logger: false });
+    await app.init();
+    apps.push(app);
+    expect(await statuses(app.getHttpServer(), 2)).to.deep.equal([200, 429]);
+  });
+});
