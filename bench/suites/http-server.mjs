@@ -140,7 +140,49 @@ async function hono() {
   });
 }
 
-const FRAMEWORKS = { express, koa, fastify, hono };
+/**
+ * NestJS on its Express platform (`nestjs`) or its Fastify platform (`nestjs-fastify`): one controller, the limiter
+ * as a global guard, as each is documented. Decorators applied as calls: this file is plain JavaScript.
+ */
+async function nestjs({ platform = 'express' } = {}) {
+  await import('reflect-metadata');
+  const { Controller, Get, Module } = await import('@nestjs/common');
+  const { APP_GUARD, NestFactory } = await import('@nestjs/core');
+  class AppController {
+    root() {
+      return BODY;
+    }
+  }
+  Controller()(AppController);
+  Get()(AppController.prototype, 'root', Object.getOwnPropertyDescriptor(AppController.prototype, 'root'));
+  const imports = [];
+  const providers = [];
+  if (variant.startsWith('slidegate')) {
+    const { SlidegateGuard, SlidegateModule } = await import('@slidegate/nestjs');
+    imports.push(SlidegateModule.forRoot(await slidegateOptions(variant.endsWith('redis'))));
+    providers.push({ provide: APP_GUARD, useClass: SlidegateGuard });
+  } else if (variant.startsWith('peer')) {
+    const { ThrottlerGuard, ThrottlerModule } = await import('@nestjs/throttler');
+    const options = { throttlers: [{ ttl: WINDOW_SECONDS * 1000, limit: LIMIT }] };
+    if (variant.endsWith('redis')) {
+      const { ThrottlerStorageRedisService } = await import('@nest-lab/throttler-storage-redis');
+      options.storage = new ThrottlerStorageRedisService(await redisClient());
+    }
+    imports.push(ThrottlerModule.forRoot(options));
+    providers.push({ provide: APP_GUARD, useClass: ThrottlerGuard });
+  }
+  class AppModule {}
+  Module({ imports, controllers: [AppController], providers })(AppModule);
+  let adapter;
+  if (platform === 'fastify') adapter = new (await import('@nestjs/platform-fastify')).FastifyAdapter();
+  const app = adapter === undefined ? await NestFactory.create(AppModule, { logger: false }) : await NestFactory.create(AppModule, adapter, { logger: false });
+  // Nest's app.use takes Connect-style middleware on both platforms (Fastify's through @fastify/middie).
+  if (variant === 'headers-only') app.use(fixedHeadersStep('express'));
+  await app.listen(0, '127.0.0.1');
+  return app.getHttpServer().address().port;
+}
+
+const FRAMEWORKS = { express, koa, fastify, hono, nestjs, 'nestjs-fastify': () => nestjs({ platform: 'fastify' }) };
 try {
   const port = await FRAMEWORKS[framework]();
   answerNextTickProbe();

@@ -13,10 +13,10 @@ import { NOT_AVAILABLE } from '../lib/available.mjs';
 import { connect, deleteUnder, redisReachable, uniquePrefix } from '../lib/redis.mjs';
 
 const SERVER = fileURLToPath(new URL('./http-server.mjs', import.meta.url));
-const FRAMEWORKS = ['express', 'koa', 'fastify', 'hono'];
+const FRAMEWORKS = ['express', 'koa', 'fastify', 'hono', 'nestjs', 'nestjs-fastify'];
 /** The least share of bare req/s slidegate must keep; the adapters added later are held to their peer only. */
 const NO_LIMITER_FLOOR = { express: 0.95, koa: 0.95, fastify: 0.95 };
-const PEERS = { express: 'express-rate-limit', koa: 'koa-ratelimit', fastify: '@fastify/rate-limit', hono: 'hono-rate-limiter' };
+const PEERS = { express: 'express-rate-limit', koa: 'koa-ratelimit', fastify: '@fastify/rate-limit', hono: 'hono-rate-limiter', nestjs: '@nestjs/throttler', 'nestjs-fastify': '@nestjs/throttler' };
 
 export const title = 'HTTP overhead: frameworks with no limiter, slidegate, and their usual limiter';
 
@@ -335,7 +335,7 @@ export async function run({ quick, args, log }) {
         'the one near 100% is the bottleneck, and where that is autocannon, req/s understates what a limiter costs and the CPU ratio is the one to read. ' +
         'Busy % of the median run.',
       'Every limiter allows 1e9 requests per 60 s and keys on the client IP (all requests come from 127.0.0.1: one hot key), so no request is limited: the figures are the cost of deciding and setting headers.',
-      `Redis variants (RedisStore / rate-limit-redis / koa-ratelimit redis driver / @fastify/rate-limit redis / hono-rate-limiter RedisStore) run in the full bench${quick ? ' and were skipped in this quick run' : ''}.`,
+      `Redis variants (RedisStore / rate-limit-redis / koa-ratelimit redis driver / @fastify/rate-limit redis / hono-rate-limiter RedisStore / @nestjs/throttler with @nest-lab/throttler-storage-redis) run in the full bench${quick ? ' and were skipped in this quick run' : ''}.`,
       `"draft-8 headers only, fixed": a middleware (Fastify: an onRequest hook) that sets slidegate's two draft-8 headers at fixed values under the lower-case names slidegate sends, and decides nothing: ` +
         `what sending the default headers costs any limiter, the floor under slidegate's figure${floorRowsNote}.`,
       '"slidegate (memory), headers: false": the same limiter deciding every request and sending no header, its other part; ' +
