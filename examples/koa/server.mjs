@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createApp, DEFAULT_ADMIN_TOKEN } from './app.mjs';
 import { storeFromEnv } from './store.mjs';
+import { tryItText } from '../try-it.mjs';
 
 export async function main(env = process.env) {
   const port = Number(env.PORT ?? 3000);
@@ -12,25 +13,7 @@ export async function main(env = process.env) {
   const server = app.listen(port);
   await once(server, 'listening');
   const base = `http://localhost:${server.address().port}`;
-  console.log(`slidegate Koa example on ${base}, counting in ${description}
-
-Try it:
-  # public route, 10 requests a minute per client IP; the 11th is a 429 with Retry-After
-  for i in $(seq 1 11); do curl -s -o /dev/null -w '%{http_code} ' ${base}/; done; echo
-  curl -i ${base}/                                   # RateLimit and RateLimit-Policy headers (draft-8)
-
-  # per-API-key route, 5 requests a minute per key
-  for i in $(seq 1 6); do curl -s -o /dev/null -w '%{http_code} ' -H 'x-api-key: alice' ${base}/api/data; done; echo
-
-  # give alice 100 a minute at run time (token from ADMIN_TOKEN${env.ADMIN_TOKEN ? '' : `, default '${DEFAULT_ADMIN_TOKEN}'`})
-  curl -X POST -H 'authorization: Bearer ${env.ADMIN_TOKEN ? '$ADMIN_TOKEN' : adminToken}' -H 'content-type: application/json' \\
-       -d '{"limit":100,"windowSeconds":60}' ${base}/admin/limits/alice
-  curl -i -H 'x-api-key: alice' ${base}/api/data
-
-  # what the limiters do: the live status page, ${base}/status in a browser; its JSON; Prometheus metrics
-  curl -s ${base}/status.json
-  curl -s ${base}/metrics | grep '^slidegate_decisions_total'
-`);
+  console.log(tryItText({ framework: 'Koa', base, description, env, adminToken, defaultAdminToken: DEFAULT_ADMIN_TOKEN }));
   const stop = async () => {
     server.close();
     await close();
