@@ -39,17 +39,24 @@ export class SlidegateGuard implements CanActivate {
   }
 }
 
-function checkFrom(limiters: readonly HttpLimiter<NestRequest>[], start: number, req: NestRequest, res: ServerResponse | { raw: ServerResponse }): boolean | Promise<boolean> {
+type Limiter = HttpLimiter<NestRequest, never, NestRequest>;
+/** Express's response, or Fastify's reply around Node's. */
+type PlatformResponse = ServerResponse | { raw: ServerResponse };
+
+function checkFrom(limiters: readonly Limiter[], start: number, req: NestRequest, res: PlatformResponse): boolean | Promise<boolean> {
   for (let i = start; i < limiters.length; i++) {
-    const outcome = limiters[i]!.decide(req);
-    if (outcome instanceof Promise) return outcome.then((o) => (apply(o, res), checkFrom(limiters, i + 1, req, res)));
-    apply(outcome, res);
+    const http = limiters[i]!;
+    const outcome = http.decide(req);
+    if (outcome instanceof Promise) return outcome.then((o) => (apply(o, http, req, res), checkFrom(limiters, i + 1, req, res)));
+    apply(outcome, http, req, res);
   }
   return true;
 }
 
-function apply(outcome: HttpOutcome, res: ServerResponse | { raw: ServerResponse }): void {
+function apply(outcome: HttpOutcome, http: Limiter, req: NestRequest, res: PlatformResponse): void {
   if (outcome.kind === 'pass') return;
+  // The request's state as the other adapters put it (Express req.rateLimit, Fastify request.rateLimit): the last limit's.
+  if (outcome.info !== undefined) (req as { rateLimit?: RateLimitInfo }).rateLimit = outcome.info;
   // Fastify's reply wraps Node's response; Node merges what is set here with what the platform writes later.
   const raw = 'raw' in res ? res.raw : res;
   if (!raw.headersSent) {
@@ -59,4 +66,17 @@ function apply(outcome: HttpOutcome, res: ServerResponse | { raw: ServerResponse
     }
   }
   if (outcome.kind === 'limited') throw new SlidegateException(outcome.body, outcome.statusCode, outcome.info);
+  if (http.settles) settleWhenDone(http, req, res, raw, outcome.info);
+}
+
+/** skipFailedRequests / skipSuccessfulRequests: once the response is sent (or the connection closed first), ask whether it counts. */
+function settleWhenDone(http: Limiter, req: NestRequest, res: PlatformResponse, raw: ServerResponse, info: RateLimitInfo): void {
+  let done = false;
+  const settle = (statusCode: number | undefined): void => {
+    if (done) return;
+    done = true;
+    void http.settle(req, res, info, statusCode);
+  };
+  raw.once('finish', () => settle(raw.statusCode));
+  raw.once('close', () => settle(raw.writableEnded ? raw.statusCode : undefined));
 }

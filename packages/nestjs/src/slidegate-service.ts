@@ -5,7 +5,7 @@ import { ALL_LIMITS, RATE_LIMIT_METADATA, SKIP_METADATA } from './decorators';
 import type { NestRequest, RouteLimit, SlidegateLimitOptions, SlidegateModuleOptions } from './options';
 
 const LABEL = 'SlidegateModule.forRoot options';
-type Limiter = HttpLimiter<NestRequest>;
+type Limiter = HttpLimiter<NestRequest, never, NestRequest>;
 
 /** What the guard reads of either platform's request: Express's `Request` or Fastify's `FastifyRequest` (with `raw`). */
 interface PlatformRequest {
@@ -69,6 +69,11 @@ export class SlidegateService implements OnApplicationShutdown {
     return this.limiter(name).getLimit(clientKey);
   }
 
+  /** Forgets one client key's counts under the named limit; never rejects (a failure is a process warning). */
+  resetKey(clientKey: string, name?: string): Promise<void> {
+    return this.limiter(name).resetKey(clientKey);
+  }
+
   /** The limiters that guard a route, in the module's order, skipped ones left out. */
   forRoute(handler: object, controller: object & { name?: string }, reflector: Reflector): Limiter[] {
     let byController = this.#routes.get(handler);
@@ -104,10 +109,10 @@ export class SlidegateService implements OnApplicationShutdown {
     let http = this.#own.get(id);
     if (http === undefined) {
       // The module's own limit, not a shared limiter's: a new limiter on the same store.
-      const rest: HttpRateLimitOptions<NestRequest> = { ...options };
+      const rest: HttpRateLimitOptions<NestRequest, never, NestRequest> = { ...options };
       delete rest.limiter;
       const prefix = `${options.prefix ?? (options.name === undefined ? '' : `${options.name}:`)}${site}:`;
-      http = new HttpLimiter<NestRequest>({ ...rest, ...own, prefix }, nestAccess, `@RateLimit() on ${site}`);
+      http = new HttpLimiter<NestRequest, never, NestRequest>({ ...rest, ...own, prefix }, nestAccess, `@RateLimit() on ${site}`);
       this.#own.set(id, http);
     }
     return http;

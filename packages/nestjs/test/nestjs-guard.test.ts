@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { expect } from 'chai';
-import { Controller, Get, Injectable, Module, UseGuards, type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
+import { Controller, Get, Injectable, Module, Req, UseGuards, type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
 import { APP_GUARD, NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -90,6 +90,19 @@ class NamedController {
   @RateLimit({ lnog: { limit: 1, windowSeconds: 60 } })
   typo(): string {
     return 'ok';
+  }
+}
+
+@Controller('state')
+class StateController {
+  @Get()
+  state(@Req() req: { rateLimit?: { limit: number; remaining: number } }) {
+    return { limit: req.rateLimit?.limit, remaining: req.rateLimit?.remaining };
+  }
+
+  @Get('fail')
+  fail(): never {
+    throw new Error('handler failed');
   }
 }
 
@@ -194,6 +207,18 @@ for (const [platform, create] of Object.entries(PLATFORMS)) {
         expect(await statuses(untrusted, 1, '/', { 'x-forwarded-for': '198.51.100.2' })).to.deep.equal([429]);
       });
       expect(warnings.map((w) => w.code)).to.deep.equal(['SLIDEGATE_XFF_IGNORED']);
+    });
+
+    it('req.rateLimit holds the decision; skipFailedRequests gives failed requests back; resetKey forgets a client', async () => {
+      const app = await start({ limit: 2, windowSeconds: 60, skipFailedRequests: true }, [StateController]);
+      const server = app.getHttpServer();
+      expect(await statuses(server, 3, '/state/fail')).to.deep.equal([500, 500, 500]);
+      // The unit goes back once the response is done; give the give-back a moment to land.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect((await request(server).get('/state')).body).to.deep.equal({ limit: 2, remaining: 1 });
+      expect(await statuses(server, 2, '/state')).to.deep.equal([200, 429]);
+      await app.get(SlidegateService).resetKey('127.0.0.1');
+      expect(await statuses(server, 1, '/state')).to.deep.equal([200]);
     });
 
     it('object messages are the body; async callbacks; a throwing callback is a 500; app.close() closes the limiters', async () => {
