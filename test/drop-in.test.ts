@@ -158,6 +158,16 @@ for (const adapter of ADAPTERS) {
       expect(seen.filter((s) => s === 401)).to.have.length(2);
     });
 
+    it('a requestWasSuccessful that throws is reported once, never a crash', async () => {
+      const served = await serve({ limit: 5, windowSeconds: 60, skipFailedRequests: true, requestWasSuccessful: () => { throw new Error('judge failed'); } });
+      const warnings = await warningsDuring(async () => {
+        expect(await statuses(served.server, 2)).to.deep.equal([200, 200]);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      });
+      expect(warnings.filter((w) => w.code === 'SLIDEGATE_SETTLE_FAILED')).to.have.length(1);
+      expect(warnings[0]?.message).to.match(/judge failed/);
+    });
+
     it('puts the rate-limit state on the request as the peers do', async () => {
       const served = await serve({ limit: 5, windowMs: '1 minute', name: 'api' });
       const before = Date.now();

@@ -103,7 +103,8 @@ function apply(
     if (settle === undefined) return next();
     const info = outcome.info;
     // Hono answers a thrown error through onError before next() resolves: c.res holds the final status.
-    return next().then(() => settle.settle(c, c, info, c.res.status));
+    // Not awaited: the response goes out while the unit is given back.
+    return next().then(() => void settle.settle(c, c, info, c.res.status));
   }
   if (handler !== undefined && outcome.info !== undefined) return Promise.resolve(handler(c, next, outcome.info));
   c.header('content-type', outcome.body.contentType);

@@ -117,8 +117,9 @@ function apply(outcome: HttpOutcome, settings: Settings, ctx: Context, next: Nex
     const http = settings.settle;
     if (http === undefined) return next();
     const info = outcome.info;
+    // Not awaited: the response goes out while the unit is given back.
     return next().then(
-      () => http.settle(ctx, ctx, info, ctx.status),
+      () => void http.settle(ctx, ctx, info, ctx.status),
       (error: unknown) => {
         void http.settle(ctx, ctx, info, statusOfError(error));
         throw error;

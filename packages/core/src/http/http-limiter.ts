@@ -110,8 +110,9 @@ export class HttpLimiter<Req, Handler = never, Res = never> {
   settle(req: Req, res: Res, info: RateLimitInfo, statusCode: number | undefined): Promise<void> {
     const o = this.#o;
     const judge = o.requestWasSuccessful;
-    const succeeded = statusCode === undefined ? false : judge === undefined ? statusCode < 400 : judge(req, res as never);
-    return Promise.resolve(succeeded)
+    // Inside the chain, so a requestWasSuccessful that throws becomes a warning, never an exception in a response event.
+    return Promise.resolve()
+      .then(() => (statusCode === undefined ? false : judge === undefined ? statusCode < 400 : judge(req, res as never)))
       .then((ok) => {
         if (ok === true ? o.skipSuccessfulRequests : o.skipFailedRequests) return o.limiter.release(info.key, info.decision, (info as RequestRateLimit).cost ?? 1);
         return undefined;
