@@ -75,8 +75,6 @@ const LABEL = 'slidegate plugin options';
 const ADAPTER_OPTIONS = ['errorResponseBuilder', 'onExceeding'];
 /** @fastify/rate-limit groups IPv6 clients by /64. */
 const DEFAULT_IPV6_SUBNET = 64;
-/** Set on each route config the plugin saw, so a route it did not see (declared before it) is caught at request time. */
-const SEEN = Symbol('slidegate.routeSeen');
 /** Options that give a route a limiter of its own rather than the plugin's. */
 const LIMITER_OPTIONS = ['limiter', 'limit', 'windowSeconds', 'windowMs', 'store', 'algorithm', 'limiterOptions'] as const;
 
@@ -133,6 +131,9 @@ function register(fastify: FastifyInstance, options: FastifyRateLimitOptions): v
     fastify.decorate('rateLimitResetKey', (clientKey: string) => (base === undefined ? Promise.resolve() : base.resetKey(clientKey)));
   }
 
+  // Set on each route config this registration saw (one symbol per registration, so stacked registrations
+  // each notice the routes they missed): a route it did not see is caught at request time below.
+  const SEEN = Symbol('slidegate.routeSeen');
   fastify.addHook('onRoute', (route) => {
     const config = (route.config ??= {}) as Record<symbol | string, unknown>;
     config[SEEN] = true;

@@ -94,3 +94,17 @@ describe('@slidegate/fastify as @fastify/rate-limit users expect', () => {
     expect(response.headers).to.include({ 'x-ratelimit-limit': '2', 'x-ratelimit-remaining': '1', 'x-ratelimit-reset': '60' });
   });
 });
+
+describe('@slidegate/fastify: stacked registrations each limit the routes they missed', () => {
+  it('a route declared between two registrations is limited by both', async () => {
+    const a = app();
+    await a.register(slidegate, { limit: 5, windowSeconds: 60, name: 'first' });
+    a.get('/between', async () => 'ok');
+    void a.register(slidegate, { limit: 1, windowSeconds: 60, name: 'second' });
+    await a.ready();
+    const warnings = await warningsDuring(async () => {
+      expect([(await a.inject('/between')).statusCode, (await a.inject('/between')).statusCode]).to.deep.equal([200, 429]);
+    });
+    expect(warnings.map((w) => w.code)).to.include('SLIDEGATE_ROUTE_BEFORE_PLUGIN');
+  });
+});
