@@ -9,6 +9,7 @@ import type { PolicyRateLimiterOptions } from './policies/policy-types';
 import type { Algorithm, RateLimiterOptions, Store } from './types';
 import {
   checkAlgorithm,
+  checkBucketMs,
   checkFunction,
   checkKnownKeys,
   checkLimit,
@@ -26,6 +27,8 @@ export interface ParsedOptions {
   /** True when the limiter made the store and so must close it. */
   ownsStore: boolean;
   algorithm: Algorithm;
+  /** The `bucketMs` option; undefined for the default width ceil(W_ms / 60). */
+  bucketMs: number | undefined;
   now: () => number;
   /** Timeout, breaker and failure mode; applied only to a store that is not `inProcess`. */
   faults: FaultOptions;
@@ -39,7 +42,7 @@ export interface ParsedOptions {
   policy: ParsedPolicyOptions;
 }
 
-const KNOWN_OPTIONS = ['limit', 'windowSeconds', 'store', 'algorithm', 'now', 'lease', 'metrics', 'adaptive', 'policies', 'tiers', 'shadow', ...FAULT_OPTION_KEYS] as const;
+const KNOWN_OPTIONS = ['limit', 'windowSeconds', 'store', 'algorithm', 'bucketMs', 'now', 'lease', 'metrics', 'adaptive', 'policies', 'tiers', 'shadow', ...FAULT_OPTION_KEYS] as const;
 const STORE_METHODS = ['check', 'release', 'getLimit', 'setLimit', 'onLimitChange', 'close'] as const;
 
 export const DEFAULT_ALGORITHM: Algorithm = 'sliding-window';
@@ -61,6 +64,7 @@ export function parseOptions(options: RateLimiterOptions | PolicyRateLimiterOpti
   const limit = checkLimit(limitOption, 'RateLimiter options.limit', ErrorCodes.INVALID_OPTION);
   const windowSeconds = checkWindowSeconds(windowOption, 'RateLimiter options.windowSeconds', ErrorCodes.INVALID_OPTION);
   const algorithm = checkAlgorithm(o.algorithm ?? DEFAULT_ALGORITHM, 'RateLimiter options.algorithm');
+  const bucketMs = o.bucketMs === undefined ? undefined : checkBucketMs(o.bucketMs, 'RateLimiter options.bucketMs');
   const now = o.now === undefined ? defaultNow : checkFunction<() => number>(o.now, 'RateLimiter options.now');
   const metrics = parseMetricsOptions(o.metrics);
   const adaptive = parseAdaptiveOptions(o.adaptive);
@@ -76,7 +80,7 @@ export function parseOptions(options: RateLimiterOptions | PolicyRateLimiterOpti
   const lease = parseLeaseOptions(o.lease);
   if (lease !== undefined) checkLeaseStore(store);
   if (policy.policies !== undefined) checkPolicyMode(store, algorithm);
-  return { limit, windowSeconds, store, ownsStore, algorithm, now, faults, lease, metrics, adaptive, policy };
+  return { limit, windowSeconds, store, ownsStore, algorithm, bucketMs, now, faults, lease, metrics, adaptive, policy };
 }
 
 function checkStore(store: unknown): Store {

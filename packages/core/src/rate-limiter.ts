@@ -65,7 +65,13 @@ export class RateLimiter {
     const { policies, tiers, shadow } = parsed.policy;
     if (policies !== undefined) {
       // The unwrapped store: config, tier and settle calls are not decisions (no fallback applies).
-      this.#policy = new PolicyMode({ store: parsed.store as unknown as PolicyStore, policies, tiers, onTiersChanged: () => this.#leases?.invalidateAll() });
+      this.#policy = new PolicyMode({
+        store: parsed.store as unknown as PolicyStore,
+        policies,
+        tiers,
+        bucketMs: parsed.bucketMs,
+        onTiersChanged: () => this.#leases?.invalidateAll(),
+      });
       this.#policy.reloadTiers().catch(() => undefined);
     }
     this.#defaults = this.#policy?.defaults ?? { limit: this.#options.limit, windowSeconds: this.#options.windowSeconds };
@@ -76,9 +82,9 @@ export class RateLimiter {
         return shadow || (d as PolicyDecision).shadow === true ? shadowDecision(d) : d;
       };
     }
-    const { lease, store, algorithm, now } = this.#options;
+    const { lease, store, algorithm, now, bucketMs } = this.#options;
     this.#leases =
-      lease === undefined ? undefined : new LeaseManager({ store, algorithm, defaults: this.#defaults, lease, now });
+      lease === undefined ? undefined : new LeaseManager({ store, algorithm, bucketMs, defaults: this.#defaults, lease, now });
     // Clients holding a lease on this instance count as tracked here, beside the store's own.
     const leases = this.#leases;
     if (leases !== undefined) this.#metrics?.trackClients(() => leases.size);
@@ -233,6 +239,7 @@ export class RateLimiter {
       limit: { limit, windowSeconds },
       defaults: this.#defaults,
       algorithm: this.#options.algorithm,
+      bucketMs: this.#options.bucketMs,
     });
     // Other instances learn of the change through store.onLimitChange; this one drops its lease now.
     this.#leases?.invalidate(clientId);
@@ -343,7 +350,8 @@ export class RateLimiter {
     const metrics = this.#metrics;
     const startedAt = metrics === undefined ? -1 : metrics.startTimer();
     const limitFactor = this.#adaptive === undefined ? 1 : this.#adaptive.factor;
-    const decision = store.checkSync({ clientId, timestamp, cost, defaults: this.#defaults, algorithm: this.#options.algorithm, extra: 0, limitFactor });
+    const { algorithm, bucketMs } = this.#options;
+    const decision = store.checkSync({ clientId, timestamp, cost, defaults: this.#defaults, algorithm, bucketMs, extra: 0, limitFactor });
     metrics?.decision(clientId, decision, startedAt);
     return decision;
   }
@@ -389,6 +397,7 @@ export class RateLimiter {
             cost,
             defaults: this.#defaults,
             algorithm: this.#options.algorithm,
+            bucketMs: this.#options.bucketMs,
             extra: 0,
             limitFactor,
           });

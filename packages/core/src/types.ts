@@ -11,8 +11,10 @@ import type { PolicyStatus } from './policies/policy-types';
 
 /**
  * How a store counts a client's window.
- * - `'sliding-window'`: exact; one count per second that holds an allowed request.
- * - `'sliding-log'`: exact, the same decisions, kept as a log (one entry per allowed request).
+ * - `'sliding-window'`: exact in real time; one count per bucket of `g` ms that holds an allowed
+ *   request (at most ceil(W_ms / g) + 1 counts a client; see `bucketMs`).
+ * - `'sliding-log'`: the decisions of `'sliding-window'` with `g` = 1 ms, kept as a log (one entry
+ *   per allowed request).
  * - `'sliding-counter'`: the two-counter approximation over fixed windows aligned to multiples of W.
  */
 export type Algorithm = 'sliding-window' | 'sliding-log' | 'sliding-counter';
@@ -37,11 +39,14 @@ export interface Decision {
   windowSeconds: number;
   /** `L - used(e) - (allowed ? cost : 0)`, never below 0. */
   remaining: number;
-  /** 0 when allowed; otherwise whole seconds until the same request would be allowed; `Infinity` when cost > limit. */
+  /**
+   * 0 when allowed; otherwise seconds (ms precision, at least 0.001) until the same request would
+   * be allowed with no other traffic; `Infinity` when cost > limit.
+   */
   retryAfter: number;
-  /** Seconds from the effective time until the oldest recorded unit leaves the window; 0 when none is recorded. */
+  /** Seconds (ms precision) from the effective time until the oldest counted bucket leaves the window; 0 when none is counted. */
   resetAfter: number;
-  /** The effective time `e = max(t, T)` at which the request was evaluated, in whole seconds. */
+  /** The effective time `e = max(t, T)` at which the request was evaluated, in seconds with ms precision. */
   timestamp: number;
   source: DecisionSource;
   /** Policy mode: the policy that limited (or would next limit) the request; the fields above describe it. */
@@ -57,7 +62,7 @@ export interface Decision {
 /** Options of one `check()` call. */
 export interface CheckOptions {
   /**
-   * Seconds since the Unix epoch; fractions are floored.
+   * Seconds since the Unix epoch; fractions below a millisecond are floored.
    * @default the limiter's `now()` (or the store's clock, for a store that keeps its own)
    */
   timestamp?: number;
@@ -74,8 +79,13 @@ export interface CheckOptions {
  */
 export interface StoreCheckRequest {
   clientId: string;
-  /** Whole seconds, or `undefined` to use the store's own clock (see `Store.hasOwnClock`). */
+  /** Whole milliseconds since the epoch, or `undefined` to use the store's own clock (see `Store.hasOwnClock`). */
   timestamp: number | undefined;
+  /**
+   * The limiter's `bucketMs` option: the client's bucket width is min(bucketMs, W_ms) for the window
+   * W that applies to it; `undefined` for the default ceil(W_ms / 60).
+   */
+  bucketMs: number | undefined;
   /** Units that must all be granted for the request to be allowed. */
   cost: number;
   /** The limiter's default limit, used when the client has none of its own. */
@@ -87,7 +97,7 @@ export interface StoreCheckRequest {
    */
   extra: number;
   /**
-   * Lease: unspent units recorded earlier at second `at`, removed before the check. Removing
+   * Lease: unspent units recorded earlier at time `at` (ms), removed before the check. Removing
    * units that were never spent is always safe: no admitted request depends on them.
    */
   release?: LeaseRelease | undefined;
@@ -98,7 +108,10 @@ export interface StoreCheckRequest {
   limitFactor: number;
 }
 
-/** Unspent leased units to give back: `units` recorded at second `at`. */
+/**
+ * Unspent leased units to give back: `units` recorded at effective time `at` (ms). The store removes
+ * them from the bucket that holds `at` (or an earlier one, never a later one: see SPEC, leases).
+ */
 export interface LeaseRelease {
   at: number;
   units: number;
@@ -117,6 +130,8 @@ export interface StoreSetLimitRequest {
   /** The limiter's defaults, which were in force if the client had no limit of its own. */
   defaults: ClientLimit;
   algorithm: Algorithm;
+  /** The limiter's `bucketMs` option (see `StoreCheckRequest.bucketMs`): kept units move to buckets of the new width. */
+  bucketMs: number | undefined;
 }
 
 /**
@@ -230,6 +245,14 @@ export interface RateLimiterOptions {
    * @default 'sliding-window'
    */
   algorithm?: Algorithm;
+  /**
+   * The width in ms of the buckets a window is counted in: each client's bucket is
+   * `min(bucketMs, W_ms)` for its own window W. A unit is counted at most `g - 1` ms longer than W
+   * (under-admission only); memory is at most ceil(W_ms / g) + 1 counts a client. 1 is exact to the
+   * millisecond. An integer >= 1.
+   * @default ceil(W_ms / 60): 17 ms for W = 1 s, 1 s for 60 s, 60 s for 1 h
+   */
+  bucketMs?: number;
   /**
    * The clock, in seconds since the Unix epoch (fractions allowed); used when a check gives no timestamp.
    * @default () => Date.now() / 1000

@@ -1,14 +1,15 @@
 import { ErrorCodes, rangeError, typeError, type ErrorCode } from './errors';
 import type { Algorithm } from './types';
+import { toMs } from './time';
 
 /** The SPEC's bounds, in one place. */
 export const MAX_WINDOW_SECONDS = 31_536_000;
 export const MAX_CLIENT_ID_BYTES = 1024;
 /**
- * The latest accepted timestamp: engines compute times up to e + 2W (the counter's next two
- * windows), and those must stay exact integers in a double, here and in Redis's Lua.
+ * The latest accepted timestamp, in whole seconds: engines compute times in ms up to e + 2W (the
+ * counter's next two windows), and those must stay exact integers in a double, here and in Redis's Lua.
  */
-export const MAX_TIMESTAMP = Number.MAX_SAFE_INTEGER - 2 * MAX_WINDOW_SECONDS;
+export const MAX_TIMESTAMP = Math.floor((Number.MAX_SAFE_INTEGER - 2 * MAX_WINDOW_SECONDS * 1000) / 1000);
 export const ALGORITHMS: readonly Algorithm[] = ['sliding-window', 'sliding-log', 'sliding-counter'];
 
 /** Renders a received value for an error message: its type and a short rendering. */
@@ -56,7 +57,7 @@ export function checkWindowSeconds(windowSeconds: unknown, name = 'windowSeconds
   return windowSeconds;
 }
 
-/** Returns the timestamp floored to whole seconds. */
+/** Returns the timestamp (seconds) as whole milliseconds, floored (SPEC: `t_ms`). */
 export function checkTimestamp(timestamp: unknown, name = 'timestamp', code: ErrorCode = ErrorCodes.INVALID_ARGUMENT): number {
   if (typeof timestamp !== 'number') {
     throw typeError(code, `slidegate: ${name} must be a number of seconds since the Unix epoch; got ${describe(timestamp)}`);
@@ -64,8 +65,7 @@ export function checkTimestamp(timestamp: unknown, name = 'timestamp', code: Err
   if (!Number.isFinite(timestamp) || timestamp < 0 || timestamp > MAX_TIMESTAMP) {
     throw rangeError(code, `slidegate: ${name} must be a finite number of seconds from 0 to ${MAX_TIMESTAMP}; got ${describe(timestamp)}`);
   }
-  // + 0 turns -0 into 0, so that a decision never reports timestamp -0.
-  return Math.floor(timestamp) + 0;
+  return toMs(timestamp);
 }
 
 export function checkCost(cost: unknown, name = 'cost'): number {
@@ -74,6 +74,14 @@ export function checkCost(cost: unknown, name = 'cost'): number {
     throw rangeError(ErrorCodes.INVALID_ARGUMENT, `slidegate: ${name} must be an integer from 1 to ${Number.MAX_SAFE_INTEGER}; got ${describe(cost)}`);
   }
   return cost;
+}
+
+/** The limiter option `bucketMs`: an integer number of ms >= 1 (it is capped at the window). */
+export function checkBucketMs(bucketMs: unknown, name = 'bucketMs', code: ErrorCode = ErrorCodes.INVALID_OPTION): number {
+  const message = `slidegate: ${name} must be an integer number of milliseconds from 1 to ${MAX_WINDOW_SECONDS * 1000}; got ${describe(bucketMs)}`;
+  if (typeof bucketMs !== 'number') throw typeError(code, message);
+  if (!Number.isInteger(bucketMs) || bucketMs < 1 || bucketMs > MAX_WINDOW_SECONDS * 1000) throw rangeError(code, message);
+  return bucketMs;
 }
 
 export function checkAlgorithm(algorithm: unknown, name = 'algorithm', code: ErrorCode = ErrorCodes.INVALID_OPTION): Algorithm {

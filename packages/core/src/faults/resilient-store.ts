@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { ErrorCodes, StoreError, StoreTimeoutError } from '../errors';
 import { MemoryStore } from '../stores/memory-store';
+import { toMs } from '../time';
 import type {
   Algorithm,
   ClientLimit,
@@ -277,7 +278,7 @@ export class ResilientStore implements Store {
     if (storeFailure) this.#degraded = true;
     const configured = this.#limits.get(request.clientId) ?? request.defaults;
     const { limit, windowSeconds } = configured;
-    const timestamp = request.timestamp ?? Math.floor(this.#options.now());
+    const timestamp = request.timestamp ?? toMs(this.#options.now());
     switch (this.#options.failureMode) {
       case 'open':
         return Promise.resolve(fixed(true, limit, windowSeconds, timestamp, request.cost));
@@ -292,6 +293,7 @@ export class ResilientStore implements Store {
             cost: request.cost,
             defaults: { limit: Math.ceil(limit / this.instances), windowSeconds },
             algorithm: request.algorithm,
+            bucketMs: request.bucketMs,
             // No lease is granted or released while the store is unreachable.
             extra: 0,
             limitFactor: request.limitFactor,
@@ -378,7 +380,7 @@ function fixed(allowed: boolean, limit: number, windowSeconds: number, timestamp
     // Closed: come back after about one breaker reset; the store may answer by then.
     retryAfter: allowed ? 0 : 1,
     resetAfter: 0,
-    timestamp,
+    timestamp: timestamp / 1000,
     source: 'fallback',
     granted: 0,
   };

@@ -2,6 +2,7 @@ import type { Algorithm, ClientLimit, Decision, LeaseRelease, Store, StoreDecisi
 import { defaultNow } from '../options';
 import { LEASE_MAX_AGE_MS, LEASE_SPEND_MS, type ParsedLeaseOptions } from './lease-options';
 import { leaseSize } from './lease-size';
+import { bucketWidth } from '../time';
 
 /**
  * Requests queued for one client while its acquisition is in flight. Past this many the next ones
@@ -20,9 +21,19 @@ interface Waiter {
 
 /** One client's lease on this instance, and the requests waiting for its next acquisition. */
 class LeaseEntry {
-  /** Second `g` at which the leased units are recorded in the shared window. */
+  /** Effective time (ms) at which the leased units were recorded in the shared window. */
   at = -1;
-  /** Unspent leased units; only requests whose effective time is exactly `at` may spend them. */
+  /**
+   * The last ms of the bucket that holds `at` (in policy mode: the earliest such end over the
+   * policies). Only requests up to it may spend leased units: a unit spent later than its bucket's
+   * end would count for less time than its own window.
+   */
+  spendUntil = -1;
+  /** The newest effective time (ms) this lease decided: spends never run backwards. */
+  clock = -1;
+  /** When (ms) the oldest counted bucket leaves the window, as the store said at grant. */
+  resetAt = 0;
+  /** Unspent leased units; only requests whose time is at most `spendUntil` may spend them. */
   units = 0;
   limit = 0;
   windowSeconds = 0;
@@ -47,6 +58,8 @@ class LeaseEntry {
 export interface LeaseManagerOptions {
   store: Store;
   algorithm: Algorithm;
+  /** The limiter's `bucketMs` option. */
+  bucketMs: number | undefined;
   defaults: ClientLimit;
   lease: ParsedLeaseOptions;
   /**
@@ -65,6 +78,7 @@ export interface LeaseManagerOptions {
 export class LeaseManager {
   readonly #store: Store;
   readonly #algorithm: Algorithm;
+  readonly #bucketMs: number | undefined;
   readonly #defaults: ClientLimit;
   readonly #options: ParsedLeaseOptions;
   /** The injected clock, or undefined when the limiter runs on real time. */
@@ -80,6 +94,7 @@ export class LeaseManager {
   constructor(options: LeaseManagerOptions) {
     this.#store = options.store;
     this.#algorithm = options.algorithm;
+    this.#bucketMs = options.bucketMs;
     this.#defaults = options.defaults;
     this.#options = options.lease;
     this.#logicalNow = options.now === defaultNow ? undefined : options.now;
@@ -94,7 +109,7 @@ export class LeaseManager {
     return this.#entries.size;
   }
 
-  /** Decides one request; `timestamp` is whole seconds on the caller's clock. */
+  /** Decides one request; `timestamp` is whole ms on the caller's clock. */
   decide(clientId: string, timestamp: number, cost: number, limitFactor: number): Promise<Decision> {
     const nowMs = this.#now();
     let entry = this.#entries.get(clientId);
@@ -109,7 +124,7 @@ export class LeaseManager {
         entry!.waitingUnits += cost;
       });
     } else if (this.#canSpend(entry, timestamp, cost, nowMs)) {
-      return Promise.resolve(spend(entry, cost, nowMs));
+      return Promise.resolve(spend(entry, timestamp, cost, nowMs));
     }
     return this.#acquire(clientId, entry, timestamp, cost, limitFactor, nowMs);
   }
@@ -122,7 +137,7 @@ export class LeaseManager {
     const entry = this.#entries.get(clientId);
     if (entry === undefined || entry.acquiring) return undefined;
     const nowMs = this.#now();
-    return this.#canSpend(entry, timestamp, cost, nowMs) ? spend(entry, cost, nowMs) : undefined;
+    return this.#canSpend(entry, timestamp, cost, nowMs) ? spend(entry, timestamp, cost, nowMs) : undefined;
   }
 
   /** Drops the client's lease (its units go back to the store) so its new limit applies from the next decision. */
@@ -197,7 +212,7 @@ export class LeaseManager {
     const generation = entry.generation;
     const sentAtLogicalMs = this.#logicalMs;
     const call = this.#store
-      .check({ clientId, timestamp, cost, defaults: this.#defaults, algorithm: this.#algorithm, extra, release, limitFactor })
+      .check({ clientId, timestamp, cost, defaults: this.#defaults, algorithm: this.#algorithm, bucketMs: this.#bucketMs, extra, release, limitFactor })
       .then(
         (decision) => this.#granted(clientId, entry, decision, generation, nowMs, sentAtLogicalMs, timestamp, cost),
         (error: unknown) => {
@@ -225,17 +240,22 @@ export class LeaseManager {
     if (decision.source !== 'store') {
       // A fallback decision holds no shared record to lease from: pass it through, and let the
       // waiters ask on their own rather than queue behind a failing store.
-      if (granted > 0) this.#release(clientId, { at: decision.timestamp, units: granted });
+      if (granted > 0) this.#release(clientId, { at: Math.round(decision.timestamp * 1000), units: granted });
       this.#flushWaiters(clientId, entry);
       return decision;
     }
     const now = this.#now();
     if (decision.allowed) entry.spent = cost;
+    // The store's effective time in ms (exact: decisions carry ms as seconds / 1000).
+    const at = Math.round(decision.timestamp * 1000);
     if (granted > 0 && (generation !== entry.generation || this.#closed)) {
       // The limit changed (or the limiter closed) while this was in flight: keep nothing leased.
-      this.#release(clientId, { at: decision.timestamp, units: granted });
+      this.#release(clientId, { at, units: granted });
     } else if (decision.allowed) {
-      entry.at = decision.timestamp;
+      entry.at = at;
+      entry.clock = at;
+      entry.spendUntil = this.#bucketEnd(decision, at);
+      entry.resetAt = at + Math.round(decision.resetAfter * 1000);
       entry.units = granted;
       entry.limit = decision.limit;
       entry.windowSeconds = decision.windowSeconds;
@@ -264,7 +284,7 @@ export class LeaseManager {
       const waiter = waiters[entry.head] as Waiter;
       if (this.#canSpend(entry, waiter.timestamp, waiter.cost, nowMs)) {
         this.#dequeue(entry, waiter);
-        waiter.resolve(spend(entry, waiter.cost, nowMs));
+        waiter.resolve(spend(entry, waiter.timestamp, waiter.cost, nowMs));
       } else if (denial !== undefined && waiter.timestamp === denial.timestamp && waiter.cost === denial.cost) {
         this.#dequeue(entry, waiter);
         waiter.resolve({ ...denial.decision });
@@ -297,7 +317,7 @@ export class LeaseManager {
 
   /** A plain store decision, outside the lease (no grant, no release). */
   #direct(clientId: string, timestamp: number, cost: number, limitFactor: number): Promise<Decision> {
-    return this.#store.check({ clientId, timestamp, cost, defaults: this.#defaults, algorithm: this.#algorithm, extra: 0, limitFactor });
+    return this.#store.check({ clientId, timestamp, cost, defaults: this.#defaults, algorithm: this.#algorithm, bucketMs: this.#bucketMs, extra: 0, limitFactor });
   }
 
   /** Takes the lease's unspent units out of local reach, returning them as a release if that is still safe. */
@@ -341,11 +361,25 @@ export class LeaseManager {
   }
 
   /**
-   * A request may spend leased units only if its effective time max(t, g) is exactly g (t <= g),
-   * and only while the lease is young enough that the store surely still holds the units.
+   * A request may spend leased units only inside the bucket they were recorded in (t up to its last
+   * ms; its effective time is then max(t, the lease's clock), in that bucket too), and only while
+   * the lease is young enough that the store surely still holds the units.
    */
   #canSpend(entry: LeaseEntry, timestamp: number, cost: number, nowMs: number): boolean {
-    return entry.units >= cost && timestamp <= entry.at && this.#ageMs(entry, nowMs) < LEASE_SPEND_MS;
+    return entry.units >= cost && timestamp <= entry.spendUntil && this.#ageMs(entry, nowMs) < LEASE_SPEND_MS;
+  }
+
+  /** The last ms of the bucket holding `at`, under every policy the decision names (each bucket follows its own window). */
+  #bucketEnd(decision: StoreDecision, at: number): number {
+    // The counter has no buckets: its leased units are spent at their own time only.
+    if (this.#algorithm === 'sliding-counter') return at;
+    const policies = (decision as { policies?: readonly ClientLimit[] }).policies;
+    let end = Infinity;
+    for (const { windowSeconds } of policies ?? [decision]) {
+      const g = this.#algorithm === 'sliding-log' ? 1 : bucketWidth(windowSeconds, this.#bucketMs);
+      end = Math.min(end, (Math.floor(at / g) + 1) * g - 1);
+    }
+    return end;
   }
 
   #sweepIntervalMs(): number {
@@ -366,10 +400,12 @@ export class LeaseManager {
 }
 
 
-function spend(entry: LeaseEntry, cost: number, nowMs: number): Decision {
+function spend(entry: LeaseEntry, timestamp: number, cost: number, nowMs: number): Decision {
   entry.units -= cost;
   entry.spent += cost;
   entry.lastUsedMs = nowMs;
+  const e = timestamp > entry.clock ? timestamp : entry.clock;
+  entry.clock = e;
   return {
     allowed: true,
     limit: entry.limit,
@@ -377,8 +413,8 @@ function spend(entry: LeaseEntry, cost: number, nowMs: number): Decision {
     // Unspent units are counted as used by the store but are this instance's to give: add them back.
     remaining: entry.storeRemaining + entry.units,
     retryAfter: 0,
-    resetAfter: entry.resetAfter,
-    timestamp: entry.at,
+    resetAfter: e === entry.at ? entry.resetAfter : (entry.resetAt - e) / 1000,
+    timestamp: e / 1000,
     source: 'lease',
   };
 }

@@ -3,6 +3,7 @@ import type { ClientLimit, LeaseRelease, StoreCheckRequest } from '../types';
 import { adjust, checkPolicies, PolicyState } from './policy-engine';
 import type { ClientPolicyConfig, PolicyDefaults, PolicyStoreDecision, StoreSettleRequest, StoreSetPoliciesRequest, TierTable } from './policy-types';
 import { effectivePolicies } from './policy-validation';
+import { toMs } from '../time';
 
 /** The policies that apply, with a load-adaptive factor applied to each limit. */
 export function scaledPolicies(config: ClientPolicyConfig | undefined, defaults: PolicyDefaults, limitFactor: number): ClientLimit[] {
@@ -55,14 +56,16 @@ export class MemoryPolicies {
     const policies = scaledPolicies(config, defaults, request.limitFactor);
     const now = this.#now();
     const state = this.#state(request.clientId, now);
-    if (request.release !== undefined) adjust(state, policies, request.release.at, -request.release.units);
+    if (request.release !== undefined) adjust(state, policies, request.release.at, -request.release.units, request.bucketMs);
     const decision = checkPolicies(state, {
-      timestamp: request.timestamp ?? Math.floor(now),
+      timestamp: request.timestamp ?? toMs(now),
+      bucketMs: request.bucketMs,
       cost: request.cost,
       policies,
       extra: request.extra,
     });
-    if (decision.allowed) state.expiresAt = now + longest(policies);
+    // At least W_ms + g of the longest window (g <= W).
+    if (decision.allowed) state.expiresAt = now + 2 * longest(policies);
     if (config?.shadow === true) decision.shadow = true;
     return decision;
   }
@@ -147,8 +150,8 @@ export class MemoryPolicies {
     const state = this.#states.get(clientId);
     if (state === undefined || state.expiresAt <= this.#now()) return;
     const policies = scaledPolicies(this.#configs.get(clientId), defaults, limitFactor);
-    adjust(state, policies, at, units);
-    state.expiresAt = Math.max(state.expiresAt, this.#now() + longest(policies));
+    adjust(state, policies, at, units, defaults.bucketMs);
+    state.expiresAt = Math.max(state.expiresAt, this.#now() + 2 * longest(policies));
   }
 }
 

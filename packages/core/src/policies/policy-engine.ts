@@ -1,4 +1,5 @@
-import { CountDeque } from '../algorithms/count-deque';
+import { CountDeque, firstCounted } from '../algorithms/count-deque';
+import { bucketWidth } from '../time';
 import type { ClientLimit } from '../types';
 import type { PolicyStatus, PolicyStoreDecision } from './policy-types';
 
@@ -8,7 +9,7 @@ import type { PolicyStatus, PolicyStoreDecision } from './policy-types';
  * its own window. The Redis script (stores/redis/policy-scripts.ts) mirrors this, step for step.
  */
 export class PolicyState {
-  /** The client's clock T: the newest effective second of a recorded request; -1 for none. */
+  /** The client's clock T: the newest effective time (ms) of a recorded request; -1 for none. */
   clock = -1;
   expiresAt = 0;
   /** The windows the deques were built for, ascending. */
@@ -17,7 +18,10 @@ export class PolicyState {
 }
 
 export interface PolicyCheck {
+  /** Whole ms. */
   timestamp: number;
+  /** The limiter's `bucketMs` option; each policy's bucket width follows its own window. */
+  bucketMs: number | undefined;
   cost: number;
   /** Effective policies (limit factor applied), shortest window first. */
   policies: readonly ClientLimit[];
@@ -42,8 +46,9 @@ interface PolicyView {
  * A kept window keeps its records; a new window starts from the records still inside the longest
  * previously recorded window at T (every policy records the same requests), and never from
  * anything older, so a new or longer window never resurrects requests that had left every window.
+ * Seeded units move to the new window's bucket of min(end of their old bucket, T).
  */
-export function reconciled(state: PolicyState, policies: readonly ClientLimit[]): PolicyView {
+export function reconciled(state: PolicyState, policies: readonly ClientLimit[], bucketMs: number | undefined): PolicyView {
   if (sameWindows(state.windows, policies)) return { deques: state.deques, commit: () => undefined };
   const deques: CountDeque[] = [];
   const windows = policies.map((p) => p.windowSeconds);
@@ -56,11 +61,17 @@ export function reconciled(state: PolicyState, policies: readonly ClientLimit[])
       continue;
     }
     const d = new CountDeque();
+    d.g = bucketWidth(w, bucketMs);
     if (source !== undefined && state.clock >= 0) {
-      const horizon = state.clock - (oldLongest as number);
-      source.forEachRecord((second, units) => {
-        if (second > horizon && units > 0) d.record(second, units, true);
+      const clock = state.clock;
+      const gs = source.g;
+      const horizon = firstCounted(clock, (oldLongest as number) * 1000, gs) - 1;
+      source.forEachRecord((bucket, units) => {
+        if (bucket <= horizon || units <= 0) return;
+        const end = (bucket + 1) * gs - 1;
+        d.record(Math.floor((end < clock ? end : clock) / d.g), units, true);
       });
+      d.clock = clock;
     }
     deques.push(d);
   }
@@ -73,23 +84,27 @@ export function reconciled(state: PolicyState, policies: readonly ClientLimit[])
   };
 }
 
-/** Removes (units < 0) or adds (units > 0) units at `at` in each policy whose window at the clock still holds `at`. */
-export function adjust(state: PolicyState, policies: readonly ClientLimit[], at: number, units: number): void {
+/**
+ * Removes (units < 0) or adds (units > 0) units in the bucket of `at` (ms) of each policy whose
+ * window at the clock still counts that bucket.
+ */
+export function adjust(state: PolicyState, policies: readonly ClientLimit[], at: number, units: number, bucketMs: number | undefined): void {
   // A reservation is never ahead of its client's clock; one that is belongs to a forgotten history.
   if (state.clock < 0 || units === 0 || at > state.clock) return;
-  reconciled(state, policies).commit();
+  reconciled(state, policies, bucketMs).commit();
   for (let i = 0; i < state.windows.length; i++) {
-    if (at <= state.clock - (state.windows[i] as number)) continue;
     const d = state.deques[i] as CountDeque;
-    if (units < 0) d.remove(at, -units);
-    else d.insert(at, units);
+    const bucket = Math.floor(at / d.g);
+    if (bucket < firstCounted(state.clock, (state.windows[i] as number) * 1000, d.g)) continue;
+    if (units < 0) d.remove(bucket, -units);
+    else d.insert(bucket, units);
   }
 }
 
 /** One atomic decision over every policy: all allow, or nothing is recorded. */
 export function checkPolicies(state: PolicyState, r: PolicyCheck): PolicyStoreDecision {
   const { cost, policies } = r;
-  const view = reconciled(state, policies);
+  const view = reconciled(state, policies, r.bucketMs);
   const deques = view.deques;
   const clock = state.clock;
   const e = r.timestamp > clock ? r.timestamp : clock;
@@ -100,9 +115,15 @@ export function checkPolicies(state: PolicyState, r: PolicyCheck): PolicyStoreDe
   for (let i = 0; i < n; i++) {
     const { limit, windowSeconds } = policies[i] as ClientLimit;
     const d = deques[i] as CountDeque;
+    const g = bucketWidth(windowSeconds, r.bucketMs);
+    if (d.g !== g) {
+      // A new bucketMs setting: the clock the move is capped at is the client's.
+      d.clock = clock;
+      d.rebucket(g);
+    }
     // Only what has left the window at the clock may go (see count-deque.ts).
-    if (clock >= 0) d.prune(clock - windowSeconds);
-    const u = d.unitsAfter(e - windowSeconds);
+    if (clock >= 0) d.prune(firstCounted(clock, windowSeconds * 1000, g) - 1);
+    const u = d.unitsAfter(firstCounted(e, windowSeconds * 1000, g) - 1);
     used[i] = u;
     if (u + cost > limit) allowed = false;
     room = Math.min(room, limit - u - cost);
@@ -111,8 +132,9 @@ export function checkPolicies(state: PolicyState, r: PolicyCheck): PolicyStoreDe
   if (allowed) {
     for (let i = 0; i < n; i++) {
       const d = deques[i] as CountDeque;
-      d.prune(e - (policies[i] as ClientLimit).windowSeconds);
-      d.record(e, cost + granted, true);
+      d.prune(firstCounted(e, (policies[i] as ClientLimit).windowSeconds * 1000, d.g) - 1);
+      d.record(Math.floor(e / d.g), cost + granted, true);
+      d.clock = e;
     }
     view.commit();
     state.clock = e;
@@ -125,17 +147,19 @@ export function checkPolicies(state: PolicyState, r: PolicyCheck): PolicyStoreDe
     const u = used[i] as number;
     const allows = u + cost <= limit;
     const usedAfter = allowed ? u + cost + granted : u;
-    const oldest = d.oldestAfter(e - windowSeconds);
+    const windowMs = windowSeconds * 1000;
+    const g = d.g;
+    const oldest = d.oldestAfter(firstCounted(e, windowMs, g) - 1);
     statuses[i] = {
       limit,
       windowSeconds,
       remaining: Math.max(0, limit - usedAfter),
-      resetAfter: oldest >= 0 ? oldest + windowSeconds - e : 0,
+      resetAfter: oldest >= 0 ? ((oldest + 1) * g + windowMs - 1 - e) / 1000 : 0,
       allows,
     };
-    retries[i] = allows ? 0 : cost > limit ? Infinity : d.delayUntilAtMost(limit - cost, e, windowSeconds);
+    retries[i] = allows ? 0 : cost > limit ? Infinity : d.delayUntilAtMost(limit - cost, e, windowMs, g) / 1000;
   }
-  return policyDecision(allowed, statuses, retries, e, granted);
+  return policyDecision(allowed, statuses, retries, e / 1000, granted);
 }
 
 /**
@@ -144,6 +168,7 @@ export function checkPolicies(state: PolicyState, r: PolicyCheck): PolicyStoreDe
  * delay at which every policy allows is the largest of theirs. Allowed: the least remaining
  * (ties: the longer window, which takes longer to recover).
  */
+/** `e` and `retries` in seconds, as the decision carries them. */
 export function policyDecision(allowed: boolean, statuses: PolicyStatus[], retries: number[], e: number, granted: number): PolicyStoreDecision {
   let b = -1;
   for (let i = 0; i < statuses.length; i++) {

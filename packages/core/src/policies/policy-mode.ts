@@ -1,6 +1,7 @@
 import { ErrorCodes, rangeError, typeError } from '../errors';
 import type { ClientLimit, Decision } from '../types';
 import { checkLimit, checkTimestamp, describe } from '../validate';
+import { toMs } from '../time';
 import type { ClientPolicyConfig, PolicyDecision, PolicyDefaults, PolicyStore, Reservation, TierTable } from './policy-types';
 import { checkPolicies, checkPolicyConfig, checkTierName, effectivePolicies, makePolicyDefaults, MAX_POLICIES, serializeTiers } from './policy-validation';
 
@@ -20,6 +21,8 @@ export interface PolicyModeOptions {
   store: PolicyStore;
   policies: ClientLimit[];
   tiers: TierTable;
+  /** The limiter's `bucketMs` option. */
+  bucketMs: number | undefined;
   /** Called after the tier table changed (leases drop what they hold). */
   onTiersChanged: () => void;
 }
@@ -47,7 +50,7 @@ export class PolicyMode {
     this.#store = options.store;
     this.#optionTiers = options.tiers;
     this.#onTiersChanged = options.onTiersChanged;
-    this.defaults = makePolicyDefaults(options.policies, options.tiers);
+    this.defaults = makePolicyDefaults(options.policies, options.tiers, options.bucketMs);
     this.#unsubscribe = this.#store.onTierChange(() => void this.reloadTiers().catch(() => undefined));
   }
 
@@ -108,7 +111,7 @@ export class PolicyMode {
     this.#settled.add(reservation);
     const diff = actualCost - reservation.estimate;
     if (!reservation.recorded || diff === 0) return 0;
-    await this.#store.settle({ clientId: reservation.clientId, at: reservation.at, units: diff, defaults: this.defaults, limitFactor });
+    await this.#store.settle({ clientId: reservation.clientId, at: toMs(reservation.at), units: diff, defaults: this.defaults, limitFactor });
     return diff;
   }
 

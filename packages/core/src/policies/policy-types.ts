@@ -73,12 +73,14 @@ export interface PolicyDefaults extends ClientLimit {
   tierArg: string;
   /** `policies` serialized for Redis ARGV ('L:W,L:W'). */
   policyArg: string;
+  /** The limiter's `bucketMs` option, for calls that carry no check request (release, settle). */
+  bucketMs: number | undefined;
 }
 
 /** A reserved estimate, from `RateLimiter.reserve`; give it to `settle` once the true cost is known. */
 export interface Reservation {
   readonly clientId: string;
-  /** The effective second at which the estimate was recorded (the decision's `timestamp`). */
+  /** The effective time, in seconds with ms precision, at which the estimate was recorded (the decision's `timestamp`). */
   readonly at: number;
   readonly estimate: number;
   /** True when the estimate was recorded (allowed, and not a shadow would-be denial). */
@@ -89,6 +91,7 @@ export interface Reservation {
 /** Settling: `units` > 0 charges more at `at`, < 0 refunds. */
 export interface StoreSettleRequest {
   clientId: string;
+  /** Whole ms. */
   at: number;
   units: number;
   defaults: PolicyDefaults;

@@ -81,7 +81,7 @@ export function serializeTiers(tiers: TierTable): string {
     .join(';');
 }
 
-export function makePolicyDefaults(policies: readonly ClientLimit[], tiers: TierTable): PolicyDefaults {
+export function makePolicyDefaults(policies: readonly ClientLimit[], tiers: TierTable, bucketMs: number | undefined): PolicyDefaults {
   const first = policies[0] as ClientLimit;
   return {
     limit: first.limit,
@@ -90,6 +90,7 @@ export function makePolicyDefaults(policies: readonly ClientLimit[], tiers: Tier
     tiers,
     tierArg: serializeTiers(tiers),
     policyArg: serializePolicies(policies),
+    bucketMs,
   };
 }
 

@@ -9,6 +9,7 @@ import { MemoryPolicies } from '../policies/memory-policies';
 import { isPolicyDefaults } from '../policies/policy-validation';
 import type { ClientPolicyConfig, PolicyStore, StoreSettleRequest, StoreSetPoliciesRequest, TierTable } from '../policies/policy-types';
 import { rangeError, typeError } from '../errors';
+import { bucketWidth, toMs } from '../time';
 import type {
   Algorithm,
   ClientLimit,
@@ -101,21 +102,23 @@ export class MemoryStore implements Store, PolicyStore {
     const clients = this.#clientsOf(request.algorithm);
     const limits = this.#limits.size === 0 ? request.defaults : (this.#limits.get(request.clientId) ?? request.defaults);
     const now = this.#now();
+    const g = bucketWidth(limits.windowSeconds, request.bucketMs);
     let state = clients.get(request.clientId);
     if (state === undefined || state.expiresAt <= now) {
       state = engine.create();
-      state.expiresAt = expiryAfter(now, limits.windowSeconds);
+      state.expiresAt = expiryAfter(now, limits.windowSeconds, g);
       clients.set(request.clientId, state);
     }
     if (request.release !== undefined) engine.release(state, request.release.at, request.release.units, limits.windowSeconds);
     const decision = engine.check(state, {
-      timestamp: request.timestamp ?? Math.floor(now),
+      timestamp: request.timestamp ?? toMs(now),
       cost: request.cost,
       limit: request.limitFactor === 1 ? limits.limit : Math.floor(limits.limit * request.limitFactor),
       windowSeconds: limits.windowSeconds,
+      g,
       extra: request.extra,
     });
-    if (decision.allowed) state.expiresAt = expiryAfter(now, limits.windowSeconds);
+    if (decision.allowed) state.expiresAt = expiryAfter(now, limits.windowSeconds, g);
     return decision;
   }
 
@@ -158,8 +161,9 @@ export class MemoryStore implements Store, PolicyStore {
     const next = { limit: request.limit.limit, windowSeconds: request.limit.windowSeconds };
     const state = this.#clientsOf(request.algorithm).get(request.clientId);
     if (state !== undefined && old.windowSeconds !== next.windowSeconds) {
-      ENGINES[request.algorithm].changeWindow(state, old.windowSeconds, next.windowSeconds);
-      state.expiresAt = expiryAfter(this.#now(), next.windowSeconds);
+      const g = bucketWidth(next.windowSeconds, request.bucketMs);
+      ENGINES[request.algorithm].changeWindow(state, old.windowSeconds, next.windowSeconds, g);
+      state.expiresAt = expiryAfter(this.#now(), next.windowSeconds, g);
     }
     this.#limits.set(request.clientId, next);
     for (const listener of this.#listeners) listener(request.clientId);
@@ -177,7 +181,7 @@ export class MemoryStore implements Store, PolicyStore {
     return Promise.resolve(this.#policies?.getPolicies(clientId));
   }
 
-  /** Policy mode: refunds (units < 0) or charges (units > 0) at second `at`, in every policy whose window still holds it. */
+  /** Policy mode: refunds (units < 0) or charges (units > 0) at time `at` (ms), in every policy whose window still holds it. */
   settle(request: StoreSettleRequest): Promise<void> {
     this.#policyMode().settle(request);
     return Promise.resolve();
@@ -281,9 +285,9 @@ function positiveInteger(value: unknown, name: string): number {
 }
 
 /**
- * When a client written at `now` may be forgotten: at least `windowSeconds` later, rounded up to a
- * whole second so the field stays a small integer instead of a boxed double on every client.
+ * When a client written at `now` may be forgotten: at least W_ms + g later (SPEC, expiry), rounded
+ * up to a whole second so the field stays a small integer instead of a boxed double on every client.
  */
-export function expiryAfter(now: number, windowSeconds: number): number {
-  return Math.ceil(now) + windowSeconds;
+export function expiryAfter(now: number, windowSeconds: number, g: number): number {
+  return Math.ceil(now + g / 1000) + windowSeconds;
 }
