@@ -57,7 +57,7 @@ describe('several policies per client on a Redis Cluster (3 masters)', function 
       for (const id of ids) expect((await b.check(id, { timestamp: 1_000 })).allowed).to.equal(true);
       const slots = new Set<number>();
       for (const id of ids) {
-        const keys = [`${prefix}{${id}}:cfg`, `${prefix}{${id}}:pm`, `${prefix}{${id}}:pw:10`, `${prefix}{${id}}:pw:3600`];
+        const keys = [`${prefix}{${id}}:cfg`, `${prefix}{${id}}:pm2`, `${prefix}{${id}}:pw2:10`, `${prefix}{${id}}:pw2:3600`];
         const keySlots = await Promise.all(keys.map(async (k) => Number(await client.cluster('KEYSLOT', k))));
         expect(new Set(keySlots).size, `one slot for ${id}`).to.equal(1);
         expect(await client.exists(keys[3] as string), 'the 1 h policy key exists').to.equal(1);

@@ -71,7 +71,7 @@ describe('several policies per client: RedisStore decides exactly as MemoryStore
         await memory.settle(settle);
         await store.settle(settle);
       }
-      longest = Math.max(longest, await client.strlen(`${prefix}{long-history}:pw:3600`));
+      longest = Math.max(longest, await client.strlen(`${prefix}{long-history}:pw2:3600`));
     }
     await memory.close();
     expect(longest, 'the 1-hour string outgrew its first 512-byte read').to.be.greaterThan(24 + 512);

@@ -89,7 +89,7 @@ const KNOWN_OPTIONS = ['client', 'prefix', 'clock', 'limitCacheSize', 'maxBatch'
 const MAX_MAX_BATCH = 1000;
 const CLOCKS: readonly RedisStoreClock[] = ['caller', 'redis'];
 
-const SET_LIMIT_SCRIPT = luaScript('slidegateSetLimitV2', SET_LIMIT, 5);
+const SET_LIMIT_SCRIPT = luaScript('slidegateSetLimitV3', SET_LIMIT, 5);
 const RESET_CLIENT_SCRIPT = luaScript(RESET_CLIENT_COMMAND, RESET_CLIENT, 5);
 const RELEASE_SCRIPTS: Record<Algorithm, LuaScript> = {
   'sliding-window': luaScript(COMMANDS['sliding-window'].release, SLIDING_WINDOW_RELEASE, 2),
@@ -159,7 +159,7 @@ export class RedisStore implements Store, PolicyStore {
     const keys = checkKeys(tag, algorithm);
     // The script's ARGV (CHECK_ARGS in scripts.ts); trailing arguments at their usual value are left
     // out, since every argument costs both ends (encoding, parsing, a Lua string).
-    const args: ScriptArg[] = [request.timestamp === undefined ? '' : request.timestamp, defaults.limit, defaults.windowSeconds];
+    const args: ScriptArg[] = [request.timestamp === undefined ? '' : request.timestamp, defaults.limit, defaults.windowSeconds, request.bucketMs ?? 0];
     if (release !== undefined) args.push(request.cost, request.limitFactor, request.extra, release.at, release.units);
     else if (request.extra !== 0) args.push(request.cost, request.limitFactor, request.extra);
     else if (request.limitFactor !== 1) args.push(request.cost, request.limitFactor);
@@ -170,9 +170,10 @@ export class RedisStore implements Store, PolicyStore {
   async release(clientId: string, algorithm: Algorithm, release: LeaseRelease, defaults: ClientLimit): Promise<void> {
     const tag = this.#tag(clientId);
     if (isPolicyDefaults(defaults)) return this.#policyMode().adjust(tag, release.at, -release.units, defaults, 1);
-    // Timestamp 0 (never read) spares a TIME call; cost and extra are unused by release scripts.
+    // Timestamp 0 (never read) spares a TIME call; cost and extra are unused by release scripts, and
+    // so is bucketMs (units are released from the bucket width they were recorded with).
     const args = checkKeys(tag, algorithm);
-    args.push(0, defaults.limit, defaults.windowSeconds, 0, 1, 0, release.at, release.units);
+    args.push(0, defaults.limit, defaults.windowSeconds, 0, 0, 1, 0, release.at, release.units);
     await this.#run(RELEASE_SCRIPTS[algorithm], args);
   }
 
@@ -216,6 +217,7 @@ export class RedisStore implements Store, PolicyStore {
       request.defaults.windowSeconds,
       limitsChannel(this.prefix),
       encodeClientId(request.clientId),
+      request.bucketMs ?? 0,
     ]);
     // This instance learns at once; the others through the channel (so do we, a second time).
     this.#invalidate(request.clientId);
@@ -231,7 +233,7 @@ export class RedisStore implements Store, PolicyStore {
     return this.#policyMode().getPolicies(this.#tag(clientId));
   }
 
-  /** Policy mode: refunds (units < 0) or charges (units > 0) at second `at`, in every policy whose window still holds it. */
+  /** Policy mode: refunds (units < 0) or charges (units > 0) at time `at` (ms), in every policy whose window still holds it. */
   settle(request: StoreSettleRequest): Promise<void> {
     return this.#policyMode().settle(this.#tag(request.clientId), request);
   }

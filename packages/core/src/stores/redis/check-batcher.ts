@@ -10,6 +10,7 @@ import {
   SLIDING_LOG_CHECK_BATCH,
   SLIDING_WINDOW_CHECK,
   SLIDING_WINDOW_CHECK_BATCH,
+  ALWAYS_SENT_ARGS,
 } from './scripts';
 import type { RedisClientAdapter } from './clients/adapter';
 import { evalScript, luaScript, type LuaScript } from './clients/lua-script';
@@ -18,9 +19,9 @@ export type ScriptArg = string | number;
 
 /** Script names (in errors); versioned with the scripts. */
 export const CHECK_COMMANDS = {
-  'sliding-window': { check: 'slidegateSlidingWindowCheckV2', batch: 'slidegateSlidingWindowCheckBatchV2', release: 'slidegateSlidingWindowReleaseV2' },
-  'sliding-log': { check: 'slidegateSlidingLogCheckV2', batch: 'slidegateSlidingLogCheckBatchV2', release: 'slidegateSlidingLogReleaseV2' },
-  'sliding-counter': { check: 'slidegateSlidingCounterCheckV2', batch: 'slidegateSlidingCounterCheckBatchV2', release: 'slidegateSlidingCounterReleaseV2' },
+  'sliding-window': { check: 'slidegateSlidingWindowCheckV3', batch: 'slidegateSlidingWindowCheckBatchV3', release: 'slidegateSlidingWindowReleaseV3' },
+  'sliding-log': { check: 'slidegateSlidingLogCheckV3', batch: 'slidegateSlidingLogCheckBatchV3', release: 'slidegateSlidingLogReleaseV3' },
+  'sliding-counter': { check: 'slidegateSlidingCounterCheckV3', batch: 'slidegateSlidingCounterCheckBatchV3', release: 'slidegateSlidingCounterReleaseV3' },
 } as const;
 
 /**
@@ -60,8 +61,8 @@ interface Group {
   checks: PendingCheck[];
 }
 
-/** Arguments every check sends (timestamp, default limit, default window); a batch sends them once when they repeat. */
-const SHARED_ARGS = 3;
+/** Arguments every check sends (timestamp, default limit and window, bucketMs); a batch sends them once when they repeat. */
+const SHARED_ARGS = ALWAYS_SENT_ARGS;
 
 /** The most checks one script call carries: bounds how long a batch holds Redis (about 5 us per check). */
 export const DEFAULT_MAX_BATCH = 128;
@@ -156,8 +157,8 @@ export class CheckBatcher {
     for (const entry of batch) {
       for (const key of entry.keys) keys.push(key);
       const a = entry.args;
-      // Count 0: the same timestamp, default limit and window as the first entry, and nothing more.
-      if (entry !== first && a.length === SHARED_ARGS && a[0] === first.args[0] && a[1] === first.args[1] && a[2] === first.args[2]) {
+      // Count 0: the same timestamp, default limit and window, and bucketMs as the first entry, and nothing more.
+      if (entry !== first && a.length === SHARED_ARGS && a[0] === first.args[0] && a[1] === first.args[1] && a[2] === first.args[2] && a[3] === first.args[3]) {
         args.push(0);
         continue;
       }
@@ -214,7 +215,8 @@ function badReply(reply: unknown): StoreError {
 
 /**
  * A check script's reply at `offset`: struct '<Bddddddd' (see scripts.ts) = allowed, limit,
- * windowSeconds, remaining, retryAfter (-1 = Infinity), resetAfter, timestamp, granted.
+ * windowSeconds, remaining, retryAfter (ms; -1 = Infinity), resetAfter (ms), timestamp (ms),
+ * granted. Times come back in seconds, as `Decision` carries them.
  */
 function decodeDecision(reply: Buffer, offset: number): StoreDecision {
   const retryAfter = reply.readDoubleLE(offset + 25);
@@ -223,9 +225,9 @@ function decodeDecision(reply: Buffer, offset: number): StoreDecision {
     limit: reply.readDoubleLE(offset + 1),
     windowSeconds: reply.readDoubleLE(offset + 9),
     remaining: reply.readDoubleLE(offset + 17),
-    retryAfter: retryAfter === -1 ? Infinity : retryAfter,
-    resetAfter: reply.readDoubleLE(offset + 33),
-    timestamp: reply.readDoubleLE(offset + 41),
+    retryAfter: retryAfter === -1 ? Infinity : retryAfter / 1000,
+    resetAfter: reply.readDoubleLE(offset + 33) / 1000,
+    timestamp: reply.readDoubleLE(offset + 41) / 1000,
     source: 'store',
     granted: reply.readDoubleLE(offset + 49),
   };

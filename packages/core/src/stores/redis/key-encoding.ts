@@ -32,13 +32,17 @@ export function decodeClientId(encoded: string): string {
   });
 }
 
-/** Key suffixes; one per structure so that algorithms never read each other's state. */
+/**
+ * Key suffixes; one per structure so that algorithms never read each other's state. The counting
+ * keys end in '2', the version of their layout (ms times, buckets): a process of the earlier
+ * layout (whole seconds) sharing the Redis never reads them, nor they its keys.
+ */
 export const KEY_SUFFIXES = {
   config: 'cfg',
-  slidingWindow: 'sw',
-  slidingLog: 'sl',
-  slidingLogMeta: 'slm',
-  slidingCounter: 'sc',
+  slidingWindow: 'sw2',
+  slidingLog: 'sl2',
+  slidingLogMeta: 'slm2',
+  slidingCounter: 'sc2',
 } as const;
 
 /** Every key of one client. */

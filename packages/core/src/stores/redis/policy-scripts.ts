@@ -1,12 +1,16 @@
+import { DEFAULT_BUCKETS_PER_WINDOW } from '../../time';
+import { rebucketLua, WINDOW_HEADER_BYTES, WINDOW_PAIR_BYTES } from './scripts';
+
 /**
  * The Lua scripts of RedisStore's policy mode (several policies per client, tiers, settle). They
  * mirror `policies/policy-engine.ts` step for step, as scripts.ts mirrors the single-policy engines.
  *
  * Keys of a client in policy mode (all share the client's hash tag, so every script runs on its slot):
  * - `{tag}cfg`      hash: P = own policies 'L:W,L:W', T = tier name, S = '1' for shadow. Never expires.
- * - `{tag}pm`       the windows the counting keys were last written for, 'W1,W2,...' ascending.
- * - `{tag}pw:<W>`   one packed count string per policy window, in the layout of scripts.ts's
- *                   'sliding-window' (24-byte header, then 8-byte pairs oldest first).
+ * - `{tag}pm2`      the windows the counting keys were last written for, 'W1,W2,...' ascending.
+ * - `{tag}pw2:<W>`  one packed count string per policy window, in the layout of scripts.ts's
+ *                   'sliding-window' (header with the window's own bucket width g, then pairs of
+ *                   bucket and units, oldest first).
  * The per-window keys are named from the tag inside the script (the client's policies are only
  * known once its config is read); they hash to the same slot as KEYS[1], which Redis Cluster
  * allows. Every counting key and the meta key get the same relative TTL: the longest window.
@@ -20,20 +24,21 @@
 /** KEYS and ARGV of POLICY_CHECK. */
 const ARGS = `
 local CONFIG_KEY = KEYS[1]              -- {tag}cfg
-local META_KEY = KEYS[2]                -- {tag}pm
+local META_KEY = KEYS[2]                -- {tag}pm2
 local tag = ARGV[1]                     -- '{prefix}{encoded id}:', the start of every key of the client
-local argTimestamp = ARGV[2]            -- whole seconds, or '' for Redis TIME
+local argTimestamp = ARGV[2]            -- whole ms, or '' for Redis TIME
 local cost = tonumber(ARGV[3])          -- units the request needs (unused when mode is 'adjust')
 local defaultPolicies = ARGV[4]         -- the limiter's default policies 'L:W,L:W'
 local tierTable = ARGV[5]               -- the limiter's tiers 'name=L:W,L:W;name2=...', or ''
 local limitFactor = tonumber(ARGV[6])   -- every L becomes floor(L * factor); 1 leaves them
 local extra = tonumber(ARGV[7])         -- lease: units to grant beyond cost, as far as they fit every policy
-local adjustAt = ARGV[8]                -- check: lease release second, or ''; adjust: the second to change
+local adjustAt = ARGV[8]                -- check: lease release time (ms), or ''; adjust: the time (ms) to change
 local adjustUnits = tonumber(ARGV[9])   -- check: lease units to release; adjust: units to add (< 0: remove)
 local mode = ARGV[10]                   -- 'check' or 'adjust' (lease release, settle)
+local bucketArg = tonumber(ARGV[11])    -- the limiter's bucketMs option; 0: the default ceil(W_ms / 60)
 `;
 
-/** policy-validation.ts effectivePolicies, then the limit factor. */
+/** policy-validation.ts effectivePolicies, then the limit factor; each policy's bucket width g follows its own window. */
 const RESOLVE = `
 local function parse(text)
   local list = {}
@@ -71,25 +76,33 @@ end
 if limitFactor ~= 1 then
   for _, p in ipairs(policies) do p[1] = math.floor(p[1] * limitFactor) end
 end
+local function bucketOf(w)
+  local wms = w * 1000
+  if bucketArg == 0 then return math.ceil(wms / ${DEFAULT_BUCKETS_PER_WINDOW}) elseif bucketArg < wms then return bucketArg end
+  return wms
+end
+for _, p in ipairs(policies) do p[3] = bucketOf(p[2]) end
 local n = #policies
-local ttl = policies[n][2] * 1000
+local ttl = policies[n][2] * 1000 + policies[n][3]
 local shadow = cfg[3] == '1'
 local t
-if argTimestamp == '' then t = tonumber(redis.call('TIME')[1]) else t = tonumber(argTimestamp) end
+if argTimestamp == '' then
+  local now = redis.call('TIME')
+  t = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+else
+  t = tonumber(argTimestamp)
+end
 `;
 
-/** One packed count string as a Lua table, with chunked reads (see scripts.ts WINDOW_STATE). */
+/** One packed count string (scripts.ts 'sliding-window' layout) as a Lua table, with chunked reads. */
 const DEQUE = `
-local HEADER, PAIR, READ = 24, 8, 512
-local MAX_UINT32 = 4294967295
-local function keyOf(w) return tag .. 'pw:' .. w end
+local HEADER, PAIR, READ = ${WINDOW_HEADER_BYTES}, ${WINDOW_PAIR_BYTES}, 512
+local function keyOf(w) return tag .. 'pw2:' .. w end
 -- A deque held whole in memory, not (yet) written: value '' or nil is an empty one.
 local function fromValue(key, value)
-  local s = { key = key, base = 0, clock = -1, total = 0, head = HEADER, chunkAt = 0, pending = true, whole = true }
+  local s = { key = key, clock = -1, total = 0, g = 0, head = HEADER, chunkAt = 0, pending = true, whole = true }
   if value and #value >= HEADER then
-    local offset
-    s.base, offset, s.total, s.head = struct.unpack('<dI4dI4', value)
-    s.clock = s.base + offset
+    s.clock, s.total, s.g, s.head = struct.unpack('<dddI4', value)
     s.raw, s.chunk, s.len = value, value, #value
   else
     s.raw, s.chunk, s.len = '', '', HEADER
@@ -104,15 +117,14 @@ local function open(key)
     return s
   end
   local s = { key = key, chunkAt = 0, chunk = raw, raw = raw, whole = false, pending = false }
-  local offset
-  s.base, offset, s.total, s.head = struct.unpack('<dI4dI4', raw)
-  s.clock = s.base + offset
+  s.clock, s.total, s.g, s.head = struct.unpack('<dddI4', raw)
   return s
 end
 local function lengthOf(s)
   if not s.len then s.len = redis.call('STRLEN', s.key) end
   return s.len
 end
+-- The pair at byte offset pos: bucket, units; nil past the end.
 local function pairAt(s, pos, backward)
   if pos < HEADER or (s.len and pos + PAIR > s.len) then return nil end
   if pos < s.chunkAt or pos + PAIR > s.chunkAt + #s.chunk then
@@ -123,51 +135,50 @@ local function pairAt(s, pos, backward)
     if #s.chunk < READ then s.len = from + #s.chunk end
     if pos + PAIR > s.chunkAt + #s.chunk then return nil end
   end
-  local offset, units = struct.unpack('<I4I4', s.chunk, pos - s.chunkAt + 1)
-  return s.base + offset, units
+  return struct.unpack('<dd', s.chunk, pos - s.chunkAt + 1)
 end
-local function header(base, clock, total, head)
-  return struct.pack('<dI4dI4', base, clock - base, total, head)
-end
-local function packUnits(offset, units)
-  local out = ''
-  while units > MAX_UINT32 do
-    out = out .. struct.pack('<I4I4', offset, MAX_UINT32)
-    units = units - MAX_UINT32
-  end
-  return out .. struct.pack('<I4I4', offset, units)
+local function header(clock, total, g, head)
+  return struct.pack('<dddI4', clock, total, g, head)
 end
 local function oldestFrom(s, pos)
   while true do
-    local second, units = pairAt(s, pos)
-    if not second then return nil end
-    if units > 0 then return second end
+    local bucket, units = pairAt(s, pos)
+    if not bucket then return nil end
+    if units > 0 then return bucket end
     pos = pos + PAIR
   end
 end
--- The pairs from head on, as { second, units } (reads the whole value once).
+-- The whole value (read once when not held).
+local function valueOf(s)
+  if s.whole then return s.raw end
+  return redis.call('GET', s.key) or ''
+end
+-- The pairs from head on, as { bucket, units }.
 local function readAll(s)
-  local value = s.raw
-  if not s.whole then value = redis.call('GET', s.key) or '' end
+  local value = valueOf(s)
   local list = {}
   for pos = s.head, #value - PAIR, PAIR do
-    local offset, units = struct.unpack('<I4I4', value, pos + 1)
-    list[#list + 1] = { s.base + offset, units }
+    local bucket, units = struct.unpack('<dd', value, pos + 1)
+    list[#list + 1] = { bucket, units }
   end
   return list
 end
--- Rewrites a deque from a list of pairs, dropping those at or before horizon.
+-- Rewrites a deque from a list of pairs, dropping those in buckets <= horizon.
 local function writeAll(s, list, clock, horizon)
-  local body, total, base = {}, 0, nil
+  local body, total = {}, 0
   for _, p in ipairs(list) do
     if p[1] > horizon then
-      base = base or p[1]
-      body[#body + 1] = packUnits(p[1] - base, p[2])
+      body[#body + 1] = struct.pack('<dd', p[1], p[2])
       total = total + p[2]
     end
   end
-  base = base or clock
-  redis.call('SET', s.key, header(base, clock, total, HEADER) .. table.concat(body), 'PX', ttl)
+  redis.call('SET', s.key, header(clock, total, s.g, HEADER) .. table.concat(body), 'PX', ttl)
+end
+-- A deque's value with its pairs moved to buckets of width g (count-deque.ts rebucket), as a pending deque.
+local function rebucketed(s, clock, g)
+  local value = valueOf(s)
+  ${rebucketLua('value', 's.head', 's.g', 'clock', 'g', '-1/0')}
+  return fromValue(s.key, header(clock, movedTotal, g, HEADER) .. movedBody)
 end
 `;
 
@@ -191,27 +202,31 @@ if same then
 else
   local kept = {}
   for _, w in ipairs(oldWindows) do kept[w] = true end
-  -- The seed of a new window: what the longest old window held at its clock T, and nothing older.
-  local seed = nil
+  -- The seed of a new window: what the longest old window held at its clock T, and nothing older,
+  -- each unit in the new window's bucket of min(end of its old bucket, T).
+  local src = nil
   local oldLongest = oldWindows[#oldWindows]
   if oldLongest then
     local value = redis.call('GET', keyOf(oldLongest))
     if value and #value >= HEADER then
-      local base, offset, total, head = struct.unpack('<dI4dI4', value)
-      local horizon = base + offset - oldLongest
-      local pos = head
-      while pos + PAIR <= #value do
-        local second, units = struct.unpack('<I4I4', value, pos + 1)
-        if base + second > horizon then break end
-        total = total - units
-        pos = pos + PAIR
-      end
-      seed = struct.pack('<dI4dI4', base, offset, total, HEADER) .. string.sub(value, pos + 1)
+      src = { value = value }
+      src.clock, src.total, src.g, src.head = struct.unpack('<dddI4', value)
+      src.horizon = math.floor((src.clock - oldLongest * 1000 + 1) / src.g) - 1
     end
+  end
+  local function seedFor(g)
+    if not src then return nil end
+    ${rebucketLua('src.value', 'src.head', 'src.g', 'src.clock', 'g', 'src.horizon')}
+    return header(src.clock, movedTotal, g, HEADER) .. movedBody
   end
   for i = 1, n do
     local w = policies[i][2]
-    if kept[w] then deques[i] = open(keyOf(w)) else deques[i] = fromValue(keyOf(w), seed) end
+    if kept[w] then
+      deques[i] = open(keyOf(w))
+    else
+      deques[i] = fromValue(keyOf(w), seedFor(policies[i][3]))
+      deques[i].g = policies[i][3]
+    end
     if deques[i].clock > clock then clock = deques[i].clock end
   end
 end
@@ -243,22 +258,30 @@ local function commitWindows(writePending)
 end
 `;
 
-/** policy-engine.ts adjust(): units < 0 remove (newest first), > 0 add, in each window that still holds the second. */
+/**
+ * policy-engine.ts adjust(): units < 0 remove (newest first), > 0 add, in the bucket of \`at\` of
+ * each window that still counts that bucket at the clock.
+ */
 const ADJUST = `
 local function adjust(at, units)
   if clock < 0 or units == 0 or at > clock then return false end
   commitWindows(true)
   for i = 1, n do
-    local s, W = deques[i], policies[i][2]
-    if at > clock - W then
-      if at < s.base or s.len == HEADER then
-        -- Empty, or the second precedes the string's base: rewrite it whole.
+    local s, Wms = deques[i], policies[i][2] * 1000
+    local g = s.g
+    local bucket = -1
+    if g > 0 then bucket = math.floor(at / g) end
+    if g > 0 and bucket >= math.floor((clock - Wms + 1) / g) then
+      local first = nil
+      if lengthOf(s) > s.head then first = pairAt(s, s.head) end
+      if not first or bucket < first then
+        -- Empty, or the bucket precedes the first pair: rewrite it whole.
         local list = readAll(s)
         if units < 0 then
           local left = -units
           for j = #list, 1, -1 do
-            if left <= 0 or list[j][1] < at then break end
-            if list[j][1] == at then
+            if left <= 0 or list[j][1] < bucket then break end
+            if list[j][1] == bucket then
               local take = math.min(left, list[j][2])
               list[j][2] = list[j][2] - take
               left = left - take
@@ -266,43 +289,43 @@ local function adjust(at, units)
           end
         else
           local j = #list
-          while j >= 1 and list[j][1] > at do j = j - 1 end
-          if j >= 1 and list[j][1] == at then list[j][2] = list[j][2] + units else table.insert(list, j + 1, { at, units }) end
+          while j >= 1 and list[j][1] > bucket do j = j - 1 end
+          if j >= 1 and list[j][1] == bucket then list[j][2] = list[j][2] + units else table.insert(list, j + 1, { bucket, units }) end
         end
-        writeAll(s, list, clock, clock - W)
+        writeAll(s, list, clock, -1/0)
       elseif units < 0 then
         local left, total = -units, s.total
         local pos = lengthOf(s) - PAIR
         while pos >= s.head and left > 0 do
-          local second, u = pairAt(s, pos, true)
-          if second < at then break end
-          if second == at and u > 0 then
+          local b, u = pairAt(s, pos, true)
+          if b < bucket then break end
+          if b == bucket and u > 0 then
             local take = math.min(left, u)
-            redis.call('SETRANGE', s.key, pos, struct.pack('<I4I4', second - s.base, u - take))
+            redis.call('SETRANGE', s.key, pos, struct.pack('<dd', b, u - take))
             total = total - take
             left = left - take
           end
           pos = pos - PAIR
         end
-        redis.call('SETRANGE', s.key, 0, header(s.base, clock, total, s.head))
+        redis.call('SETRANGE', s.key, 0, header(clock, total, g, s.head))
         redis.call('PEXPIRE', s.key, ttl)
       else
         local pos = lengthOf(s) - PAIR
-        local second, u
+        local b, u
         while pos >= s.head do
-          second, u = pairAt(s, pos, true)
-          if second <= at then break end
+          b, u = pairAt(s, pos, true)
+          if b <= bucket then break end
           pos = pos - PAIR
         end
-        if pos >= s.head and second == at and u + units <= MAX_UINT32 then
-          redis.call('SETRANGE', s.key, pos, struct.pack('<I4I4', at - s.base, u + units))
+        if pos >= s.head and b == bucket then
+          redis.call('SETRANGE', s.key, pos, struct.pack('<dd', bucket, u + units))
         else
           local from = pos + PAIR
           local tail = ''
           if from < lengthOf(s) then tail = redis.call('GETRANGE', s.key, from, lengthOf(s) - 1) end
-          redis.call('SETRANGE', s.key, from, packUnits(at - s.base, units) .. tail)
+          redis.call('SETRANGE', s.key, from, struct.pack('<dd', bucket, units) .. tail)
         end
-        redis.call('SETRANGE', s.key, 0, header(s.base, clock, s.total + units, s.head))
+        redis.call('SETRANGE', s.key, 0, header(clock, s.total + units, g, s.head))
         redis.call('PEXPIRE', s.key, ttl)
       end
     else
@@ -324,12 +347,16 @@ local e = t
 if clock > e then e = clock end
 local allowed, room = true, nil
 for i = 1, n do
-  local s, L, W = deques[i], policies[i][1], policies[i][2]
-  local horizon = e - W
+  local L, Wms, g = policies[i][1], policies[i][2] * 1000, policies[i][3]
+  -- Counts made with another bucket width (a new bucketMs) move to this one, in memory until written.
+  if deques[i].g ~= g and clock >= 0 then deques[i] = rebucketed(deques[i], clock, g) end
+  deques[i].g = g
+  local s = deques[i]
+  local horizon = math.floor((e - Wms + 1) / g) - 1
   local firstLive, stale = s.head, 0
   while true do
-    local second, u = pairAt(s, firstLive)
-    if not second or second > horizon then break end
+    local bucket, u = pairAt(s, firstLive)
+    if not bucket or bucket > horizon then break end
     stale = stale + u
     firstLive = firstLive + PAIR
   end
@@ -343,16 +370,17 @@ local granted = 0
 if allowed then granted = math.min(extra, room) end
 local reply = { allowed and 1 or 0, e, granted, shadow and 1 or 0, n }
 for i = 1, n do
-  local s, L, W = deques[i], policies[i][1], policies[i][2]
+  local s, L, W, g = deques[i], policies[i][1], policies[i][2], policies[i][3]
+  local Wms = W * 1000
   local allows = s.used + cost <= L
   local remaining, resetAfter, retry = 0, 0, 0
   local oldest = oldestFrom(s, s.firstLive)
   if allowed then
     remaining = math.max(0, L - (s.used + cost + granted))
-    resetAfter = oldest and (oldest + W - e) or W
+    resetAfter = ((oldest or math.floor(e / g)) + 1) * g + Wms - 1 - e
   else
     remaining = math.max(0, L - s.used)
-    resetAfter = oldest and (oldest + W - e) or 0
+    if oldest then resetAfter = (oldest + 1) * g + Wms - 1 - e end
     if not allows then
       if cost > L then
         retry = -1
@@ -360,11 +388,11 @@ for i = 1, n do
         local target, left, pos = L - cost, s.total, s.head
         retry = 1
         while true do
-          local second, u = pairAt(s, pos)
-          if not second then break end
+          local bucket, u = pairAt(s, pos)
+          if not bucket then break end
           left = left - u
           if left <= target then
-            retry = math.max(1, second + W - e)
+            retry = math.max(1, (bucket + 1) * g + Wms - 1 - e)
             break
           end
           pos = pos + PAIR
@@ -379,46 +407,35 @@ if allowed then
   commitWindows(false)
   local units = cost + granted
   for i = 1, n do
-    local s, W = deques[i], policies[i][2]
+    local s, g = deques[i], policies[i][3]
+    local bucket = math.floor(e / g)
     local firstLive = s.firstLive
     local len = lengthOf(s)
     local last = len - PAIR
     local live = len - firstLive
     local mergeUnits = nil
-    if live > 0 and e == clock then
-      local second, u = pairAt(s, last, true)
-      if second == e and u + units <= MAX_UINT32 then mergeUnits = u + units end
+    if live > 0 then
+      local b, u = pairAt(s, last, true)
+      if b == bucket then mergeUnits = u + units end
     end
     local newTotal = s.used + units
-    if s.pending or len <= HEADER + READ or firstLive - HEADER >= live or e - s.base > MAX_UINT32 then
-      local body, newBase = '', e
+    if s.pending or len <= HEADER + READ or firstLive - HEADER >= live then
+      local body = ''
       if live > 0 then
         if s.whole then body = string.sub(s.raw, firstLive + 1) else body = redis.call('GETRANGE', s.key, firstLive, len - 1) end
-        newBase = s.base
-        if e - s.base > MAX_UINT32 then
-          newBase = oldestFrom(s, firstLive) or e
-          local rebased = {}
-          for j = 1, #body, PAIR do
-            local offset, u = struct.unpack('<I4I4', body, j)
-            local second = s.base + offset
-            if second < newBase then second = newBase end
-            rebased[#rebased + 1] = struct.pack('<I4I4', second - newBase, u)
-          end
-          body = table.concat(rebased)
-        end
       end
       if mergeUnits then
-        body = string.sub(body, 1, #body - PAIR) .. struct.pack('<I4I4', e - newBase, mergeUnits)
+        body = string.sub(body, 1, #body - PAIR) .. struct.pack('<dd', bucket, mergeUnits)
       else
-        body = body .. packUnits(e - newBase, units)
+        body = body .. struct.pack('<dd', bucket, units)
       end
-      redis.call('SET', s.key, header(newBase, e, newTotal, HEADER) .. body, 'PX', ttl)
+      redis.call('SET', s.key, header(e, newTotal, g, HEADER) .. body, 'PX', ttl)
     else
-      redis.call('SETRANGE', s.key, 0, header(s.base, e, newTotal, firstLive))
+      redis.call('SETRANGE', s.key, 0, header(e, newTotal, g, firstLive))
       if mergeUnits then
-        redis.call('SETRANGE', s.key, last, struct.pack('<I4I4', e - s.base, mergeUnits))
+        redis.call('SETRANGE', s.key, last, struct.pack('<dd', bucket, mergeUnits))
       else
-        redis.call('APPEND', s.key, packUnits(e - s.base, units))
+        redis.call('APPEND', s.key, struct.pack('<dd', bucket, units))
       end
       redis.call('PEXPIRE', s.key, ttl)
     end

@@ -18,12 +18,12 @@ import type { RedisClientAdapter } from './clients/adapter';
 import { luaScript, type LuaScript } from './clients/lua-script';
 
 const SCRIPTS = {
-  check: luaScript('slidegatePolicyCheckV1', POLICY_CHECK, 2),
+  check: luaScript('slidegatePolicyCheckV2', POLICY_CHECK, 2),
   setPolicies: luaScript('slidegateSetPoliciesV1', SET_POLICIES, 1),
   setTier: luaScript('slidegateSetTierV1', SET_TIER, 1),
 } as const;
-/** The policy meta key's suffix; the per-window keys (`pw:<W>`) are named inside the script. */
-export const POLICY_META_SUFFIX = 'pm';
+/** The policy meta key's suffix; the per-window keys (`pw2:<W>`) are named inside the script ('2': see KEY_SUFFIXES). */
+export const POLICY_META_SUFFIX = 'pm2';
 
 type Run = (script: LuaScript, args: (string | number)[]) => Promise<unknown>;
 
@@ -60,13 +60,28 @@ export class RedisPolicies {
       request.release === undefined ? '' : request.release.at,
       request.release === undefined ? 0 : request.release.units,
       'check',
+      request.bucketMs ?? 0,
     ]);
     return decodePolicyDecision(reply);
   }
 
-  /** Adds (units > 0) or removes (units < 0) units at second `at`, under the client's policies. */
+  /** Adds (units > 0) or removes (units < 0) units at time `at` (ms), under the client's policies. */
   async adjust(tag: string, at: number, units: number, defaults: PolicyDefaults, limitFactor: number): Promise<void> {
-    await this.#run(SCRIPTS.check, [tag + KEY_SUFFIXES.config, tag + POLICY_META_SUFFIX, tag, 0, 0, defaults.policyArg, defaults.tierArg, limitFactor, 0, at, units, 'adjust']);
+    await this.#run(SCRIPTS.check, [
+      tag + KEY_SUFFIXES.config,
+      tag + POLICY_META_SUFFIX,
+      tag,
+      0,
+      0,
+      defaults.policyArg,
+      defaults.tierArg,
+      limitFactor,
+      0,
+      at,
+      units,
+      'adjust',
+      defaults.bucketMs ?? 0,
+    ]);
   }
 
   settle(tag: string, request: StoreSettleRequest): Promise<void> {
@@ -178,13 +193,14 @@ function decodePolicyDecision(reply: unknown): PolicyStoreDecision {
       limit: values[at] as number,
       windowSeconds: values[at + 1] as number,
       remaining: values[at + 2] as number,
-      resetAfter: values[at + 3] as number,
+      resetAfter: (values[at + 3] as number) / 1000,
       allows: values[at + 4] === 1,
     });
     const retry = values[at + 5] as number;
-    retries.push(retry === -1 ? Infinity : retry);
+    retries.push(retry === -1 ? Infinity : retry / 1000);
   }
-  const decision = policyDecision(allowed === 1, statuses, retries, e, granted);
+  // The script answers in ms; decisions carry seconds.
+  const decision = policyDecision(allowed === 1, statuses, retries, e / 1000, granted);
   if (shadow === 1) decision.shadow = true;
   return decision;
 }

@@ -1,3 +1,5 @@
+import { DEFAULT_BUCKETS_PER_WINDOW } from '../../time';
+
 /**
  * The Lua scripts of RedisStore. Each one is a single atomic step for one client (all its keys
  * share one hash tag, so it runs on one Cluster slot) and mirrors, decision for decision, the
@@ -5,12 +7,17 @@
  * order, same floating-point expressions, same fields.
  *
  * Conventions shared by every check script:
+ * - Times are whole ms (SPEC, "Time"); windows W are configured in seconds and used as W * 1000.
  * - Reply: one binary string (a table reply costs Redis more to convert than a packed string):
- *   struct '<Bddddddd' = allowed (1/0), limit, windowSeconds, remaining, retryAfter (-1 = Infinity),
- *   resetAfter, timestamp (effective e), granted: whole numbers, as doubles (packed with less work
- *   than 'i8', exact to 2^53). Every field comes from one snapshot.
- * - A denial writes nothing (a lease release before it may). Every write of a counting key sets a
- *   relative TTL of the client's window (PX W*1000), so no counting key is ever left without one.
+ *   struct '<Bddddddd' = allowed (1/0), limit, windowSeconds, remaining, retryAfter in ms (-1 =
+ *   Infinity), resetAfter in ms, timestamp (effective e, ms), granted: whole numbers, as doubles
+ *   (packed with less work than 'i8', exact to 2^53). Every field comes from one snapshot.
+ * - A denial writes nothing (a lease release before it may, and so may moving a client's counts
+ *   to a new bucket width, which changes no decision). Every write of a counting key sets a
+ *   relative TTL of the client's window plus its bucket (PX W_ms + g), so no counting key is ever
+ *   left without one.
+ * - Every script runs in time bounded by the number of buckets (or log entries) it touches,
+ *   whatever the cost: units are doubles, never split or repeated.
  * - Numbers go into text state as '%.0f' (exact for integers up to 2^53, unlike tostring's 14 digits).
  * - Hot paths avoid what costs Redis most per call: extra redis.call()s, closures created per
  *   run, tonumber() of arguments that are absent or unused, and table replies.
@@ -24,36 +31,42 @@ export const CHECK_REPLY_BYTES = 57;
  * arguments at their usual value may be left out: the caller sends only as many as it needs.
  */
 const CHECK_ARGS = `
-local argTimestamp = ARG(1)                 -- whole seconds, or '' to take Redis TIME (clock: 'redis')
+local argTimestamp = ARG(1)                 -- whole ms, or '' to take Redis TIME (clock: 'redis')
 local defaultLimit = ARG(2)                 -- the limiter's default L, for a client with no config
 local defaultWindow = ARG(3)                -- the limiter's default W in seconds
-local cost = NUMBER(ARG(4) or 1)            -- units the request needs, >= 1 (0 for a release-only call); absent: 1
-local limitFactor = ARG(5)                  -- effective L = floor(L * factor); absent: 1 (L unchanged)
-local extra = tonumber(ARG(6) or 0)         -- lease: units to grant beyond cost, as far as they fit; absent: 0
-local releaseAt = ARG(7)                    -- lease release: second of the unspent units; absent: none
-local releaseUnits = tonumber(ARG(8) or 0)  -- lease release: unspent units to remove; absent: 0
+local bucketArg = NUMBER(ARG(4))            -- the limiter's bucketMs option; 0: the default ceil(W_ms / 60)
+local cost = NUMBER(ARG(5) or 1)            -- units the request needs, >= 1 (0 for a release-only call); absent: 1
+local limitFactor = ARG(6)                  -- effective L = floor(L * factor); absent: 1 (L unchanged)
+local extra = tonumber(ARG(7) or 0)         -- lease: units to grant beyond cost, as far as they fit; absent: 0
+local releaseAt = ARG(8)                    -- lease release: effective time (ms) of the unspent units; absent: none
+local releaseUnits = tonumber(ARG(9) or 0)  -- lease release: unspent units to remove; absent: 0
 `;
 /**
- * Resolves the client's own limit (its config hash), else the defaults; then the clock. A script
- * whose state says the client had no config when it was last written (noConfig) skips the config
- * read: SET_LIMIT clears that mark on every state key of the client when it writes a config.
+ * Resolves the client's own limit (its config hash), else the defaults; then its bucket width g
+ * (time.ts bucketWidth), the TTL and the clock. A script whose state says the client had no config
+ * when it was last written (noConfig) skips the config read: SET_LIMIT clears that mark on every
+ * state key of the client when it writes a config.
  */
 const RESOLVE = `
-local L, W, ttl
+local L, W
 if not noConfig then
   local cfg = redis.call('HMGET', CONFIG_KEY, 'L', 'W')
   if cfg[1] and cfg[2] then
-    L, W, ttl = tonumber(cfg[1]), tonumber(cfg[2]), cfg[2] .. '000'
+    L, W = tonumber(cfg[1]), tonumber(cfg[2])
   else
     noConfig = true
   end
 end
--- ttl = W * 1000 as the string Redis would get from the number: W is an integer's decimal string.
-if noConfig then L, W, ttl = NUMBER(defaultLimit), NUMBER(defaultWindow), TTL_OF(defaultWindow) end
+if noConfig then L, W = NUMBER(defaultLimit), NUMBER(defaultWindow) end
 if limitFactor and limitFactor ~= '1' then L = math.floor(L * tonumber(limitFactor)) end
+local Wms = W * 1000
+local g
+if bucketArg == 0 then g = math.ceil(Wms / ${DEFAULT_BUCKETS_PER_WINDOW}) elseif bucketArg < Wms then g = bucketArg else g = Wms end
+local ttl = Wms + g
 local t
 if argTimestamp == '' then
-  t = tonumber(redis.call('TIME')[1])
+  local now = redis.call('TIME')
+  t = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 else
   t = NUMBER(argTimestamp)
 end
@@ -63,37 +76,73 @@ end
 const REPLY = `return struct.pack('<Bddddddd', allowed and 1 or 0, L, W, remaining, retryAfter, resetAfter, e, granted)
 `;
 
-// ---- 'sliding-window': a packed string, front-pruned ------------------------------------------
+// ---- 'sliding-window': a packed string of buckets, front-pruned ---------------------------------
 //
-// Layout (little-endian): a 24-byte header, then 8-byte pairs oldest first.
-//   header: base (double) | clock - base (uint32) | total units from head on (double) | head (uint32)
+// Layout (little-endian): a 28-byte header, then 16-byte pairs oldest first.
+//   header: clock T in ms (double) | total units from head on (double) | g, the bucket width in ms
+//           the pairs were made with (double) | head (uint32)
 //   head:   the byte offset of the first pair, plus NO_CONFIG (2^31) when the client had no config
 //           of its own at the last write (so the next check skips the config read)
-//   pair:   second - base (uint32) | units (uint32; more units at one second take several pairs)
-// Records are only appended at the clock, which never runs backwards, so the pairs stay sorted:
-// pruning moves `head` forward, and the last pair, when there is one, is at the clock. A small
-// value (<= 536 bytes, read whole) is rewritten with one SET (cheaper for Redis than SETRANGEs
-// plus a PEXPIRE); a larger one is changed in place (SETRANGE header, APPEND or SETRANGE of the
-// last pair) and rewritten without its dead front only when the dead part is at least as long as
-// the live part (amortized O(1) per record). Reads fetch the header and the first 512 bytes in one
-// GETRANGE; later pairs are fetched in 512-byte chunks only when a walk reaches them. Units
-// released down to 0 stay as empty pairs until pruned (walks skip them).
+//   pair:   bucket index (double) | units (double)
+// Records are only appended in the bucket of the clock, which never runs backwards, and a bucket
+// is recorded once (units merge into the last pair), so the pairs stay sorted, and a client holds
+// at most ceil(W_ms / g) + 1 of them: pruning moves `head` forward. A small value (read whole) is
+// rewritten with one SET (cheaper for Redis than SETRANGEs plus a PEXPIRE); a larger one is changed
+// in place (SETRANGE header, APPEND or SETRANGE of the last pair) and rewritten without its dead
+// front only when the dead part is at least as long as the live part (amortized O(1) per record).
+// Reads fetch the header and the first READ bytes in one GETRANGE; later pairs are fetched in
+// READ-byte chunks only when a walk reaches them. Units released down to 0 stay as empty pairs
+// until pruned (walks skip them).
 
+/** The sliding-window value's layout (see above); the policy scripts use the same one. */
+export const WINDOW_HEADER_BYTES = 28;
+export const WINDOW_PAIR_BYTES = 16;
+const WINDOW_READ_BYTES = 512;
+/** Bytes a check reads first (the header and the first pairs): a value shorter than this is read whole. */
+const WINDOW_FIRST_READ = WINDOW_HEADER_BYTES + WINDOW_READ_BYTES;
 /** The NO_CONFIG mark in the head field of the 'sliding-window' header. */
 const WINDOW_NO_CONFIG = 2147483648;
 
+/**
+ * Lua that moves the pairs of `value` from byte offset `head` on, in buckets after `horizon`, to
+ * buckets of width `g` (SPEC: each unit to the bucket of min(end of its old bucket, clock), never
+ * earlier), merging equal buckets. Sets `movedBody` (the packed pairs) and `movedTotal`.
+ */
+export function rebucketLua(value: string, head: string, oldG: string, clock: string, g: string, horizon: string): string {
+  return `local movedBody, movedTotal = {}, 0
+do
+  local last, lastUnits = nil, 0
+  for pos = ${head}, #${value} - ${WINDOW_PAIR_BYTES}, ${WINDOW_PAIR_BYTES} do
+    local b, n = struct.unpack('<dd', ${value}, pos + 1)
+    if b > ${horizon} and n > 0 then
+      local lastMs = (b + 1) * ${oldG} - 1
+      if lastMs > ${clock} then lastMs = ${clock} end
+      local nb = math.floor(lastMs / ${g})
+      if nb == last then
+        lastUnits = lastUnits + n
+      else
+        if last then movedBody[#movedBody + 1] = struct.pack('<dd', last, lastUnits) end
+        last, lastUnits = nb, n
+      end
+      movedTotal = movedTotal + n
+    end
+  end
+  if last then movedBody[#movedBody + 1] = struct.pack('<dd', last, lastUnits) end
+end
+movedBody = table.concat(movedBody)
+`;
+}
+
 const WINDOW_STATE = `
 local key = KEY(1)
-local HEADER, PAIR, READ, MAX_UINT32, NO_CONFIG = 24, 8, 512, 4294967295, ${WINDOW_NO_CONFIG}
+local HEADER, PAIR, READ, NO_CONFIG = ${WINDOW_HEADER_BYTES}, ${WINDOW_PAIR_BYTES}, ${WINDOW_READ_BYTES}, ${WINDOW_NO_CONFIG}
 local unpack, pack = struct.unpack, struct.pack
 -- String arguments: redis.call() would format numbers with sprintf('%.14g') on every run.
 local raw = LOAD_WINDOW(key) -- bytes 0 .. HEADER + READ - 1
-local base, clock, total, head, noConfig = 0, -1, 0, HEADER, false
+local clock, total, storedG, head, noConfig = -1, 0, 0, HEADER, false
 local chunkAt, chunk, valueEnd = 0, raw, nil
 if #raw >= HEADER then
-  local offset
-  base, offset, total, head = unpack('<dI4dI4', raw)
-  clock = base + offset
+  clock, total, storedG, head = unpack('<dddI4', raw)
   if head >= NO_CONFIG then head, noConfig = head - NO_CONFIG, true end
   if #raw < HEADER + READ then valueEnd = #raw end
 else
@@ -102,7 +151,7 @@ else
 end
 -- True while raw holds the whole value as stored (a release rewrites parts of it).
 local whole = valueEnd ~= nil
--- The pair at byte offset pos: second, units; nil past the end. backward: fetch the chunk ending at pos.
+-- The pair at byte offset pos: bucket, units; nil past the end. backward: fetch the chunk ending at pos.
 local function pairAt(pos, backward)
   if pos < HEADER or (valueEnd and pos + PAIR > valueEnd) then return nil end
   if pos < chunkAt or pos + PAIR > chunkAt + #chunk then
@@ -113,26 +162,28 @@ local function pairAt(pos, backward)
     if #chunk < READ then valueEnd = from + #chunk end
     if pos + PAIR > chunkAt + #chunk then return nil end
   end
-  local offset, units = unpack('<I4I4', chunk, pos - chunkAt + 1)
-  return base + offset, units
+  return unpack('<dd', chunk, pos - chunkAt + 1)
 end
 `;
 
-/** count-deque.ts release(): only units still inside the window at the clock; newest pairs first. */
+/**
+ * count-deque.ts release(): only units whose bucket (under the width they were recorded with) the
+ * window at the clock still counts; newest pairs first.
+ */
 const WINDOW_RELEASE = `
 if releaseAt and clock >= 0 then
-  local at = tonumber(releaseAt)
-  if at > clock - W then
+  local bucket = math.floor(tonumber(releaseAt) / storedG)
+  if bucket >= math.floor((clock - Wms + 1) / storedG) then
     local units = releaseUnits
     if not valueEnd then valueEnd = redis.call('STRLEN', key) end
     local pos = valueEnd - PAIR
     local changed = false
     while pos >= head and units > 0 do
-      local second, n = pairAt(pos, true)
-      if second < at then break end
-      if second == at and n > 0 then
+      local b, n = pairAt(pos, true)
+      if b < bucket then break end
+      if b == bucket and n > 0 then
         local take = math.min(units, n)
-        redis.call('SETRANGE', key, pos, pack('<I4I4', second - base, n - take))
+        redis.call('SETRANGE', key, pos, pack('<dd', b, n - take))
         total = total - take
         units = units - take
         changed = true
@@ -141,10 +192,22 @@ if releaseAt and clock >= 0 then
     end
     if changed then
       chunk, whole = '', false
-      redis.call('SETRANGE', key, 0, pack('<dI4dI4', base, clock - base, total, noConfig and head + NO_CONFIG or head))
+      redis.call('SETRANGE', key, 0, pack('<dddI4', clock, total, storedG, noConfig and head + NO_CONFIG or head))
       redis.call('PEXPIRE', key, ttl)
     end
   end
+end
+`;
+
+/** count-deque.ts rebucket(): counts made with another bucket width move to this one (written at once). */
+const WINDOW_REBUCKET = `
+if clock >= 0 and storedG ~= g then
+  local value = raw
+  if not whole then value = redis.call('GET', key) end
+  ${rebucketLua('value', 'head', 'storedG', 'clock', 'g', '-1/0')}
+  raw = pack('<dddI4', clock, movedTotal, g, noConfig and HEADER + NO_CONFIG or HEADER) .. movedBody
+  SAVE_WINDOW(key, raw, ttl)
+  chunk, chunkAt, valueEnd, whole, head, total, storedG = raw, 0, #raw, true, HEADER, movedTotal, g
 end
 `;
 
@@ -152,26 +215,26 @@ end
 const WINDOW_CHECK = `
 local e = t
 if clock > e then e = clock end
-local horizon = e - W
--- Records at or before the horizon no longer count at e; they are dropped only if this request is
+local horizon = math.floor((e - Wms + 1) / g) - 1
+-- Buckets at or before the horizon no longer count at e; they are dropped only if this request is
 -- recorded (a denial must keep what a late request at the clock still counts).
 local firstLive, stale, oldest, oldestUnits = head, 0, nil, 0
 while true do
-  local second, n = pairAt(firstLive)
-  if not second then break end
-  if second > horizon then oldest, oldestUnits = second, n break end
+  local b, n = pairAt(firstLive)
+  if not b then break end
+  if b > horizon then oldest, oldestUnits = b, n break end
   stale = stale + n
   firstLive = firstLive + PAIR
 end
--- The oldest live record with units (released pairs may sit empty before it).
+-- The oldest live bucket with units (released pairs may sit empty before it).
 if oldest and oldestUnits == 0 then
   local pos = firstLive
   oldest = nil
   while true do
     pos = pos + PAIR
-    local second, n = pairAt(pos)
-    if not second then break end
-    if n > 0 then oldest = second break end
+    local b, n = pairAt(pos)
+    if not b then break end
+    if n > 0 then oldest = b break end
   end
 end
 local used = total - stale
@@ -181,26 +244,27 @@ if allowed then
   if extra > 0 then granted = math.min(extra, L - used - cost) end
   local units = cost + granted
   local newTotal = used + units
-  resetAfter = oldest and (oldest + W - e) or W
+  local bucket = math.floor(e / g)
+  resetAfter = ((oldest or bucket) + 1) * g + Wms - 1 - e
   remaining = L - newTotal
   if remaining < 0 then remaining = 0 end
   if not valueEnd then valueEnd = redis.call('STRLEN', key) end
   local last = valueEnd - PAIR
   local live = valueEnd - firstLive
-  -- Merge into the last pair when it is at e (records sit at or before the clock, so only if e == clock).
+  -- Merge into the last pair when it is this bucket (pairs sit at or before the clock's bucket).
   local mergeUnits = nil
-  if live > 0 and e == clock then
-    local second, n = pairAt(last, true)
-    if second == e and n + units <= MAX_UINT32 then mergeUnits = n + units end
+  if live > 0 then
+    local b, n = pairAt(last, true)
+    if b == bucket then mergeUnits = n + units end
   end
   local newHead = HEADER
   if noConfig then newHead = HEADER + NO_CONFIG end
-  if valueEnd <= HEADER + READ or firstLive - HEADER >= live or e - base > MAX_UINT32 then
+  if valueEnd <= HEADER + READ or firstLive - HEADER >= live then
     -- Rewrite the whole value without its dead front: always when it is small (one SET, and the
     -- value keeps its exact size, where APPEND would over-allocate), else when the dead front is
-    -- at least as long as the live part, or offsets from the old base would overflow (rebase).
-    -- The kept body ends before the last pair when that pair is replaced by the merged one.
-    local body, newBase = '', e
+    -- at least as long as the live part. The kept body ends before the last pair when that pair
+    -- is replaced by the merged one.
+    local body = ''
     if live > 0 then
       local bodyEnd = valueEnd
       if mergeUnits then bodyEnd = last end
@@ -209,49 +273,14 @@ if allowed then
       elseif bodyEnd > firstLive then
         body = redis.call('GETRANGE', key, firstLive, bodyEnd - 1)
       end
-      newBase = base
-      if e - base > MAX_UINT32 then
-        newBase = oldest or e
-        local rebased = {}
-        for i = 1, #body, PAIR do
-          local offset, n = unpack('<I4I4', body, i)
-          local second = base + offset
-          if second < newBase then second = newBase end -- only empty pairs sit before the oldest
-          rebased[#rebased + 1] = pack('<I4I4', second - newBase, n)
-        end
-        body = table.concat(rebased)
-      end
     end
-    local tail
-    if body == '' and (mergeUnits or units <= MAX_UINT32) then
-      -- The header and one pair, in one pack: the usual value of a client busy in one second.
-      SAVE_WINDOW(key, pack('<dI4dI4I4I4', newBase, e - newBase, newTotal, newHead, e - newBase, mergeUnits or units), ttl)
-    elseif mergeUnits then
-      tail = pack('<I4I4', e - newBase, mergeUnits)
-    elseif units <= MAX_UINT32 then
-      tail = pack('<I4I4', e - newBase, units)
-    else
-      tail = ''
-      while units > MAX_UINT32 do
-        tail = tail .. pack('<I4I4', e - newBase, MAX_UINT32)
-        units = units - MAX_UINT32
-      end
-      tail = tail .. pack('<I4I4', e - newBase, units)
-    end
-    if tail then
-      SAVE_WINDOW(key, pack('<dI4dI4', newBase, e - newBase, newTotal, newHead) .. body .. tail, ttl)
-    end
+    SAVE_WINDOW(key, pack('<dddI4', e, newTotal, g, newHead) .. body .. pack('<dd', bucket, mergeUnits or units), ttl)
   else
-    redis.call('SETRANGE', key, 0, pack('<dI4dI4', base, e - base, newTotal, firstLive + newHead - HEADER))
+    redis.call('SETRANGE', key, 0, pack('<dddI4', e, newTotal, g, firstLive + newHead - HEADER))
     if mergeUnits then
-      redis.call('SETRANGE', key, last, pack('<I4I4', e - base, mergeUnits))
+      redis.call('SETRANGE', key, last, pack('<dd', bucket, mergeUnits))
     else
-      local tail = ''
-      while units > MAX_UINT32 do
-        tail = tail .. pack('<I4I4', e - base, MAX_UINT32)
-        units = units - MAX_UINT32
-      end
-      redis.call('APPEND', key, tail .. pack('<I4I4', e - base, units))
+      redis.call('APPEND', key, pack('<dd', bucket, units))
     end
     redis.call('PEXPIRE', key, ttl)
   end
@@ -261,31 +290,32 @@ else
   if cost > L then
     retryAfter = -1
   else
-    -- The least d >= 1 at which what is left in the window at e + d is <= L - cost.
+    -- The least d >= 1 at which what is left in the window at e + d is <= L - cost: bucket b
+    -- stops counting at (b + 1) * g + W_ms - 1.
     local target, left, pos = L - cost, total, head
     retryAfter = 1
     while true do
-      local second, n = pairAt(pos)
-      if not second then break end
+      local b, n = pairAt(pos)
+      if not b then break end
       left = left - n
       if left <= target then
-        retryAfter = math.max(1, second + W - e)
+        retryAfter = math.max(1, (b + 1) * g + Wms - 1 - e)
         break
       end
       pos = pos + PAIR
     end
   end
-  resetAfter = oldest and (oldest + W - e) or 0
+  if oldest then resetAfter = (oldest + 1) * g + Wms - 1 - e end
 end
 `;
 
 /**
- * KEYS[1] the client's sliding-window string ({prefix}{id}:sw)
+ * KEYS[1] the client's sliding-window string ({prefix}{id}:sw2)
  * KEYS[2] the client's config hash ({prefix}{id}:cfg), read only, and only when KEYS[1] lacks the NO_CONFIG mark
  * ARGV: see CHECK_ARGS
  */
 const SLIDING_WINDOW_CHECK_BODY = `local CONFIG_KEY = KEY(2)
-${CHECK_ARGS}${WINDOW_STATE}${RESOLVE}${WINDOW_RELEASE}${WINDOW_CHECK}${REPLY}`;
+${CHECK_ARGS}${WINDOW_STATE}${RESOLVE}${WINDOW_RELEASE}${WINDOW_REBUCKET}${WINDOW_CHECK}${REPLY}`;
 
 /** KEYS and ARGV as SLIDING_WINDOW_CHECK (cost 0, extra 0); removes unspent lease units only. */
 const SLIDING_WINDOW_RELEASE_BODY = `local CONFIG_KEY = KEY(2)
@@ -293,8 +323,9 @@ ${CHECK_ARGS}${WINDOW_STATE}${RESOLVE}${WINDOW_RELEASE}return 0`;
 
 // ---- 'sliding-log': a sorted set, one member per allowed request --------------------------------
 //
-// KEYS[1] zset: score = second, member = '<seq>:<units>' (seq makes members unique). It holds the
-//   entries after clock - W (pruned whenever one is recorded), as count-deque.ts's buffer does.
+// KEYS[1] zset: score = effective time in ms, member = '<seq>:<units>' (seq makes members unique). It
+//   holds the entries after clock - W (pruned whenever one is recorded), as count-deque.ts's buffer
+//   does: 'sliding-window' with g = 1 ms.
 // KEYS[3] meta string '<clock> <seq> <total units in the zset>', then ' n' (NO_CONFIG: the client had
 //   no config of its own at the last write) or ' c' (SET_LIMIT cleared that mark) or nothing. Without
 //   meta the zset is treated as empty (and replaced). The total makes `used` O(entries leaving the
@@ -313,8 +344,9 @@ do
 end
 `;
 
-/** After RESOLVE: the helpers need its ttl. */
+/** After RESOLVE: the helpers need its ttl (the log's buckets are 1 ms). */
 const LOG_HELPERS = `
+ttl = Wms + 1
 local function fmt(n) return string.format('%.0f', n) end
 local function unitsOf(member) return tonumber(string.match(member, ':(%d+)$')) end
 local function saveMeta()
@@ -325,7 +357,7 @@ end
 const LOG_RELEASE = `
 if releaseAt and clock >= 0 then
   local at = tonumber(releaseAt)
-  if at > clock - W then
+  if at > clock - Wms then
     local units = releaseUnits
     local members = redis.call('ZRANGEBYSCORE', log, at, at)
     for i = #members, 1, -1 do
@@ -351,7 +383,7 @@ end
 const LOG_CHECK = `
 local e = t
 if clock > e then e = clock end
-local horizon = e - W
+local horizon = e - Wms
 -- Entries at or before the horizon no longer count at e (they are removed only if this request is recorded).
 local stale, staleCount, oldest = 0, 0, nil
 if clock >= 0 then
@@ -374,7 +406,7 @@ if allowed then
   clock, total = e, used + units
   saveMeta()
   remaining = math.max(0, L - total)
-  resetAfter = (oldest or e) + W - e
+  resetAfter = (oldest or e) + Wms - e
 else
   remaining = math.max(0, L - used)
   if cost > L then
@@ -389,7 +421,7 @@ else
       for i = 1, #page, 2 do
         left = left - unitsOf(page[i])
         if left <= target then
-          retryAfter = math.max(1, tonumber(page[i + 1]) + W - e)
+          retryAfter = math.max(1, tonumber(page[i + 1]) + Wms - e)
           found = true
           break
         end
@@ -398,14 +430,14 @@ else
       offset = offset + PAGE
     end
   end
-  resetAfter = oldest and (oldest + W - e) or 0
+  resetAfter = oldest and (oldest + Wms - e) or 0
 end
 `;
 
 /**
- * KEYS[1] the client's log zset ({prefix}{id}:sl)
+ * KEYS[1] the client's log zset ({prefix}{id}:sl2)
  * KEYS[2] the client's config hash ({prefix}{id}:cfg), read only, and only when KEYS[3] lacks the NO_CONFIG mark
- * KEYS[3] the client's log meta string ({prefix}{id}:slm): '<clock> <seq> <total>' and the NO_CONFIG mark (see above)
+ * KEYS[3] the client's log meta string ({prefix}{id}:slm2): '<clock> <seq> <total>' and the NO_CONFIG mark (see above)
  * ARGV: see CHECK_ARGS
  */
 const SLIDING_LOG_CHECK_BODY = `local CONFIG_KEY = KEY(2)
@@ -480,7 +512,7 @@ end
 const COUNTER_RELEASE = `
 if releaseAt and clock >= 0 then
   local at = tonumber(releaseAt)
-  local releasedIndex = math.floor(at / W)
+  local releasedIndex = math.floor(at / Wms)
   if releasedIndex == index then
     current = math.max(0, current - releaseUnits)
     save()
@@ -494,8 +526,8 @@ end
 const COUNTER_CHECK = `
 local e = t
 if clock > e then e = clock end
-local vIndex, vPrevious, vCurrent = viewAt(clock, index, previous, current, e, W)
-local used = math.floor(estimateAt(vIndex, vPrevious, vCurrent, e, W))
+local vIndex, vPrevious, vCurrent = viewAt(clock, index, previous, current, e, Wms)
+local used = math.floor(estimateAt(vIndex, vPrevious, vCurrent, e, Wms))
 local allowed = used + cost <= L
 local granted, retryAfter = 0, 0
 if allowed then
@@ -507,15 +539,15 @@ end
 local usedAfter = used
 if allowed then usedAfter = used + cost + granted end
 if not allowed then
-  if cost > L then retryAfter = -1 else retryAfter = delayUntilAtMost(vIndex, vPrevious, vCurrent, e, L - cost, W) end
+  if cost > L then retryAfter = -1 else retryAfter = delayUntilAtMost(vIndex, vPrevious, vCurrent, e, L - cost, Wms) end
 end
 local resetAfter = 0
-if usedAfter > 0 then resetAfter = delayUntilAtMost(vIndex, vPrevious, vCurrent, e, usedAfter - 1, W) end
+if usedAfter > 0 then resetAfter = delayUntilAtMost(vIndex, vPrevious, vCurrent, e, usedAfter - 1, Wms) end
 local remaining = math.max(0, L - usedAfter)
 `;
 
 /**
- * KEYS[1] the client's counter string ({prefix}{id}:sc)
+ * KEYS[1] the client's counter string ({prefix}{id}:sc2)
  * KEYS[2] the client's config hash ({prefix}{id}:cfg), read only, and only when KEYS[1] lacks the NO_CONFIG mark
  * ARGV: see CHECK_ARGS
  */
@@ -530,47 +562,45 @@ ${CHECK_ARGS}${COUNTER_STATE}${RESOLVE}${COUNTER_SAVE}${COUNTER_RELEASE}return 0
 
 /**
  * Stores a client's own limit, applies the window-change rule to the algorithm's state at the
- * client's clock (engine changeWindow), clears the NO_CONFIG mark of every algorithm's state (so
- * every later check reads the config), and announces the change.
+ * client's clock (engine changeWindow: units that had left the old window go, the rest move to
+ * buckets of the new width), clears the NO_CONFIG mark of every algorithm's state (so every later
+ * check reads the config), and announces the change.
  *
  * KEYS[1] the client's config hash ({prefix}{id}:cfg): HSET L W, never expires
- * KEYS[2] the client's sliding-window string ({prefix}{id}:sw)
- * KEYS[3] the client's log zset ({prefix}{id}:sl)
- * KEYS[4] the client's log meta string ({prefix}{id}:slm)
- * KEYS[5] the client's counter string ({prefix}{id}:sc)
+ * KEYS[2] the client's sliding-window string ({prefix}{id}:sw2)
+ * KEYS[3] the client's log zset ({prefix}{id}:sl2)
+ * KEYS[4] the client's log meta string ({prefix}{id}:slm2)
+ * KEYS[5] the client's counter string ({prefix}{id}:sc2)
  * ARGV[1] algorithm whose state the window change applies to: 'sliding-window' | 'sliding-log' | 'sliding-counter'
  * ARGV[2] the new limit L
  * ARGV[3] the new window W in seconds
  * ARGV[4] the limiter's default W, the old window when the client had no config of its own
  * ARGV[5] the pub/sub channel ({prefix}limits)
  * ARGV[6] the message: the encoded client id
+ * ARGV[7] the limiter's bucketMs option; 0: the default ceil(W_ms / 60)
  */
 export const SET_LIMIT = `
 local algorithm = ARGV[1]
 local newWindow = tonumber(ARGV[3])
 local oldWindow = tonumber(redis.call('HGET', KEYS[1], 'W') or ARGV[4])
-local ttl = newWindow * 1000
-local NO_CONFIG = ${WINDOW_NO_CONFIG}
+local newWms, oldWms = newWindow * 1000, oldWindow * 1000
+local bucketArg = tonumber(ARGV[7])
+local newG
+if bucketArg == 0 then newG = math.ceil(newWms / ${DEFAULT_BUCKETS_PER_WINDOW}) elseif bucketArg < newWms then newG = bucketArg else newG = newWms end
+local ttl = newWms + newG
+local HEADER, NO_CONFIG = ${WINDOW_HEADER_BYTES}, ${WINDOW_NO_CONFIG}
 local function fmt(n) return string.format('%.0f', n) end
 ${COUNTER_MATH}
 if oldWindow ~= newWindow then
   if algorithm == 'sliding-window' then
-    -- Prune what had left the old window at the clock; the rewrite also drops the dead front
-    -- (and the NO_CONFIG mark: head is written as 24).
     local key = KEYS[2]
     local value = redis.call('GET', key)
-    if value then
-      local base, offset, total, head = struct.unpack('<dI4dI4', value)
+    if value and #value >= HEADER then
+      local clock, total, oldG, head = struct.unpack('<dddI4', value)
       if head >= NO_CONFIG then head = head - NO_CONFIG end
-      local clock = base + offset
-      local pos = head
-      while pos + 8 <= #value do
-        local second, n = struct.unpack('<I4I4', value, pos + 1)
-        if base + second > clock - oldWindow then break end
-        total = total - n
-        pos = pos + 8
-      end
-      redis.call('SET', key, struct.pack('<dI4dI4', base, offset, total, 24) .. string.sub(value, pos + 1), 'PX', ttl)
+      ${rebucketLua('value', 'head', 'oldG', 'clock', 'newG', 'math.floor((clock - oldWms + 1) / oldG) - 1')}
+      -- Written without the NO_CONFIG mark: the client has a config from now on.
+      redis.call('SET', key, struct.pack('<dddI4', clock, movedTotal, newG, HEADER) .. movedBody, 'PX', ttl)
     end
   elseif algorithm == 'sliding-log' then
     local key = KEYS[3]
@@ -578,11 +608,11 @@ if oldWindow ~= newWindow then
     if meta then
       local c, s, n = string.match(meta, '^(%d+) (%d+) (%d+)')
       local total = tonumber(n)
-      local leaving = redis.call('ZRANGEBYSCORE', key, '-inf', fmt(tonumber(c) - oldWindow))
+      local leaving = redis.call('ZRANGEBYSCORE', key, '-inf', fmt(tonumber(c) - oldWms))
       for i = 1, #leaving do total = total - tonumber(string.match(leaving[i], ':(%d+)$')) end
-      redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(tonumber(c) - oldWindow))
-      redis.call('PEXPIRE', key, ttl)
-      redis.call('SET', KEYS[4], c .. ' ' .. s .. ' ' .. fmt(total), 'PX', ttl)
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(tonumber(c) - oldWms))
+      redis.call('PEXPIRE', key, newWms + 1)
+      redis.call('SET', KEYS[4], c .. ' ' .. s .. ' ' .. fmt(total), 'PX', newWms + 1)
     end
   else
     local key = KEYS[5]
@@ -591,18 +621,18 @@ if oldWindow ~= newWindow then
       local c, i, p, n = string.match(state, '^(%d+) (%-?%d+) (%d+) (%d+)')
       local clock = tonumber(c)
       -- The estimate at the clock under the old alignment becomes the new current window, rounded up.
-      local vIndex, vPrevious, vCurrent = viewAt(clock, tonumber(i), tonumber(p), tonumber(n), clock, oldWindow)
-      local carried = math.ceil(estimateAt(vIndex, vPrevious, vCurrent, clock, oldWindow))
-      redis.call('SET', key, c .. ' ' .. fmt(math.floor(clock / newWindow)) .. ' 0 ' .. fmt(carried), 'PX', ttl)
+      local vIndex, vPrevious, vCurrent = viewAt(clock, tonumber(i), tonumber(p), tonumber(n), clock, oldWms)
+      local carried = math.ceil(estimateAt(vIndex, vPrevious, vCurrent, clock, oldWms))
+      redis.call('SET', key, c .. ' ' .. fmt(math.floor(clock / newWms)) .. ' 0 ' .. fmt(carried), 'PX', ttl)
     end
   end
 end
 -- Clear the NO_CONFIG marks in place (SETRANGE keeps each key's TTL; a missing key is left missing).
 do
-  local headField = redis.call('GETRANGE', KEYS[2], 20, 23)
+  local headField = redis.call('GETRANGE', KEYS[2], HEADER - 4, HEADER - 1)
   if #headField == 4 then
     local head = struct.unpack('<I4', headField)
-    if head >= NO_CONFIG then redis.call('SETRANGE', KEYS[2], 20, struct.pack('<I4', head - NO_CONFIG)) end
+    if head >= NO_CONFIG then redis.call('SETRANGE', KEYS[2], HEADER - 4, struct.pack('<I4', head - NO_CONFIG)) end
   end
   for _, key in ipairs({ KEYS[4], KEYS[5] }) do
     if redis.call('GETRANGE', key, -2, -1) == ' n' then redis.call('SETRANGE', key, redis.call('STRLEN', key) - 1, 'c') end
@@ -617,26 +647,24 @@ return 1
 
 /**
  * Check bodies reach their keys and arguments through KEY(n) and ARG(n), and convert numbers
- * through NUMBER() and TTL_OF(). As a script of its own they are KEYS[n], ARGV[n], tonumber() and
- * a concatenation. As one entry of a batch they read the batch's flat KEYS and ARGV at the entry's
+ * through NUMBER(). As a script of its own they are KEYS[n], ARGV[n] and tonumber(). As one entry of a batch they read the batch's flat KEYS and ARGV at the entry's
  * offsets (no tables per entry), and the conversions are cached for the batch: its entries mostly
  * share their defaults and timestamp, and tonumber() (strtod) is among the dearest steps of a check.
  */
 function asScript(body: string): string {
   return body
-    .replace(/\bLOAD_WINDOW\(key\)/g, "redis.call('GETRANGE', key, '0', '535')")
+    .replace(/\bLOAD_WINDOW\(key\)/g, `redis.call('GETRANGE', key, '0', '${WINDOW_FIRST_READ - 1}')`)
     .replace(/\bSAVE_WINDOW\(key, (.*), ttl\)$/gm, "redis.call('SET', key, $1, 'PX', ttl)")
     .replace(/\bKEY\((\d)\)/g, 'KEYS[$1]')
     .replace(/\bARG\((\d)\)/g, 'ARGV[$1]')
-    .replace(/\bNUMBER\(/g, 'tonumber(')
-    .replace(/\bTTL_OF\((\w+)\)/g, "$1 .. '000'");
+    .replace(/\bNUMBER\(/g, 'tonumber(');
 }
 
 /**
- * Every check has at least the first three arguments of CHECK_ARGS (timestamp, default limit and
- * window); in a batch, an entry whose three equal the first entry's sends none of them (argc 0).
+ * Every check has at least the first four arguments of CHECK_ARGS (timestamp, default limit and
+ * window, bucketMs); in a batch, an entry whose four equal the first entry's sends none of them (argc 0).
  */
-const ALWAYS_SENT_ARGS = 3;
+export const ALWAYS_SENT_ARGS = 4;
 
 function asBatchEntry(body: string, numberOfKeys: number): string {
   return body
@@ -648,14 +676,14 @@ if carriedKey == key and not releaseAt then
   raw = carriedValue
 else
   if carriedKey then flushWindow() end
-  raw = redis.call('GETRANGE', key, '0', '535')
+  raw = redis.call('GETRANGE', key, '0', '${WINDOW_FIRST_READ - 1}')
 end`,
     )
     .replace(
       /^(\s*)SAVE_WINDOW\(key, (.*), ttl\)$/gm,
       (_match, indent: string, value: string) =>
         `${indent}local saved = ${value}\n` +
-        `${indent}if batchKeys[k + ${numberOfKeys + 1}] == key and #saved < 536 then -- read whole by the next entry (see WINDOW_STATE)\n` +
+        `${indent}if batchKeys[k + ${numberOfKeys + 1}] == key and #saved < ${WINDOW_FIRST_READ} then -- read whole by the next entry (see WINDOW_STATE)\n` +
         `${indent}  carriedKey, carriedValue, carriedTtl = key, saved, ttl\n` +
         `${indent}else\n` +
         `${indent}  -- Written before the hand-on is dropped: if the write fails, what was handed on is still written.\n` +
@@ -665,8 +693,7 @@ end`,
     )
     .replace(/\bKEY\((\d)\)/g, 'batchKeys[k + $1]')
     .replace(/\bARG\((\d)\)/g, (_match, n: string) => (Number(n) <= ALWAYS_SENT_ARGS ? `batchArgs[s + ${n}]` : `(argc >= ${n} and batchArgs[a + ${n}] or nil)`))
-    .replace(/\bNUMBER\(/g, 'cachedNumber(')
-    .replace(/\bTTL_OF\((\w+)\)/g, 'cachedTtl($1)');
+    .replace(/\bNUMBER\(/g, 'cachedNumber(');
 }
 
 /** Status byte of a batch entry that failed (a decision's first byte is 0 or 1). */
@@ -680,14 +707,14 @@ export const BATCH_ENTRY_ERROR = 2;
  * in its place, as its own EVALSHA would fail, and the others go on.
  * KEYS: numberOfKeys keys per entry, entries in order (a Cluster batch holds one slot's entries).
  * ARGV: per entry, its argument count then its arguments (CHECK_ARGS); count 0 = the first entry's
- * first three arguments and nothing more (the usual case: one limiter, one second, no lease).
+ * first four arguments and nothing more (the usual case: one limiter, one second, no lease).
  * Reply: the entries' replies back to back: a decision (CHECK_REPLY_BYTES) or BATCH_ENTRY_ERROR,
  * a uint32 length and the error's message.
  */
 function batchCheckScript(body: string, numberOfKeys: number): string {
   const carries = body.includes('LOAD_WINDOW');
   return `local batchKeys, batchArgs = KEYS, ARGV
-local numbers, ttls = {}, {}
+local numbers = {}
 local function cachedNumber(text)
   local n = numbers[text]
   if n == nil then
@@ -696,15 +723,7 @@ local function cachedNumber(text)
   end
   return n
 end
-local function cachedTtl(window)
-  local ttl = ttls[window]
-  if ttl == nil then
-    ttl = window .. '000'
-    ttls[window] = ttl
-  end
-  return ttl
-end
--- k, a: offsets of the entry's keys and arguments; s: of its first three arguments (a, or the first entry's).
+-- k, a: offsets of the entry's keys and arguments; s: of its first four arguments (a, or the first entry's).
 ${carries ? CARRIED_WINDOW : ''}
 local function checkOne(k, a, s, argc)
 ${asBatchEntry(body, numberOfKeys)}
