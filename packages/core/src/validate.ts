@@ -6,10 +6,12 @@ import { toMs } from './time';
 export const MAX_WINDOW_SECONDS = 31_536_000;
 export const MAX_CLIENT_ID_BYTES = 1024;
 /**
- * The latest accepted timestamp, in whole seconds: engines compute times in ms up to e + 2W (the
- * counter's next two windows), and those must stay exact integers in a double, here and in Redis's Lua.
+ * The latest accepted timestamp, in whole seconds (about 142,000 years from the epoch): engines
+ * compute times in ms up to e + 2W (the counter's next two windows), and those stay below 2^52 ms,
+ * where a time in seconds with ms precision (a decision's `timestamp`, `retryAfter`) still maps back
+ * to its exact ms, here and in Redis's Lua.
  */
-export const MAX_TIMESTAMP = Math.floor((Number.MAX_SAFE_INTEGER - 2 * MAX_WINDOW_SECONDS * 1000) / 1000);
+export const MAX_TIMESTAMP = Math.floor(2 ** 52 / 1000) - 2 * MAX_WINDOW_SECONDS;
 export const ALGORITHMS: readonly Algorithm[] = ['sliding-window', 'sliding-log', 'sliding-counter'];
 
 /** Renders a received value for an error message: its type and a short rendering. */

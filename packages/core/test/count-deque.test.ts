@@ -17,7 +17,7 @@ describe('CountDeque: each client owns its records', () => {
     expect(records(other)).to.deep.equal([]);
   });
 
-  it('insert keeps the buffer sorted and merges a second that is already recorded', () => {
+  it('insert keeps the buffer sorted and merges a bucket that is already recorded', () => {
     const d = new CountDeque();
     d.record(10, 1, true);
     d.record(12, 1, true);
@@ -29,8 +29,8 @@ describe('CountDeque: each client owns its records', () => {
   });
 });
 
-describe('CountDeque: one recorded second is kept without an array', () => {
-  it('keeps a single second inline, moves to an array at the second distinct second, and back after pruning', () => {
+describe('CountDeque: one recorded bucket is kept without an array', () => {
+  it('keeps a single bucket inline, moves to an array at the second distinct bucket, and back after pruning', () => {
     const d = new CountDeque();
     d.record(100, 2, true);
     d.record(100, 1, true);
@@ -54,13 +54,44 @@ describe('CountDeque: one recorded second is kept without an array', () => {
       expect(inline.unitsAfter(horizon)).to.equal(array.unitsAfter(horizon));
       expect(inline.oldestAfter(horizon)).to.equal(array.oldestAfter(horizon));
     }
-    for (const target of [0, 1, 3]) expect(inline.delayUntilAtMost(target, 55, 10)).to.equal(array.delayUntilAtMost(target, 55, 10));
+    for (const target of [0, 1, 3]) expect(inline.delayUntilAtMost(target, 55, 10, 1)).to.equal(array.delayUntilAtMost(target, 55, 10, 1));
     inline.remove(50, 3);
     array.remove(50, 3);
     expect([records(inline), inline.total]).to.deep.equal([records(array), array.total]);
     inline.insert(45, 2);
     array.insert(45, 2);
     expect([records(inline), inline.total]).to.deep.equal([records(array), array.total]);
+  });
+});
+
+describe('CountDeque: a new bucket width moves each unit to the bucket of the latest time it could have had', () => {
+  it('maps each record to min(end of its old bucket, clock) under the new width, merging, never earlier', () => {
+    const d = new CountDeque();
+    d.g = 1000;
+    d.record(10, 1, true); // 10.000 .. 10.999 s
+    d.record(11, 2, true); // 11.000 .. 11.999 s
+    d.record(13, 4, true); // 13.000 .. 13.999 s, holding the clock
+    d.clock = 13_250;
+    d.rebucket(17);
+    // Ends 10_999 and 11_999 map to buckets 647 (10_999 .. 11_015) and 705 (11_985 .. 12_001); the clock's
+    // record to the clock's own bucket, 779 (13_243 .. 13_259), not the end of its old bucket.
+    expect(records(d)).to.deep.equal([647, 1, 705, 2, 779, 4]);
+    expect([d.total, d.g]).to.deep.equal([7, 17]);
+    // To a wider width: merged where old buckets fall together.
+    d.rebucket(5000);
+    expect(records(d)).to.deep.equal([2, 7]);
+    expect(d.total).to.equal(7);
+  });
+
+  it('an exact end on a boundary stays in the bucket it ends (regression guard for off-by-one)', () => {
+    const d = new CountDeque();
+    d.g = 10;
+    d.record(1, 3, true); // 10 .. 19 ms
+    d.clock = 1_000;
+    d.rebucket(20); // 19 ms is in bucket 0 (0 .. 19) of the new width
+    expect(records(d)).to.deep.equal([0, 3]);
+    d.rebucket(19); // 19 ms is in bucket 1 (19 .. 37)
+    expect(records(d)).to.deep.equal([1, 3]);
   });
 });
 

@@ -3,10 +3,10 @@ import { MemoryStore } from '../src/stores/memory-store';
 import { describeStoreContract } from './support/store-contract';
 
 // The embedded store is fast, so it runs five times the default number of random sequences.
-describeStoreContract('MemoryStore', async ({ limit, windowSeconds, algorithm, now }) => {
+describeStoreContract('MemoryStore', async ({ limit, windowSeconds, algorithm, bucketMs, now }) => {
   // sweepIntervalMs 0: no timer to leak; the store's clock is the contract's fixed one.
   const store = new MemoryStore({ now, sweepIntervalMs: 0 });
-  const limiter = new RateLimiter({ limit, windowSeconds, algorithm, store, now });
+  const limiter = new RateLimiter({ limit, windowSeconds, algorithm, bucketMs, store, now });
   return {
     limiter,
     cleanup: async () => {

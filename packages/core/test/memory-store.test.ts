@@ -23,7 +23,7 @@ function setup(options: { limit: number; windowSeconds: number; algorithm?: Algo
 
 describe('MemoryStore', () => {
   for (const algorithm of ALGORITHMS) {
-    it(`'${algorithm}': clients whose window is empty are dropped by sweep() once W seconds of the store's clock have passed, and start fresh`, async () => {
+    it(`'${algorithm}': clients whose window is empty are dropped by sweep() once W + g of the store's clock have passed (rounded up to a second), and start fresh`, async () => {
       const { clock, store, limiter, close } = setup({ limit: 2, windowSeconds: 60, algorithm });
       // Request timestamps far from the store's clock: expiry is relative to the store's clock only.
       for (let i = 0; i < 100; i++) {
@@ -31,9 +31,10 @@ describe('MemoryStore', () => {
         expect(await limiter.isAllowed(`c${i}`, 1_700_000_000)).to.equal(true);
       }
       expect(store.size).to.equal(100);
-      clock.now += 59;
+      // W = 60 s: g = 1 s, so a client lives at least 61 s after its last allowed request.
+      clock.now += 60;
       store.sweep();
-      expect(store.size, 'a client lives at least W seconds after its last allowed request').to.equal(100);
+      expect(store.size, 'a client lives at least W + g after its last allowed request').to.equal(100);
       expect(await limiter.isAllowed('c0', 1_700_000_000), 'still remembered: full').to.equal(false);
       clock.now += 1;
       store.sweep();
@@ -46,14 +47,14 @@ describe('MemoryStore', () => {
 
   it('each allowed request restarts the expiry, a denied one does not', async () => {
     const { clock, store, limiter, close } = setup({ limit: 2, windowSeconds: 60 });
-    await limiter.isAllowed('a', 100); // store clock 1000: expires at 1060
+    await limiter.isAllowed('a', 100); // store clock 1000: expires at 1000 + W + g = 1061
     clock.now = 1_050;
-    await limiter.isAllowed('a', 150); // allowed: expires at 1110
-    await limiter.isAllowed('a', 150); // denied (2 used): the expiry stays at 1110
-    clock.now = 1_100;
+    await limiter.isAllowed('a', 150); // allowed: expires at 1111
+    await limiter.isAllowed('a', 150); // denied (2 used): the expiry stays at 1111
+    clock.now = 1_110;
     store.sweep();
     expect(store.size).to.equal(1);
-    clock.now = 1_110;
+    clock.now = 1_111;
     store.sweep();
     expect(store.size).to.equal(0);
     await close();
@@ -87,7 +88,10 @@ describe('MemoryStore', () => {
   it('an expired client not yet swept starts fresh when it is next touched', async () => {
     const { clock, limiter, close } = setup({ limit: 1, windowSeconds: 10 });
     expect(await limiter.isAllowed('a', 100)).to.equal(true);
+    // W + g = 10.167 s, rounded up to a whole second of the store's clock.
     clock.now += 10;
+    expect(await limiter.isAllowed('a', 100), 'not yet expired').to.equal(false);
+    clock.now += 1;
     expect(await limiter.isAllowed('a', 100)).to.equal(true);
     await close();
   });
@@ -114,7 +118,7 @@ describe('MemoryStore', () => {
     const clients = SWEEP_BUDGET + 2_500;
     for (let i = 0; i < clients; i++) await limiter.check(`c${i}`, { timestamp: 100 });
     expect(store.size).to.equal(clients);
-    clock.now += 1;
+    clock.now += 2; // W + g = 1.017 s, rounded up to whole seconds
     store.sweep();
     expect(store.size).to.equal(2_500);
     store.sweep();
@@ -172,7 +176,7 @@ describe('MemoryStore', () => {
   it('the sweep timer drops expired clients on its own, and close() stops it', async () => {
     const { clock, store, limiter, close } = setup({ limit: 1, windowSeconds: 1, sweepIntervalMs: 5 });
     await limiter.check('a', { timestamp: 100 });
-    clock.now += 1;
+    clock.now += 2;
     const deadline = Date.now() + 2_000;
     while (store.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
     expect(store.size, 'swept by the timer within 2 s').to.equal(0);

@@ -4,8 +4,10 @@ import { MemoryStore } from '../src/stores/memory-store';
 
 const EXACT: readonly Algorithm[] = ['sliding-window', 'sliding-log'];
 
-function limiterFor(algorithm: Algorithm, limit: number, windowSeconds: number): RateLimiter {
-  return new RateLimiter({ limit, windowSeconds, algorithm, store: new MemoryStore({ sweepIntervalMs: 0, now: () => 1_000 }) });
+/** 1 ms buckets unless told: the window-change rules below are easiest to read exact to the ms. */
+function limiterFor(algorithm: Algorithm, limit: number, windowSeconds: number, buckets: number | 'default' = 1): RateLimiter {
+  const bucketMs = buckets === 'default' ? undefined : buckets;
+  return new RateLimiter({ limit, windowSeconds, algorithm, bucketMs, store: new MemoryStore({ sweepIntervalMs: 0, now: () => 1_000 }) });
 }
 
 /** Runs `count` checks of cost 1 at t0, t0 + step, ... and returns whether each was allowed. */
@@ -113,6 +115,34 @@ describe('per-client limits', () => {
     });
   }
 
+  describe("'sliding-window' with default buckets: a change moves each kept unit to the new bucket of the latest time it could have had", () => {
+    it('shortening the window (60 s, g = 1 s, to 1 s, g = 17 ms) keeps the units counted at T, in buckets no earlier than their old ones end', async () => {
+      const limiter = limiterFor('sliding-window', 10, 60, 'default');
+      await limiter.check('a', { timestamp: 100.2, cost: 3 }); // old bucket 100.000 .. 100.999
+      await limiter.check('a', { timestamp: 100.5, cost: 1 }); // T = 100.5
+      await limiter.updateLimit('a', 4, 1);
+      // Moved to the bucket of min(100.999, T = 100.5) = 100.5: 100.487 .. 100.503 (g = 17 ms).
+      // Exact, the 3 units at 100.2 would have left (100.5 - 1 s, ...] at 101.2: moved, they count
+      // until 101.503, never less than they would have.
+      const denied = await limiter.check('a', { timestamp: 101.2 });
+      expect(denied).to.include({ allowed: false, limit: 4, windowSeconds: 1, remaining: 0, retryAfter: 0.303, resetAfter: 0.303 });
+      expect(await limiter.isAllowed('a', 101.502)).to.equal(false);
+      expect(await limiter.check('a', { timestamp: 101.503 })).to.include({ allowed: true, remaining: 3 });
+      await limiter.close();
+    });
+
+    it('lengthening the window (1 s to 60 s) never moves a unit to an earlier bucket, so nothing leaves sooner than its own time allows', async () => {
+      const limiter = limiterFor('sliding-window', 2, 1, 'default');
+      await limiter.check('a', { timestamp: 100.49 }); // bucket 5911: 100.487 .. 100.503
+      await limiter.check('a', { timestamp: 100.99 }); // T = 100.99
+      await limiter.updateLimit('a', 2, 60);
+      // Both move to 1 s buckets: 100.503 and 100.99 both sit in 100.000 .. 100.999, counted until 160.998.
+      expect(await limiter.check('a', { timestamp: 160.998 })).to.include({ allowed: false, retryAfter: 0.001, resetAfter: 0.001 });
+      expect(await limiter.check('a', { timestamp: 160.999 })).to.include({ allowed: true, remaining: 1 });
+      await limiter.close();
+    });
+  });
+
   describe("'sliding-counter'", () => {
     it('lowering the limit denies at once and admits again once the estimate falls', async () => {
       const limiter = limiterFor('sliding-counter', 5, 10);
@@ -120,10 +150,11 @@ describe('per-client limits', () => {
       await limiter.updateLimit('a', 2, 10);
       const denied = await limiter.check('a', { timestamp: 101 });
       expect(denied).to.include({ allowed: false, limit: 2, remaining: 0 });
-      // In window [110, 120) the estimate is 5 * (10 - j) / 10: its floor is <= 1 from j = 7 (1.5) on.
-      expect(denied.retryAfter).to.equal(16);
+      // In window [110, 120) the estimate is 5 * (10000 - j) / 10000 at j ms into it: its floor is <= 1
+      // from j = 6001 ms on (1.9995).
+      expect(denied.retryAfter).to.equal(15.001);
       expect(await limiter.isAllowed('a', 116)).to.equal(false);
-      expect(await limiter.isAllowed('a', 117)).to.equal(true);
+      expect(await limiter.isAllowed('a', 116.001)).to.equal(true);
       await limiter.close();
     });
 

@@ -89,9 +89,9 @@ describe('RedisStore on a Redis Cluster (3 masters)', function () {
 
   describeStoreContract(
     'RedisStore on a Cluster',
-    async ({ limit, windowSeconds, algorithm, now }) => {
+    async ({ limit, windowSeconds, algorithm, bucketMs, now }) => {
       const store = new RedisStore({ client: client as Cluster, prefix });
-      const limiter = new RateLimiter({ limit, windowSeconds, algorithm, store, now, timeoutMs: 10_000 });
+      const limiter = new RateLimiter({ limit, windowSeconds, algorithm, bucketMs, store, now, timeoutMs: 10_000 });
       return {
         limiter,
         cleanup: async () => {

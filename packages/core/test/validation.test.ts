@@ -102,7 +102,7 @@ describe('validation: RateLimiter options', () => {
     const limiter = new RateLimiter(options);
     expect(options).to.deep.equal({ limit: 2, windowSeconds: 10, algorithm: 'sliding-log' });
     const checkOptions = Object.freeze({ timestamp: 100.7, cost: 2 });
-    expect(await limiter.check('a', checkOptions)).to.include({ allowed: true, timestamp: 100 });
+    expect(await limiter.check('a', checkOptions)).to.include({ allowed: true, timestamp: 100.7 });
     expect(checkOptions).to.deep.equal({ timestamp: 100.7, cost: 2 });
     await limiter.close();
     const storeOptions = Object.freeze({ maxClients: 5, sweepIntervalMs: 0 });

@@ -1,7 +1,11 @@
 /**
- * Reference models of the SPEC's decision rules, written as plainly as possible so that they are
- * obviously right: every client keeps its whole history as a list and every figure is recomputed
- * from that list on every call. They are slow on purpose and share no code with `src/`.
+ * Reference models of the SPEC's decision rules, written from SPEC.md alone and as plainly as
+ * possible so that they are obviously right: every client keeps its whole history as a list and
+ * every figure is recomputed from that list on every call, by trying the candidate times. They are
+ * slow on purpose and share no code with `src/`.
+ *
+ * Times inside are whole milliseconds (SPEC, "Time"); decisions come out in seconds, as the API
+ * gives them.
  */
 
 export interface ModelLimit {
@@ -21,57 +25,80 @@ export interface ModelDecision {
   source: 'store';
 }
 
-interface Recorded {
-  at: number;
+/**
+ * One allowed request. `slot` is the time whose bucket holds its units: its effective time, or,
+ * after a limit change moved it, "the latest time it could have had" (SPEC, per-client limits).
+ */
+export interface Recorded {
+  slot: number;
   cost: number;
 }
 
-interface ExactClient {
-  /** The newest effective time of an allowed request; undefined until the first one. */
-  clock: number | undefined;
-  records: Recorded[];
-  own: ModelLimit | undefined;
+/**
+ * The SPEC's floor of a timestamp in seconds to whole ms (1700000000.1239 is 1700000000123 ms), on
+ * the number as written (its shortest decimal form), so no floating-point product decides the floor.
+ */
+export function msOf(seconds: number): number {
+  const text = seconds !== 0 && (seconds < 1e-6 || seconds >= 1e21) ? seconds.toFixed(20) : String(seconds);
+  const [whole, fraction = ''] = text.split('.') as [string, string?];
+  return Number(whole) * 1000 + Number(fraction.slice(0, 3).padEnd(3, '0'));
 }
 
-/** Total cost of the records at times in (at - windowSeconds, at]. */
-export function usedAt(records: readonly Recorded[], at: number, windowSeconds: number): number {
+/** SPEC: g = ceil(W_ms / 60) by default; with bucketMs, min(bucketMs, W_ms). */
+export function bucketOf(windowSeconds: number, bucketMs: number | undefined): number {
+  const windowMs = windowSeconds * 1000;
+  return bucketMs === undefined ? Math.ceil(windowMs / 60) : Math.min(bucketMs, windowMs);
+}
+
+/** SPEC: used(e) = total cost in the buckets b(e - W_ms + 1) .. b(e). */
+export function usedAt(records: readonly Recorded[], e: number, windowMs: number, g: number): number {
+  const first = Math.floor((e - windowMs + 1) / g);
+  const last = Math.floor(e / g);
   let used = 0;
   for (const r of records) {
-    if (r.at > at - windowSeconds && r.at <= at) used += r.cost;
+    const b = Math.floor(r.slot / g);
+    if (b >= first && b <= last) used += r.cost;
   }
   return used;
 }
 
 /**
- * The least d >= 1 such that a request of `cost` at e + d would be allowed with no other traffic.
- * With no new traffic used(e + d) only falls, and only when a record leaves the window, at
- * d = r.at + W - e; so the answer is 1 or one of those d, and trying them in order finds the least.
- * (test/model.test.ts checks this against a second-by-second scan.)
+ * The least d >= 1 (ms) with `fits(used(e + d))`, with no new traffic. used(e + d) only falls, and
+ * only when a bucket leaves the window: at the least d with b(slot) < b(e + d - W_ms + 1), that is
+ * d = (b(slot) + 1) * g + W_ms - 1 - e. So the answer is 1 or one of those d, tried in order.
+ * (test/model.test.ts checks this against a ms-by-ms scan.)
  */
-export function leastRetryDelay(records: readonly Recorded[], e: number, limit: ModelLimit, cost: number): number {
-  if (cost > limit.limit) return Infinity;
-  const candidates = [1, ...records.map((r) => r.at + limit.windowSeconds - e).filter((d) => d > 1)].sort((a, b) => a - b);
-  for (const d of candidates) {
-    if (usedAt(records, e + d, limit.windowSeconds) + cost <= limit.limit) return d;
+export function leastDelay(records: readonly Recorded[], e: number, windowMs: number, g: number, fits: (used: number) => boolean): number {
+  const leaves = records.map((r) => (Math.floor(r.slot / g) + 1) * g + windowMs - 1 - e).filter((d) => d > 1);
+  for (const d of [1, ...leaves].sort((a, b) => a - b)) {
+    if (fits(usedAt(records, e + d, windowMs, g))) return d;
   }
-  throw new Error('model: no delay found; unreachable, since after the newest record leaves nothing is used');
+  throw new Error('model: no delay found; unreachable, since after the newest bucket leaves nothing is used');
 }
 
-/** The same answer by trying every second: only for small windows (used to test the model itself). */
-export function leastRetryDelayByScan(records: readonly Recorded[], e: number, limit: ModelLimit, cost: number): number {
-  if (cost > limit.limit) return Infinity;
+/** The same answer by trying every ms: only for small windows (used to test the model itself). */
+export function leastDelayByScan(records: readonly Recorded[], e: number, windowMs: number, g: number, fits: (used: number) => boolean): number {
   for (let d = 1; ; d++) {
-    if (usedAt(records, e + d, limit.windowSeconds) + cost <= limit.limit) return d;
+    if (fits(usedAt(records, e + d, windowMs, g))) return d;
   }
 }
 
-/** The exact sliding window of the SPEC ('sliding-window' and 'sliding-log' decide the same). */
+interface ExactClient {
+  /** T: the newest effective time (ms) of an allowed request; undefined until the first one. */
+  clock: number | undefined;
+  records: Recorded[];
+  own: ModelLimit | undefined;
+}
+
+/** The exact sliding window of the SPEC ('sliding-window'; 'sliding-log' decides as it does with bucketMs 1). */
 export class ExactWindowModel {
   readonly #defaults: ModelLimit;
+  readonly #bucketMs: number | undefined;
   readonly #clients = new Map<string, ExactClient>();
 
-  constructor(defaults: ModelLimit) {
+  constructor(defaults: ModelLimit, bucketMs?: number) {
     this.#defaults = { ...defaults };
+    this.#bucketMs = bucketMs;
   }
 
   #client(clientId: string): ExactClient {
@@ -93,47 +120,61 @@ export class ExactWindowModel {
     return this.limitOf(clientId);
   }
 
-  /** The client's clock T, or undefined before its first allowed request. */
+  /** The client's clock T in seconds, or undefined before its first allowed request. */
   clockOf(clientId: string): number | undefined {
-    return this.#client(clientId).clock;
+    const clock = this.#client(clientId).clock;
+    return clock === undefined ? undefined : clock / 1000;
+  }
+
+  /** The client's bucket width g: it follows its own window. */
+  bucketOf(clientId: string): number {
+    return bucketOf(this.limitOf(clientId).windowSeconds, this.#bucketMs);
   }
 
   check(clientId: string, timestamp: number, cost: number): ModelDecision {
     const client = this.#client(clientId);
     const limit = this.limitOf(clientId);
-    const t = Math.floor(timestamp);
+    const W = limit.windowSeconds * 1000;
+    const g = this.bucketOf(clientId);
+    const t = msOf(timestamp);
     const e = client.clock === undefined ? t : Math.max(t, client.clock);
-    const used = usedAt(client.records, e, limit.windowSeconds);
+    const used = usedAt(client.records, e, W, g);
     const allowed = used + cost <= limit.limit;
-    const retryAfter = allowed ? 0 : leastRetryDelay(client.records, e, limit, cost);
+    let retryAfter = 0;
+    if (!allowed) retryAfter = cost > limit.limit ? Infinity : leastDelay(client.records, e, W, g, (u) => u + cost <= limit.limit) / 1000;
     if (allowed) {
-      client.records.push({ at: e, cost });
+      client.records.push({ slot: e, cost });
       client.clock = e;
     }
-    const inWindow = client.records.filter((r) => r.at > e - limit.windowSeconds && r.at <= e);
-    const oldest = inWindow.length === 0 ? undefined : Math.min(...inWindow.map((r) => r.at));
+    const usedAfter = usedAt(client.records, e, W, g);
+    const resetAfter = usedAfter === 0 ? 0 : leastDelay(client.records, e, W, g, (u) => u < usedAfter) / 1000;
     return {
       allowed,
       limit: limit.limit,
       windowSeconds: limit.windowSeconds,
       remaining: Math.max(0, limit.limit - used - (allowed ? cost : 0)),
       retryAfter,
-      resetAfter: oldest === undefined ? 0 : oldest + limit.windowSeconds - e,
-      timestamp: e,
+      resetAfter,
+      timestamp: e / 1000,
       source: 'store',
     };
   }
 
   /**
-   * The SPEC's window-change rule: when the window changes, the records that had already left the
-   * OLD window at the client's clock T are dropped for good, so a longer window never brings them back.
+   * The SPEC's window-change rule: the units counted at the client's clock T under the old limit
+   * (buckets b_old(T - W_old_ms + 1) and newer) are kept, the rest dropped for good; each kept unit
+   * moves to the new bucket of min(end of its old bucket, T).
    */
   updateLimit(clientId: string, limit: number, windowSeconds: number): void {
     const client = this.#client(clientId);
     const old = this.limitOf(clientId);
     if (windowSeconds !== old.windowSeconds && client.clock !== undefined) {
-      const clock = client.clock;
-      client.records = client.records.filter((r) => r.at > clock - old.windowSeconds);
+      const T = client.clock;
+      const gOld = bucketOf(old.windowSeconds, this.#bucketMs);
+      const firstKept = Math.floor((T - old.windowSeconds * 1000 + 1) / gOld);
+      client.records = client.records
+        .filter((r) => Math.floor(r.slot / gOld) >= firstKept)
+        .map((r) => ({ slot: Math.min((Math.floor(r.slot / gOld) + 1) * gOld - 1, T), cost: r.cost }));
     }
     client.own = { limit, windowSeconds };
   }
@@ -141,15 +182,16 @@ export class ExactWindowModel {
 
 interface CounterClient {
   clock: number | undefined;
-  /** Every allowed request: the two counters are recomputed from it on each call. */
+  /** Every allowed request (slot: its effective time in ms): the two counters are recomputed from it on each call. */
   admitted: Recorded[];
 }
 
 /**
- * The SPEC's 'sliding-counter' for a fixed (limit, window): fixed windows aligned to multiples of W,
- * estimate = prev * (W - (e mod W)) / W + curr, allowed iff floor(estimate) + c <= L. Per-client
- * limits are not modelled (how the counter carries its counts over a window change is the
- * implementation's choice, not the SPEC's); the contract checks those decisions for consistency.
+ * The SPEC's 'sliding-counter' for a fixed (limit, window), on ms time: fixed windows aligned to
+ * multiples of W_ms, estimate = prev * (W_ms - (e mod W_ms)) / W_ms + curr, allowed iff
+ * floor(estimate) + c <= L. Per-client limits are not modelled (how the counter carries its counts
+ * over a window change is the implementation's choice, not the SPEC's); the contract checks those
+ * decisions for consistency.
  */
 export class SlidingCounterModel {
   readonly #limit: ModelLimit;
@@ -168,69 +210,84 @@ export class SlidingCounterModel {
     return client;
   }
 
-  /** Every allowed request of the client so far, at its effective time. */
+  /** Every allowed request of the client so far, at its effective time in ms. */
   admitted(clientId: string): readonly Recorded[] {
     return this.#client(clientId).admitted;
   }
 
-  /** floor(estimate) at second `at`, from the admitted history. */
+  /** floor(estimate) at time `at` (ms), from the admitted history. */
   #usedAt(admitted: readonly Recorded[], at: number): number {
-    const W = this.#limit.windowSeconds;
+    const W = this.#limit.windowSeconds * 1000;
     const index = Math.floor(at / W);
     let prev = 0;
     let curr = 0;
     for (const r of admitted) {
-      if (r.at > at) continue;
-      const rIndex = Math.floor(r.at / W);
+      if (r.slot > at) continue;
+      const rIndex = Math.floor(r.slot / W);
       if (rIndex === index - 1) prev += r.cost;
       if (rIndex === index) curr += r.cost;
     }
     return Math.floor((prev * (W - (at - index * W))) / W + curr);
   }
 
+  /**
+   * The least d in 1 .. 2 W_ms with `fits(used(e + d))`: with no new traffic the estimate never
+   * rises (inside a window prev's weight falls; at a boundary curr becomes prev at full weight), so
+   * a binary search finds it; after 2 W_ms both windows have passed and the estimate is 0.
+   */
+  #leastDelay(admitted: readonly Recorded[], e: number, fits: (used: number) => boolean): number {
+    let lo = 1;
+    let hi = 2 * this.#limit.windowSeconds * 1000;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (fits(this.#usedAt(admitted, e + mid))) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
   check(clientId: string, timestamp: number, cost: number): ModelDecision {
     const client = this.#client(clientId);
-    const { limit: L, windowSeconds: W } = this.#limit;
-    const t = Math.floor(timestamp);
+    const { limit: L, windowSeconds } = this.#limit;
+    const t = msOf(timestamp);
     const e = client.clock === undefined ? t : Math.max(t, client.clock);
     const used = this.#usedAt(client.admitted, e);
     const allowed = used + cost <= L;
     let retryAfter = 0;
-    if (!allowed) {
-      retryAfter = Infinity;
-      // Both aligned windows have passed after at most 2W seconds, so a scan that far is enough.
-      if (cost <= L) {
-        for (let d = 1; d <= 2 * W + 1; d++) {
-          if (this.#usedAt(client.admitted, e + d) + cost <= L) {
-            retryAfter = d;
-            break;
-          }
-        }
-      }
-    }
+    if (!allowed) retryAfter = cost > L ? Infinity : this.#leastDelay(client.admitted, e, (u) => u + cost <= L) / 1000;
     if (allowed) {
-      client.admitted.push({ at: e, cost });
+      client.admitted.push({ slot: e, cost });
       client.clock = e;
     }
     const usedAfter = this.#usedAt(client.admitted, e);
-    let resetAfter = 0;
-    if (usedAfter > 0) {
-      for (let d = 1; d <= 2 * W + 1; d++) {
-        if (this.#usedAt(client.admitted, e + d) < usedAfter) {
-          resetAfter = d;
-          break;
-        }
-      }
-    }
+    const resetAfter = usedAfter > 0 ? this.#leastDelay(client.admitted, e, (u) => u < usedAfter) / 1000 : 0;
     return {
       allowed,
       limit: L,
-      windowSeconds: W,
+      windowSeconds,
       remaining: Math.max(0, L - usedAfter),
       retryAfter,
       resetAfter,
-      timestamp: e,
+      timestamp: e / 1000,
       source: 'store',
     };
   }
+}
+
+/**
+ * The SPEC's guarantee, in real time: the most cost admitted at effective times (ms) inside any
+ * interval of `windowMs` (at ms resolution). Every interval's content is at most what the interval
+ * ending at one of its admitted times holds, so checking those is enough.
+ */
+export function mostInAnyWindow(admitted: readonly { at: number; cost: number }[], windowMs: number): number {
+  const sorted = [...admitted].sort((a, b) => a.at - b.at);
+  let most = 0;
+  let inWindow = 0;
+  let from = 0;
+  for (const r of sorted) {
+    inWindow += r.cost;
+    while ((sorted[from] as { at: number }).at <= r.at - windowMs) inWindow -= (sorted[from++] as { cost: number }).cost;
+    most = Math.max(most, inWindow);
+  }
+  return most;
 }

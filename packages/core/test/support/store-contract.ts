@@ -6,18 +6,23 @@
  * Model-based property tests (fast-check) drive random sequences of check / isAllowed / updateLimit /
  * getLimit through a RateLimiter on the store and compare every field of every decision with the
  * plain reference model in ./model.ts ('sliding-window', 'sliding-log'), or with the SPEC's
- * two-counter formula and the bounds proven below ('sliding-counter'). Client ids carry a unique
- * prefix per run, so a shared Redis can run the suite beside other tests.
+ * two-counter formula and the bounds proven below ('sliding-counter'). Times are drawn to the ms
+ * (late requests, bursts across second boundaries), with default buckets and `bucketMs` settings;
+ * the admitted history is also checked against the SPEC's real-time guarantee (no window of W
+ * holds more than L). Client ids carry a unique prefix per run, so a shared Redis can run the suite
+ * beside other tests.
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
 import type { Algorithm, Decision, RateLimiter } from '../../src/index';
-import { ExactWindowModel, SlidingCounterModel, type ModelDecision, type ModelLimit } from './model';
+import { ExactWindowModel, mostInAnyWindow, msOf, SlidingCounterModel, type ModelDecision, type ModelLimit } from './model';
 
 export interface MakeLimiterOptions {
   limit: number;
   windowSeconds: number;
   algorithm: Algorithm;
+  /** The limiter's `bucketMs` option (undefined: the default buckets). */
+  bucketMs?: number | undefined;
   /** The store's (and limiter's) own clock; the contract passes a fixed one so nothing expires mid-run. */
   now?: () => number;
 }
@@ -42,7 +47,7 @@ const COUNTER_WINDOWS = [1, 2, 3, 5, 7, 10, 60, 3600];
 
 // ---- random steps ------------------------------------------------------------------------------
 
-/** How far the test's clock moves before a request: some seconds, or a multiple of the client's window +- 1. */
+/** How far the test's clock moves before a request: some seconds or ms, or a multiple of the client's window +- 1 s or 1 ms. */
 type Advance = { kind: 'seconds'; seconds: number } | { kind: 'window'; multiple: number; delta: number };
 /** How late the request is against the test's clock (the limiter then evaluates it at the client's clock). */
 type Lateness = { kind: 'none' } | { kind: 'seconds'; seconds: number } | { kind: 'window'; delta: number };
@@ -54,7 +59,7 @@ interface CheckStep {
   client: number;
   advance: Advance;
   late: Lateness;
-  /** Added to the whole-second time: fractions must be floored. */
+  /** Added to the time: ms matter, and fractions below a ms must be floored. */
   fraction: number;
   cost: CostSpec;
   via: 'check' | 'isAllowed';
@@ -81,6 +86,8 @@ type Step = CheckStep | UpdateStep | GetLimitStep;
 interface Scenario {
   limit: number;
   windowSeconds: number;
+  /** The limiter's bucketMs option, or undefined for the default buckets. */
+  bucketMs: number | undefined;
   start: number;
   clients: number;
   steps: Step[];
@@ -95,18 +102,21 @@ const limitArb = fc.oneof(
 );
 
 const advanceArb: fc.Arbitrary<Advance> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant('seconds' as const), seconds: fc.constantFrom(0, 0, 0, 1, 1, 2, 3, 5) }) },
+  { weight: 6, arbitrary: fc.record({ kind: fc.constant('seconds' as const), seconds: fc.constantFrom(0, 0, 0, 0.001, 0.002, 0.016, 0.017, 0.5, 1, 1, 2, 3, 5) }) },
   {
     weight: 2,
-    arbitrary: fc.record({ kind: fc.constant('window' as const), multiple: fc.constantFrom(0, 1, 1, 2), delta: fc.constantFrom(-1, 0, 1) }),
+    arbitrary: fc.record({ kind: fc.constant('window' as const), multiple: fc.constantFrom(0, 1, 1, 2), delta: fc.constantFrom(-1, -0.001, 0, 0.001, 1) }),
   },
 );
 
 const latenessArb: fc.Arbitrary<Lateness> = fc.oneof(
   { weight: 6, arbitrary: fc.constant({ kind: 'none' as const }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('seconds' as const), seconds: fc.integer({ min: 1, max: 4 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('window' as const), delta: fc.constantFrom(-1, 0, 1) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('seconds' as const), seconds: fc.constantFrom(0.001, 0.003, 0.017, 1, 2, 4) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('window' as const), delta: fc.constantFrom(-1, -0.001, 0, 0.001, 1) }) },
 );
+
+/** Default buckets most of the time; exact to the ms; and widths that divide or straddle seconds. */
+const bucketMsArb = fc.constantFrom(undefined, undefined, undefined, 1, 1, 7, 250, 1000);
 
 const costArb: fc.Arbitrary<CostSpec> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('fixed' as const), cost: fc.constantFrom(1, 1, 1, 2, 3, 5) }) },
@@ -119,7 +129,7 @@ function checkStepArb(): fc.Arbitrary<CheckStep> {
     client: fc.integer({ min: 0, max: CLIENT_SLOTS - 1 }),
     advance: advanceArb,
     late: latenessArb,
-    fraction: fc.constantFrom(0, 0, 0, 0.25, 0.5, 0.999_999),
+    fraction: fc.constantFrom(0, 0, 0, 0.001, 0.0169, 0.25, 0.998, 0.999, 0.999_999),
     cost: costArb,
     via: fc.constantFrom('check' as const, 'check' as const, 'isAllowed' as const),
     probe: fc.boolean(),
@@ -149,6 +159,7 @@ function scenarioArb(windows: readonly number[], withUpdates: boolean, maxSteps:
   return fc.record({
     limit: limitArb,
     windowSeconds: fc.constantFrom(...windows),
+    bucketMs: bucketMsArb,
     // 0 and small times test the epoch's edge; the others are ordinary and odd alignments.
     start: fc.constantFrom(0, 1, 59, 3599, 1_699_999_999, 1_700_000_000, 4_294_967_301),
     clients: fc.integer({ min: 2, max: CLIENT_SLOTS }),
@@ -191,6 +202,11 @@ function countSources(decisions: readonly Decision[]): Record<string, number> {
 function expectSameDecision(actual: ModelDecision, expected: ModelDecision, context: string): void {
   const show = (d: ModelDecision): string => JSON.stringify(d, (_, v: unknown) => (v === Infinity ? 'Infinity' : v));
   expect(actual, `${context}\n      store: ${show(actual)}\n      model: ${show(expected)}\n`).to.deep.equal(expected);
+}
+
+/** Seconds with ms precision plus `deltaMs`, computed in whole ms so that no float sum floors a ms away. */
+function plusMs(seconds: number, deltaMs: number): number {
+  return (Math.round(seconds * 1000) + deltaMs) / 1000;
 }
 
 function resolveCost(spec: CostSpec, limit: number): number {
@@ -286,7 +302,7 @@ export function describeStoreContract(label: string, makeLimiter: MakeLimiter, o
             expect(allowed).to.have.length(1000);
             // Serial decisions hand out remaining = 999, 998, ..., 0 exactly once each.
             expect(allowed.map((d) => d.remaining).sort((a, b) => a - b)).to.deep.equal(Array.from({ length: 1000 }, (_, i) => i));
-            expect(decisions.filter((d) => !d.allowed).every((d) => d.remaining === 0 && d.retryAfter >= 1)).to.equal(true);
+            expect(decisions.filter((d) => !d.allowed).every((d) => d.remaining === 0 && d.retryAfter >= 0.001)).to.equal(true);
             expect(await limiter.isAllowed(clientId, t)).to.equal(false);
           });
         });
@@ -326,15 +342,18 @@ async function probeRetryAndReset(decision: Decision, cost: number, probe: Probe
   const e = decision.timestamp;
   const L = decision.limit;
   // resetAfter, read-only (cost L + 1 records nothing): used() stays the same until e + resetAfter and falls then.
+  const resetMs = Math.round(decision.resetAfter * 1000);
+  const retryMs = Math.round(decision.retryAfter * 1000);
   if (decision.resetAfter === 0) {
     expect(decision.allowed, `${where}: resetAfter 0 means nothing is recorded, so the request was denied`).to.equal(false);
     expect(decision.remaining, `${where}: resetAfter 0 means nothing is used`).to.equal(L);
   } else {
-    if (decision.resetAfter > 1) {
-      const before = await probe.check(e + decision.resetAfter - 1, readOnlyCost(L));
-      expect(before.remaining, `${where}: used() has not fallen at e + resetAfter - 1`).to.equal(decision.remaining);
+    expect(resetMs, `${where}: resetAfter is whole ms, at least 1`).to.be.at.least(1).and.to.be.closeTo(decision.resetAfter * 1000, 1e-6);
+    if (resetMs > 1) {
+      const before = await probe.check(plusMs(e, resetMs - 1), readOnlyCost(L));
+      expect(before.remaining, `${where}: used() has not fallen at e + resetAfter - 1 ms`).to.equal(decision.remaining);
     }
-    const at = await probe.check(e + decision.resetAfter, readOnlyCost(L));
+    const at = await probe.check(plusMs(e, resetMs), readOnlyCost(L));
     // When used() may exceed L (a lowered limit), remaining is clamped at 0 and cannot show the fall.
     if (decision.allowed || decision.remaining > 0) {
       expect(at.remaining, `${where}: used() has fallen at e + resetAfter`).to.be.greaterThan(decision.remaining);
@@ -342,21 +361,27 @@ async function probeRetryAndReset(decision: Decision, cost: number, probe: Probe
       expect(at.remaining, `${where}: used() never rises with no traffic`).to.be.at.least(decision.remaining);
     }
   }
-  // retryAfter: the same request is denied at e + retryAfter - 1 and allowed at e + retryAfter.
+  // retryAfter: the same request is denied at e + retryAfter - 1 ms and allowed at e + retryAfter.
   if (!decision.allowed && Number.isFinite(decision.retryAfter)) {
-    if (decision.retryAfter > 1) {
-      const early = await probe.check(e + decision.retryAfter - 1, cost);
-      expect(early.allowed, `${where}: denied at e + retryAfter - 1 = ${e + decision.retryAfter - 1}`).to.equal(false);
+    expect(retryMs, `${where}: retryAfter is whole ms, at least 1`).to.be.at.least(1).and.to.be.closeTo(decision.retryAfter * 1000, 1e-6);
+    if (retryMs > 1) {
+      const early = await probe.check(plusMs(e, retryMs - 1), cost);
+      expect(early.allowed, `${where}: denied at e + retryAfter - 1 ms = ${plusMs(e, retryMs - 1)}`).to.equal(false);
     }
-    const later = await probe.check(e + decision.retryAfter, cost);
-    expect(later.allowed, `${where}: allowed at e + retryAfter = ${e + decision.retryAfter}`).to.equal(true);
+    const later = await probe.check(plusMs(e, retryMs), cost);
+    expect(later.allowed, `${where}: allowed at e + retryAfter = ${plusMs(e, retryMs)}`).to.equal(true);
   }
 }
 
 async function runExactScenario(label: string, algorithm: Algorithm, scenario: Scenario, withLimiter: WithLimiter): Promise<void> {
-  await withLimiter({ limit: scenario.limit, windowSeconds: scenario.windowSeconds, algorithm }, async (limiter) => {
-    const model = new ExactWindowModel({ limit: scenario.limit, windowSeconds: scenario.windowSeconds });
+  const { bucketMs } = scenario;
+  await withLimiter({ limit: scenario.limit, windowSeconds: scenario.windowSeconds, algorithm, bucketMs }, async (limiter) => {
+    // SPEC: 'sliding-log' decides as 'sliding-window' with 1 ms buckets, whatever bucketMs says.
+    const model = new ExactWindowModel({ limit: scenario.limit, windowSeconds: scenario.windowSeconds }, algorithm === 'sliding-log' ? 1 : bucketMs);
     const ids = clientIds(label, algorithm, scenario.clients);
+    /** What the store admitted, per client, at effective times in ms: checked against the real-time guarantee. */
+    const admitted = new Map<string, { at: number; cost: number }[]>(ids.map((id) => [id, []]));
+    let limitsChanged = false;
     let cursor = scenario.start;
     for (const [index, step] of scenario.steps.entries()) {
       const clientId = ids[step.client % ids.length] as string;
@@ -364,7 +389,8 @@ async function runExactScenario(label: string, algorithm: Algorithm, scenario: S
       const compared = async (timestamp: number, cost: number, via: 'check' | 'isAllowed'): Promise<Decision | undefined> => {
         const expected = model.check(clientId, timestamp, cost);
         const actual = await callLimiter(limiter, clientId, timestamp, cost, via);
-        const context = `${where}: ${via}(${JSON.stringify(clientId.slice(-12))}, t=${timestamp}, cost=${cost})`;
+        const context = `${where}: ${via}(${JSON.stringify(clientId.slice(-12))}, t=${timestamp}, cost=${cost}) bucketMs=${String(bucketMs)}`;
+        if (expected.allowed) admitted.get(clientId)?.push({ at: msOf(expected.timestamp), cost });
         if (typeof actual === 'boolean') {
           expect(actual, context).to.equal(expected.allowed);
           return undefined;
@@ -373,6 +399,7 @@ async function runExactScenario(label: string, algorithm: Algorithm, scenario: S
         return actual;
       };
       if (step.kind === 'update') {
+        limitsChanged = true;
         for (const change of changesOf(step, model.limitOf(clientId))) {
           await limiter.updateLimit(clientId, change.limit, change.windowSeconds);
           model.updateLimit(clientId, change.limit, change.windowSeconds);
@@ -389,6 +416,12 @@ async function runExactScenario(label: string, algorithm: Algorithm, scenario: S
           await probeRetryAndReset(decision, cost, { check: async (t, c) => (await compared(t, c, 'check')) as Decision }, where);
           cursor = Math.max(cursor, model.clockOf(clientId) ?? 0);
         }
+      }
+    }
+    // SPEC, the guarantee in real time: with one (L, W) throughout, no interval of W ms holds more than L.
+    if (!limitsChanged) {
+      for (const [clientId, history] of admitted) {
+        expect(mostInAnyWindow(history, scenario.windowSeconds * 1000), `${clientId}: most admitted in any window of W`).to.be.at.most(scenario.limit);
       }
     }
   });
@@ -411,7 +444,7 @@ async function runCounterScenario(label: string, scenario: Scenario, withLimiter
         const actual = await callLimiter(limiter, clientId, timestamp, cost, via);
         const context = `${where}: ${via}(t=${timestamp}, cost=${cost}) with L=${L}, W=${W}`;
         const allowed = typeof actual === 'boolean' ? actual : actual.allowed;
-        if (allowed) admitted.get(clientId)?.push({ at: expected.timestamp, cost });
+        if (allowed) admitted.get(clientId)?.push({ at: msOf(expected.timestamp), cost });
         if (typeof actual === 'boolean') {
           expect(actual, context).to.equal(expected.allowed);
           return undefined;
@@ -433,7 +466,8 @@ async function runCounterScenario(label: string, scenario: Scenario, withLimiter
 }
 
 /**
- * The bounds of the two-counter approximation, for a fixed (L, W), proven from its rule
+ * The bounds of the two-counter approximation, for a fixed (L, W), on ms time (W below is W_ms and
+ * times are ms), proven from its rule
  * "allowed iff floor(P * (W - j) / W + curr) + c <= L" at offset j = e mod W, where P is what the
  * previous aligned window admitted and curr what the current one admitted so far:
  *
@@ -454,7 +488,8 @@ async function runCounterScenario(label: string, scenario: Scenario, withLimiter
  * Each is checked at every admitted time s and at the last second of every aligned window.
  */
 function expectCounterBounds(history: readonly { at: number; cost: number }[], limit: ModelLimit, clientId: string): void {
-  const { limit: L, windowSeconds: W } = limit;
+  const L = limit.limit;
+  const W = limit.windowSeconds * 1000;
   const sum = (keep: (at: number) => boolean): number => history.filter((r) => keep(r.at)).reduce((total, r) => total + r.cost, 0);
   const inAligned = (k: number): number => sum((at) => Math.floor(at / W) === k);
   for (const k of new Set(history.map((r) => Math.floor(r.at / W)))) {
@@ -497,21 +532,22 @@ async function runCounterConsistencyScenario(label: string, scenario: Scenario, 
         const actual = await callLimiter(limiter, clientId, timestamp, cost, via);
         const allowed = typeof actual === 'boolean' ? actual : actual.allowed;
         const T = clock.get(clientId);
-        const e = T === undefined ? Math.floor(timestamp) : Math.max(Math.floor(timestamp), T);
+        const e = T === undefined ? msOf(timestamp) : Math.max(msOf(timestamp), T);
         if (allowed) clock.set(clientId, e);
         const context = `${where}: ${via}(t=${timestamp}, cost=${cost}) with L=${L}, W=${W}`;
         if (cost > L) expect(allowed, `${context}: cost > limit is never allowed`).to.equal(false);
         if (typeof actual === 'boolean') return undefined;
-        expect(actual, context).to.include({ limit: L, windowSeconds: W, timestamp: e, source: 'store' });
+        expect(actual, context).to.include({ limit: L, windowSeconds: W, timestamp: e / 1000, source: 'store' });
         expect(Number.isInteger(actual.remaining) && actual.remaining >= 0 && actual.remaining <= L, `${context}: remaining in 0..L`).to.equal(true);
         if (actual.allowed) {
           expect(actual.retryAfter, context).to.equal(0);
           expect(actual.remaining, `${context}: an allowed request leaves at most L - cost`).to.be.at.most(L - cost);
-          expect(actual.resetAfter, `${context}: an allowed request is recorded, so used() falls later`).to.be.at.least(1);
+          expect(actual.resetAfter, `${context}: an allowed request is recorded, so used() falls later`).to.be.at.least(0.001);
         } else if (cost > L) {
           expect(actual.retryAfter, context).to.equal(Infinity);
         } else {
-          expect(Number.isInteger(actual.retryAfter) && actual.retryAfter >= 1, `${context}: retryAfter ${actual.retryAfter}`).to.equal(true);
+          const retryMs = actual.retryAfter * 1000;
+          expect(Math.abs(retryMs - Math.round(retryMs)) < 1e-6 && retryMs >= 1, `${context}: retryAfter ${actual.retryAfter} is whole ms`).to.equal(true);
           // Both aligned windows have passed after 2W seconds: the estimate is 0 then.
           expect(actual.retryAfter, `${context}: retryAfter within 2W`).to.be.at.most(2 * W);
         }
@@ -533,7 +569,7 @@ async function runCounterConsistencyScenario(label: string, scenario: Scenario, 
         const decision = await checked(timestamp, cost, step.via);
         if (decision !== undefined && step.probe) {
           await probeRetryAndReset(decision, cost, { check: async (t, c) => (await checked(t, c, 'check')) as Decision }, where);
-          cursor = Math.max(cursor, clock.get(clientId) ?? 0);
+          cursor = Math.max(cursor, (clock.get(clientId) ?? 0) / 1000);
         }
       }
     }
