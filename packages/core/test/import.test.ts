@@ -34,9 +34,9 @@ function runNode(args: string[]): Promise<string> {
   });
 }
 
-/** The same scenario in both module systems: limit 2 per 10 s, three requests at one second. */
+/** The same scenario in both module systems: limit 2 per 10 s (1 ms buckets), three requests at one second. */
 const SCENARIO = `
-  const limiter = new RateLimiter({ limit: 2, windowSeconds: 10 });
+  const limiter = new RateLimiter({ limit: 2, windowSeconds: 10, bucketMs: 1 });
   const allowed = [];
   for (let i = 0; i < 3; i++) allowed.push(await limiter.isAllowed('client', 1700000000));
   const decision = await limiter.check('client', { timestamp: 1700000005 });

@@ -42,12 +42,17 @@ const opArb: fc.Arbitrary<PolicyOp> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant('check' as const),
       client: fc.nat(CLIENTS.length - 1),
-      advance: fc.oneof(fc.constantFrom(0, 0, 1, 2, 3), fc.nat(12), fc.constantFrom(59, 60, 61, 3599, 3600, 3601, 86_400)),
-      late: fc.oneof(fc.constant(0), fc.constant(0), fc.nat(8)),
+      // Times in ms: within a bucket, across bucket and second boundaries, and whole windows.
+      advance: fc.oneof(
+        fc.constantFrom(0, 0, 1, 16, 17, 250, 999, 1000, 2000, 3000),
+        fc.nat(12_000),
+        fc.constantFrom(59_000, 59_999, 60_000, 61_000, 3_599_000, 3_600_000, 3_601_000, 86_400_000),
+      ),
+      late: fc.oneof(fc.constant(0), fc.constant(0), fc.nat(8000)),
       cost: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 6 })),
       extra: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 5 })),
       factor: fc.constantFrom(1, 1, 1, 0.5, 1.5),
-      release: fc.option(fc.record({ back: fc.nat(6), units: fc.integer({ min: 1, max: 4 }) }), { freq: 4 }),
+      release: fc.option(fc.record({ back: fc.nat(6000), units: fc.integer({ min: 1, max: 4 }) }), { freq: 4 }),
     }),
   },
   {
@@ -55,19 +60,21 @@ const opArb: fc.Arbitrary<PolicyOp> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant('settle' as const),
       client: fc.nat(CLIENTS.length - 1),
-      back: fc.nat(6),
+      back: fc.nat(6000),
       units: fc.integer({ min: -5, max: 8 }).filter((u) => u !== 0),
     }),
   },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('release' as const), client: fc.nat(CLIENTS.length - 1), back: fc.nat(6), units: fc.integer({ min: 1, max: 4 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('release' as const), client: fc.nat(CLIENTS.length - 1), back: fc.nat(6000), units: fc.integer({ min: 1, max: 4 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('config' as const), client: fc.nat(CLIENTS.length - 1), config: configArb }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('tier' as const), name: fc.constantFrom(...TIER_NAMES), policies: fc.option(policiesArb, { freq: 4 }) }) },
 );
 
 export const policyScenarioArb = fc.record({
   defaults: policiesArb,
+  /** The limiter's bucketMs: default buckets, exact to the ms, or a width that straddles seconds. */
+  bucketMs: fc.constantFrom(undefined, undefined, 1, 250),
   tiers: fc.record({ free: policiesArb, pro: policiesArb }),
-  start: fc.integer({ min: 0, max: 2_000_000_000 }),
+  start: fc.integer({ min: 0, max: 2_000_000_000 }).map((seconds) => seconds * 1000),
   ops: fc.array(opArb, { minLength: 1, maxLength: 40 }),
 });
 
@@ -91,9 +98,9 @@ function modelView(d: PolicyStoreDecision): ModelPolicyDecision {
  */
 export async function runPolicyScenario(scenario: PolicyScenario, salt: string, redis?: Store & PolicyStore): Promise<void> {
   const memory = new MemoryStore({ now: () => 0, sweepIntervalMs: 0 });
-  const model = new PolicyModel(scenario.defaults, { ...scenario.tiers });
+  const model = new PolicyModel(scenario.defaults, { ...scenario.tiers }, scenario.bucketMs);
   let tiers: TierTable = { ...scenario.tiers };
-  let defaults = makePolicyDefaults(scenario.defaults, tiers);
+  let defaults = makePolicyDefaults(scenario.defaults, tiers, scenario.bucketMs);
   let now = scenario.start;
   const log: string[] = [];
   try {
@@ -105,7 +112,7 @@ export async function runPolicyScenario(scenario: PolicyScenario, salt: string, 
         if (op.policies === null) delete tiers[op.name];
         else tiers[op.name] = op.policies;
         model.tiers = { ...tiers };
-        defaults = makePolicyDefaults(scenario.defaults, tiers);
+        defaults = makePolicyDefaults(scenario.defaults, tiers, scenario.bucketMs);
         continue;
       }
       const clientId = `${salt}${CLIENTS[op.client] as string}`;
@@ -133,6 +140,7 @@ export async function runPolicyScenario(scenario: PolicyScenario, salt: string, 
           cost: op.cost,
           defaults,
           algorithm: 'sliding-window',
+          bucketMs: scenario.bucketMs,
           extra: op.extra,
           release: op.release === null ? undefined : { at: Math.max(0, now - op.release.back), units: op.release.units },
           limitFactor: op.factor,

@@ -55,26 +55,28 @@ describe('several policies per client: RedisStore decides exactly as MemoryStore
         { limit: 2000, windowSeconds: 3600 },
       ],
       {},
+      1,
     );
     const base = { clientId: 'long-history', defaults, algorithm: 'sliding-window' as const, extra: 0, limitFactor: 1 };
-    let t = 1_000_000;
+    // 1 ms buckets: one pair per distinct ms, so the strings grow long. Times in ms.
+    let t = 1_000_000_000;
     let longest = 0;
     for (let i = 0; i < 1200; i++) {
-      t += i % 29 === 0 ? 30 : i % 2;
-      const late = i % 11 === 0 ? 5 : 0;
+      t += i % 29 === 0 ? 30_000 : (i % 2) * 700;
+      const late = i % 11 === 0 ? 5000 : 0;
       const cost = i % 97 === 0 ? 150 : 1 + (i % 3);
-      const release = i % 13 === 0 ? { at: t - 2, units: 2 } : undefined;
-      const request = { ...base, timestamp: t - late, cost, release };
+      const release = i % 13 === 0 ? { at: t - 2000, units: 2 } : undefined;
+      const request = { ...base, timestamp: t - late, cost, release, bucketMs: 1 };
       expect(await store.check(request), `request ${i}`).to.deep.equal(await memory.check(request));
       if (i % 7 === 0) {
-        const settle = { clientId: base.clientId, at: t - (i % 5), units: i % 2 === 0 ? 3 : -2, defaults, limitFactor: 1 };
+        const settle = { clientId: base.clientId, at: t - (i % 5) * 1000, units: i % 2 === 0 ? 3 : -2, defaults, limitFactor: 1 };
         await memory.settle(settle);
         await store.settle(settle);
       }
       longest = Math.max(longest, await client.strlen(`${prefix}{long-history}:pw2:3600`));
     }
     await memory.close();
-    expect(longest, 'the 1-hour string outgrew its first 512-byte read').to.be.greaterThan(24 + 512);
+    expect(longest, 'the 1-hour string outgrew its first 512-byte read').to.be.greaterThan(28 + 512);
   });
 
   it('two leasing instances on Redis never admit more than any policy allows in any window', async () => {
@@ -148,7 +150,7 @@ describe('several policies per client: RedisStore decides exactly as MemoryStore
   });
 
   it('shadow mode, reserve and settle, and per-client configs through RateLimiter on Redis', async () => {
-    const limiter = new RateLimiter({ policies: [{ limit: 10, windowSeconds: 60 }, { limit: 30, windowSeconds: 3600 }], store, timeoutMs: 5_000 });
+    const limiter = new RateLimiter({ policies: [{ limit: 10, windowSeconds: 60 }, { limit: 30, windowSeconds: 3600 }], store, timeoutMs: 5_000, bucketMs: 1 });
     try {
       const reservation = await limiter.reserve('llm', { estimate: 8, timestamp: 10_000 });
       expect(reservation.recorded).to.equal(true);

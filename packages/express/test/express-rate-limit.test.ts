@@ -46,8 +46,9 @@ for (const storeCase of storeCases()) {
       expect(response.text).to.equal('Too many requests, please try again later.');
       expect(response.headers['content-type']).to.match(/^text\/plain/);
       expect(decisions).to.have.length(2);
-      expect(response.headers['retry-after']).to.equal(String(decisions[1]?.retryAfter));
-      expect(decisions[1]?.retryAfter).to.be.within(58, 60);
+      // Headers carry the decision's ms-precise wait rounded up to whole seconds.
+      expect(response.headers['retry-after']).to.equal(String(Math.ceil(decisions[1]?.retryAfter as number)));
+      expect(decisions[1]?.retryAfter).to.be.within(58, 62);
     });
 
     it('per-key limits from keyGenerator, per-route limiters, and cost', async () => {
@@ -76,7 +77,8 @@ for (const storeCase of storeCases()) {
       const app = appWith(limited({ limit: 2, windowSeconds: 30, store: opened.store, limiterOptions: opened.limiterOptions, name: `${opened.prefix}-h` }));
       const first = await request(app).get('/');
       expect(first.headers['ratelimit-policy']).to.match(new RegExp(`^"${opened.prefix}-h"; q=2; w=30; pk=:[A-Za-z0-9+/=]+:$`));
-      expect(first.headers.ratelimit).to.equal(`"${opened.prefix}-h"; r=1; t=30`);
+      // W = 30 s: 500 ms buckets, so reset is 30.000 .. 30.499 s, rounded up.
+      expect(first.headers.ratelimit).to.match(new RegExp(`^"${opened.prefix}-h"; r=1; t=3[01]$`));
     });
   });
 }
@@ -85,18 +87,21 @@ describe('@slidegate/express behaviour', () => {
   it('sends each header mode with the decision values', async () => {
     const expected: Record<string, (h: Record<string, string>) => void> = {
       'draft-6': (h) => {
-        expect(h).to.include({ 'ratelimit-policy': '5;w=60', 'ratelimit-limit': '5', 'ratelimit-remaining': '4', 'ratelimit-reset': '60' });
+        // reset: the first unit's 1 s bucket counts 60.000 .. 60.999 s more, rounded up.
+        expect(h).to.include({ 'ratelimit-policy': '5;w=60', 'ratelimit-limit': '5', 'ratelimit-remaining': '4' });
+        expect(h['ratelimit-reset']).to.match(/^6[01]$/);
       },
       'draft-7': (h) => {
-        expect(h).to.include({ 'ratelimit-policy': '5;w=60', ratelimit: 'limit=5, remaining=4, reset=60' });
+        expect(h['ratelimit-policy']).to.equal('5;w=60');
+        expect(h.ratelimit).to.match(/^limit=5, remaining=4, reset=6[01]$/);
       },
       'draft-8': (h) => {
-        expect(h.ratelimit).to.equal('"5-in-1min"; r=4; t=60');
+        expect(h.ratelimit).to.match(/^"5-in-1min"; r=4; t=6[01]$/);
         expect(h['ratelimit-policy']).to.match(/^"5-in-1min"; q=5; w=60; pk=:[A-Za-z0-9+/=]+:$/);
       },
       legacy: (h) => {
         expect(h).to.include({ 'x-ratelimit-limit': '5', 'x-ratelimit-remaining': '4' });
-        expect(Number(h['x-ratelimit-reset']) - Date.now() / 1000).to.be.within(58, 61);
+        expect(Number(h['x-ratelimit-reset']) - Date.now() / 1000).to.be.within(58, 62);
         expect(h).to.not.have.property('ratelimit');
       },
       none: (h) => {
@@ -112,7 +117,8 @@ describe('@slidegate/express behaviour', () => {
   it('stacked limiters in draft-8 each append their own RateLimit entry', async () => {
     const app = appWith(limited({ limit: 5, windowSeconds: 60, name: 'burst' }), limited({ limit: 100, windowSeconds: 3600, name: 'hourly' }));
     const response = await request(app).get('/');
-    expect(response.headers.ratelimit).to.equal('"burst"; r=4; t=60, "hourly"; r=99; t=3600');
+    // 1 s buckets for the minute, 60 s buckets for the hour: each reset is up to a bucket more, rounded up.
+    expect(response.headers.ratelimit).to.match(/^"burst"; r=4; t=6[01], "hourly"; r=99; t=36[0-6]\d$/);
   });
 
   it('skip and the allow list let requests through uncounted and without headers', async () => {
@@ -210,7 +216,7 @@ describe('@slidegate/express behaviour', () => {
     expect(await statuses(custom, 1)).to.deep.equal([200]);
     const teapot = await request(custom).get('/');
     expect(teapot.status).to.equal(418);
-    expect(teapot.body.retry).to.equal(Number(teapot.headers['retry-after']));
+    expect(Math.ceil(teapot.body.retry as number)).to.equal(Number(teapot.headers['retry-after']));
   });
 
   it('a shared limiter spans routes; a throwing keyGenerator reaches the error handler', async () => {
@@ -246,7 +252,9 @@ describe('@slidegate/express behaviour', () => {
       (_req, res) => void res.send(res.locals.tick),
     );
     const response = await request(app).get('/');
-    expect([response.status, response.text, response.headers.ratelimit]).to.deep.equal([200, 'same tick', '"5-in-1min"; r=4; t=60']);
+    expect([response.status, response.text]).to.deep.equal([200, 'same tick']);
+    // The real clock: the first unit's 1 s bucket counts 60.000 .. 60.999 s more, rounded up.
+    expect(response.headers.ratelimit).to.match(/^"5-in-1min"; r=4; t=6[01]$/);
   });
 
   it('every callback may be async; a callback that throws or rejects reaches the error handler', async () => {
@@ -256,7 +264,8 @@ describe('@slidegate/express behaviour', () => {
       limited({
         limit: 3,
         windowSeconds: 60,
-        // A frozen clock: a second boundary crossed between two requests would otherwise move t= from 60 to 59.
+        // A frozen clock at a whole second: the first unit's 1 s bucket counts until 60.999 s later, so t=61
+        // (headers round up); a clock that moved would make it 60 or 61.
         limiterOptions: { now: () => 1_700_000_000 },
         skip: async (req) => req.get('x-internal') === 'yes',
         keyGenerator: async (req) => req.get('x-api-key') ?? 'anonymous',
@@ -272,7 +281,7 @@ describe('@slidegate/express behaviour', () => {
     app.use((error: Error, _req: Request, res: express.Response, _next: express.NextFunction) => void res.status(500).send(error.message));
     expect(await statuses(app, 1, '/', { 'x-api-key': 'k', 'x-units': '2' })).to.deep.equal([200]);
     const denied = await request(app).get('/').set({ 'x-api-key': 'k', 'x-units': '2' });
-    expect([denied.status, denied.body, denied.headers.ratelimit]).to.deep.equal([429, { limit: 3 }, '"3-in-1min"; r=1; t=60']);
+    expect([denied.status, denied.body, denied.headers.ratelimit]).to.deep.equal([429, { limit: 3 }, '"3-in-1min"; r=1; t=61']);
     expect(await statuses(app, 2, '/', { 'x-api-key': 'k', 'x-internal': 'yes', 'x-units': '2' })).to.deep.equal([200, 200]);
     expect(await statuses(app, 2, '/', { 'x-api-key': 'trusted', 'x-units': '5' })).to.deep.equal([200, 200]);
     for (const [path, message] of [['/sync-throw', 'sync'], ['/async-throw', 'async']]) {

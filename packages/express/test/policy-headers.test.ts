@@ -41,13 +41,14 @@ describe('rateLimit with several policies per client (policy mode)', () => {
       '"2-in-1sec"; q=2; w=1',
       '"3-in-1hr"; q=3; w=3600',
     ]);
-    expect(first.headers.ratelimit).to.equal('"2-in-1sec"; r=1; t=1, "3-in-1hr"; r=2; t=3600');
+    // Buckets of 17 ms (1 s) and 60 s (1 h): each reset is W up to a bucket more, rounded up.
+    expect(first.headers.ratelimit).to.match(/^"2-in-1sec"; r=1; t=[12], "3-in-1hr"; r=2; t=36[0-6]\d$/);
     await request(app).get('/').set('x-api-key', 'k1');
     // The per-second policy denies (the hour one would allow): it binds and comes first.
     const third = await request(app).get('/').set('x-api-key', 'k1');
     expect(third.status).to.equal(429);
-    expect(third.headers.ratelimit).to.equal('"2-in-1sec"; r=0; t=1, "3-in-1hr"; r=1; t=3600');
-    expect(third.headers['retry-after']).to.equal('1');
+    expect(third.headers.ratelimit).to.match(/^"2-in-1sec"; r=0; t=[12], "3-in-1hr"; r=1; t=36[0-6]\d$/);
+    expect(third.headers['retry-after']).to.match(/^[12]$/);
   });
 
   it('draft-7: RateLimit-Policy lists every policy; shadow mode reports but never blocks', async () => {
@@ -60,7 +61,7 @@ describe('rateLimit with several policies per client (policy mode)', () => {
     }
     expect(statuses).to.deep.equal([200, 200, 200, 200, 200, 200]);
     expect(last?.headers['ratelimit-policy']).to.equal('2;w=1, 3;w=3600');
-    expect(last?.headers.ratelimit).to.equal('limit=2, remaining=0, reset=1');
+    expect(last?.headers.ratelimit).to.match(/^limit=2, remaining=0, reset=[12]$/);
     expect(last?.headers['retry-after']).to.equal(undefined);
   });
 });

@@ -43,10 +43,11 @@ for (const storeCase of storeCases()) {
       // As @fastify/rate-limit answers: Fastify's own JSON error.
       expect(response.status).to.equal(429);
       expect(response.body).to.deep.equal({ statusCode: 429, error: 'Too Many Requests', message: 'Rate limit exceeded, retry in 1 minute' });
-      expect(response.headers['retry-after']).to.equal(String(decisions[1]?.retryAfter));
-      expect(decisions[1]?.retryAfter).to.be.within(58, 60);
+      // Headers carry the decision's ms-precise wait rounded up to whole seconds.
+      expect(response.headers['retry-after']).to.equal(String(Math.ceil(decisions[1]?.retryAfter as number)));
+      expect(decisions[1]?.retryAfter).to.be.within(58, 61);
       // t is 60, or less when the oldest request lies a second or two back on a slow machine.
-      expect(response.headers.ratelimit).to.match(new RegExp(`^"${opened.prefix}-a"; r=0; t=(58|59|60)$`));
+      expect(response.headers.ratelimit).to.match(new RegExp(`^"${opened.prefix}-a"; r=0; t=(58|59|60|61)$`));
     });
 
     it('per-route config.rateLimit (own limit and key space, or false), per-key limits and cost', async () => {
@@ -102,20 +103,20 @@ describe('@slidegate/fastify behaviour', () => {
 
   it('sends each header mode with the decision values', async () => {
     const headersOf = async (options: FastifyRateLimitOptions) => (await request((await appWith(options)).server).get('/')).headers;
-    expect(await headersOf({ limit: 5, windowSeconds: 60, headers: 'draft-6' })).to.include({
-      'ratelimit-policy': '5;w=60',
-      'ratelimit-limit': '5',
-      'ratelimit-remaining': '4',
-      'ratelimit-reset': '60',
-    });
-    expect(await headersOf({ limit: 5, windowSeconds: 60, headers: 'draft-7' })).to.include({ 'ratelimit-policy': '5;w=60', ratelimit: 'limit=5, remaining=4, reset=60' });
+    // reset: the first unit's 1 s bucket counts 60.000 .. 60.999 s more, rounded up.
+    const h6 = await headersOf({ limit: 5, windowSeconds: 60, headers: 'draft-6' });
+    expect(h6).to.include({ 'ratelimit-policy': '5;w=60', 'ratelimit-limit': '5', 'ratelimit-remaining': '4' });
+    expect(h6['ratelimit-reset']).to.match(/^6[01]$/);
+    const h7 = await headersOf({ limit: 5, windowSeconds: 60, headers: 'draft-7' });
+    expect(h7['ratelimit-policy']).to.equal('5;w=60');
+    expect(h7.ratelimit).to.match(/^limit=5, remaining=4, reset=6[01]$/);
     const h8 = await headersOf({ limit: 5, windowSeconds: 60 });
-    expect(h8.ratelimit).to.equal('"5-in-1min"; r=4; t=60');
+    expect(h8.ratelimit).to.match(/^"5-in-1min"; r=4; t=6[01]$/);
     expect(h8['ratelimit-policy']).to.match(/^"5-in-1min"; q=5; w=60; pk=:[A-Za-z0-9+/=]+:$/);
     const legacy = await headersOf({ limit: 5, windowSeconds: 60, headers: 'legacy' });
     expect(legacy).to.include({ 'x-ratelimit-limit': '5', 'x-ratelimit-remaining': '4' });
-    // As @fastify/rate-limit sends it: seconds until the reset.
-    expect(Number(legacy['x-ratelimit-reset'])).to.be.within(58, 60);
+    // As @fastify/rate-limit sends it: seconds until the reset (rounded up: 60 or 61 with 1 s buckets).
+    expect(Number(legacy['x-ratelimit-reset'])).to.be.within(58, 61);
     const none = await headersOf({ limit: 5, windowSeconds: 60, headers: 'none' });
     expect(Object.keys(none).filter((name) => name.includes('ratelimit'))).to.deep.equal([]);
   });
@@ -128,7 +129,8 @@ describe('@slidegate/fastify behaviour', () => {
     app.get('/', async () => 'ok');
     await app.listen({ port: 0, host: '127.0.0.1' });
     const { headers } = await request(app.server).get('/');
-    expect(headers.ratelimit).to.equal('"burst"; r=4; t=60, "hourly"; r=99; t=3600');
+    // 1 s buckets for the minute, 60 s buckets for the hour: each reset is up to a bucket more, rounded up.
+    expect(headers.ratelimit).to.match(/^"burst"; r=4; t=6[01], "hourly"; r=99; t=36[0-6]\d$/);
     expect(headers['ratelimit-policy']).to.match(/^"burst"; q=5; w=60; pk=:[A-Za-z0-9+/=]+:, "hourly"; q=100; w=3600; pk=:[A-Za-z0-9+/=]+:$/);
   });
 
@@ -221,14 +223,17 @@ describe('@slidegate/fastify behaviour', () => {
       app.get('/', (request, reply) => void reply.send(ticks.get(request)));
     });
     const response = await request(app.server).get('/');
-    expect([response.status, response.text, response.headers.ratelimit]).to.deep.equal([200, 'same tick', '"5-in-1min"; r=4; t=60']);
+    expect([response.status, response.text]).to.deep.equal([200, 'same tick']);
+    // The real clock: the first unit's 1 s bucket counts 60.000 .. 60.999 s more, rounded up.
+    expect(response.headers.ratelimit).to.match(/^"5-in-1min"; r=4; t=6[01]$/);
   });
 
   it('every callback may be async; a callback that throws or rejects is a 500', async () => {
     const app = await appWith({
       limit: 3,
       windowSeconds: 60,
-      // A frozen clock: a second boundary crossed between two requests would otherwise move t= from 60 to 59.
+      // A frozen clock at a whole second: the first unit's 1 s bucket counts until 60.999 s later, so t=61
+        // (headers round up); a clock that moved would make it 60 or 61.
       limiterOptions: { now: () => 1_700_000_000 },
       skip: async (request) => request.headers['x-internal'] === 'yes',
       keyGenerator: async (request) => String(request.headers['x-api-key'] ?? 'anonymous'),
@@ -239,7 +244,7 @@ describe('@slidegate/fastify behaviour', () => {
     });
     expect(await statuses(app, 1, '/', { 'x-api-key': 'k', 'x-units': '2' })).to.deep.equal([200]);
     const denied = await request(app.server).get('/').set({ 'x-api-key': 'k', 'x-units': '2' });
-    expect([denied.status, denied.body, denied.headers.ratelimit]).to.deep.equal([429, { limit: 3 }, '"3-in-1min"; r=1; t=60']);
+    expect([denied.status, denied.body, denied.headers.ratelimit]).to.deep.equal([429, { limit: 3 }, '"3-in-1min"; r=1; t=61']);
     expect(await statuses(app, 2, '/', { 'x-api-key': 'k', 'x-internal': 'yes', 'x-units': '2' })).to.deep.equal([200, 200]);
     expect(await statuses(app, 2, '/', { 'x-api-key': 'trusted', 'x-units': '5' })).to.deep.equal([200, 200]);
     const throwing: Array<[string, () => number | Promise<number>]> = [

@@ -46,9 +46,10 @@ export const DEFAULT_HEADERS_MODE: HeadersMode = 'draft-8';
 
 /**
  * The rate-limit headers for a decision, formatted exactly as express-rate-limit formats each mode.
- * Seconds come straight from the decision: `reset` is `resetAfter`, the window is `windowSeconds`
- * (the client's own window when it has one), and legacy `X-RateLimit-Reset` is the Unix time
- * `timestamp + resetAfter`.
+ * Seconds come from the decision, rounded up to whole seconds (headers carry integers; a client
+ * that waits the rounded time is never early): `reset` is `resetAfter`, the window is
+ * `windowSeconds` (the client's own window when it has one), and legacy `X-RateLimit-Reset` is the
+ * Unix time `timestamp + resetAfter`.
  */
 export function rateLimitHeaders(mode: HeadersMode, decision: Decision, key: string, policyName: string | undefined): HeaderLine[] {
   return headerLines(mode, decision, key, policyName === undefined ? undefined : policyNameText(policyName));
@@ -76,7 +77,7 @@ function headerLines(mode: HeadersMode, decision: Decision, key: string, policyN
       return [
         line('X-RateLimit-Limit', decimal(limit), false),
         line('X-RateLimit-Remaining', decimal(remaining), false),
-        line('X-RateLimit-Reset', decimal(decision.timestamp + resetAfter), false),
+        line('X-RateLimit-Reset', wholeSeconds(decision.timestamp + resetAfter), false),
       ];
     default:
       return [];
@@ -133,7 +134,7 @@ function draft8LimitItem(name: string, remaining: number, resetAfter: number): s
   // With nothing to trim, trim() returns the string flattened. Node checks every header value with a
   // regular expression, and V8 runs one on a string built by concatenation (not yet flat) through the
   // runtime: flattening first is cheaper (a value built and checked, in a loop: 142 ns, 89 ns with trim()).
-  return `"${name}"; r=${sfInteger(remaining)}; t=${decimal(resetAfter)}`.trim();
+  return `"${name}"; r=${sfInteger(remaining)}; t=${wholeSeconds(resetAfter)}`.trim();
 }
 
 /**
@@ -177,8 +178,8 @@ function dominates(a: PolicyStatus, b: PolicyStatus): boolean {
 /** draft-7 and draft-6: RateLimit-Policy (an item per policy), then the binding policy's limit, what is left and when it resets. */
 function draft7Or6Lines(mode: 'draft-7' | 'draft-6', policies: string, limit: number, remaining: number, resetAfter: number): HeaderLine[] {
   const policy = line('RateLimit-Policy', policies, false);
-  if (mode === 'draft-7') return [policy, line('RateLimit', `limit=${sfInteger(limit)}, remaining=${sfInteger(remaining)}, reset=${decimal(resetAfter)}`, false)];
-  return [policy, line('RateLimit-Limit', sfInteger(limit), false), line('RateLimit-Remaining', sfInteger(remaining), false), line('RateLimit-Reset', decimal(resetAfter), false)];
+  if (mode === 'draft-7') return [policy, line('RateLimit', `limit=${sfInteger(limit)}, remaining=${sfInteger(remaining)}, reset=${wholeSeconds(resetAfter)}`, false)];
+  return [policy, line('RateLimit-Limit', sfInteger(limit), false), line('RateLimit-Remaining', sfInteger(remaining), false), line('RateLimit-Reset', wholeSeconds(resetAfter), false)];
 }
 
 /**
@@ -188,7 +189,13 @@ function draft7Or6Lines(mode: 'draft-7' | 'draft-6', policies: string, limit: nu
  */
 export function retryAfterHeader(decision: Decision): HeaderLine | undefined {
   if (!Number.isFinite(decision.retryAfter)) return undefined;
-  return line('Retry-After', decimal(decision.retryAfter), false);
+  // At least 1: a denied request waits at least 1 ms, and 'Retry-After: 0' would invite a retry storm.
+  return line('Retry-After', decimal(Math.max(1, Math.ceil(decision.retryAfter))), false);
+}
+
+/** Seconds with ms precision (decisions) rounded up to the whole seconds headers carry. */
+function wholeSeconds(seconds: number): string {
+  return decimal(Math.ceil(seconds));
 }
 
 /** The names slidegate sends, each with its lower-case key. */
