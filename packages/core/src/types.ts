@@ -115,6 +115,13 @@ export interface StoreCheckRequest {
 export interface LeaseRelease {
   at: number;
   units: number;
+  /**
+   * The newest effective time (ms) the lease decided, when later than `at`: leased units are spent
+   * up to the end of their bucket, and the store moves the client's clock T up to it (never back),
+   * as if those requests had come to it. Only for `'sliding-window'` and `'sliding-log'` outside
+   * policy mode.
+   */
+  clock?: number | undefined;
 }
 
 /** A store's answer: a decision plus how many extra (leased) units it recorded. */

@@ -45,8 +45,13 @@ const stepArb = (clients: number, withUpdates: boolean): fc.Arbitrary<Step> => {
   const check = fc.record({
     kind: fc.constant('check' as const),
     client: fc.integer({ min: 0, max: clients - 1 }),
-    // Mostly the same second (where leases are spent), some forward jumps, some late requests.
-    dt: fc.oneof({ weight: 6, arbitrary: fc.constant(0) }, { weight: 3, arbitrary: fc.integer({ min: 1, max: 4 }) }, { weight: 2, arbitrary: fc.integer({ min: -6, max: -1 }) }),
+    // Ms: mostly the same time or bucket (where leases are spent), some forward jumps across buckets
+    // and seconds, some late requests.
+    dt: fc.oneof(
+      { weight: 6, arbitrary: fc.constant(0) },
+      { weight: 3, arbitrary: fc.constantFrom(1, 5, 16, 17, 500, 1000, 2000, 4000) },
+      { weight: 2, arbitrary: fc.constantFrom(-1, -17, -1000, -6000) },
+    ),
     cost: fc.oneof({ weight: 5, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.integer({ min: 2, max: 4 }) }),
     burst: fc.oneof({ weight: 3, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.integer({ min: 2, max: 30 }) }),
   });
@@ -68,9 +73,11 @@ const stepArb = (clients: number, withUpdates: boolean): fc.Arbitrary<Step> => {
 async function runSteps(algorithm: Algorithm, limit: number, windowSeconds: number, steps: Step[], withModel: boolean): Promise<{ lease: number; total: number }> {
   const clock = { ms: 5_000_000 };
   const pair = limiterPair(algorithm, limit, windowSeconds, clock);
-  const exact = algorithm === 'sliding-counter' ? undefined : new ExactWindowModel({ limit, windowSeconds });
+  // SPEC: 'sliding-log' decides as 'sliding-window' with 1 ms buckets.
+  const exact = algorithm === 'sliding-counter' ? undefined : new ExactWindowModel({ limit, windowSeconds }, algorithm === 'sliding-log' ? 1 : undefined);
   const counter = algorithm === 'sliding-counter' ? new SlidingCounterModel({ limit, windowSeconds }) : undefined;
-  const time = [START, START, START];
+  /** Each client's time in ms. */
+  const time = [START * 1000, START * 1000, START * 1000];
   let leaseDecisions = 0;
   let total = 0;
   try {
@@ -83,13 +90,14 @@ async function runSteps(algorithm: Algorithm, limit: number, windowSeconds: numb
         exact?.updateLimit(clientId, step.limit, step.windowSeconds);
         continue;
       }
-      const t = (time[step.client] as number) + step.dt;
-      if (step.dt > 0) time[step.client] = t;
+      const ms = (time[step.client] as number) + step.dt;
+      if (step.dt > 0) time[step.client] = ms;
+      const t = ms / 1000;
       const leased = await Promise.all(Array.from({ length: step.burst }, () => pair.leased.check(clientId, { timestamp: t, cost: step.cost })));
       for (const [j, got] of leased.entries()) {
         const where = `step ${i} request ${j}: ${JSON.stringify(step)} at ${t}`;
         const expected = await pair.plain.check(clientId, { timestamp: t, cost: step.cost });
-        expect(comparable(got), where).to.deep.equal(comparable(expected));
+        expect(comparable(got), `${where} ${JSON.stringify(comparable(got))} vs ${JSON.stringify(comparable(expected))}`).to.deep.equal(comparable(expected));
         expect(got.source, where).to.be.oneOf(['lease', 'store']);
         if (withModel && exact !== undefined) expect(comparable(got), `${where} (model)`).to.deep.equal(comparable(exact.check(clientId, t, step.cost) as Decision));
         if (withModel && counter !== undefined) expect(comparable(got), `${where} (model)`).to.deep.equal(comparable(counter.check(clientId, t, step.cost) as Decision));
@@ -145,9 +153,11 @@ describe('leases: single-instance equivalence with the no-lease limiter', functi
 
   it('a hot client crossing second and window boundaries: identical decisions, mostly from leases', async () => {
     const steps: Step[] = [];
-    for (let s = 0; s < 40; s++) steps.push({ kind: 'check', client: 0, dt: s === 0 ? 0 : 1, cost: 1, burst: 25 }, { kind: 'check', client: 0, dt: -3, cost: 1, burst: 5 });
+    for (let s = 0; s < 40; s++) steps.push({ kind: 'check', client: 0, dt: s === 0 ? 0 : 1000, cost: 1, burst: 25 }, { kind: 'check', client: 0, dt: -3000, cost: 1, burst: 5 });
     const counts = await runSteps('sliding-window', 200, 5, steps, true);
     expect(counts.total).to.equal(40 * 30);
-    expect(counts.lease).to.be.greaterThan(counts.total * 0.8);
+    // 72% here: with the default 84 ms buckets, the bucket that holds t - 5 s often still counts at t,
+    // so less of L is left to lease (a lease takes a share of what remains) than exact to the ms.
+    expect(counts.lease).to.be.greaterThan(counts.total * 0.7);
   });
 });

@@ -231,11 +231,14 @@ function makeDequeEngine(merge: boolean, fixedG: number | undefined): Engine<Cou
         granted,
       };
     },
-    release(d, at, units, windowSeconds) {
+    release(d, at, units, windowSeconds, clock) {
+      if (d.clock < 0) return;
       // The units sit in the bucket of `at` under the width they were recorded with, or (re-bucketed
       // since) in a later one: removing from this bucket is never more than they gave.
       const g = d.g;
-      if (d.clock >= 0 && Math.floor(at / g) >= firstCounted(d.clock, windowSeconds * 1000, g)) d.remove(Math.floor(at / g), units);
+      if (Math.floor(at / g) >= firstCounted(d.clock, windowSeconds * 1000, g)) d.remove(Math.floor(at / g), units);
+      // Requests the lease decided after `at` (in the same bucket) were allowed at times up to `clock`.
+      if (clock !== undefined && clock > d.clock) d.clock = clock;
     },
     changeWindow(d, oldWindowSeconds, _newWindowSeconds, g) {
       // Units that had left the old window at the client's clock never come back; the rest move to

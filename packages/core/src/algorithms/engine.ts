@@ -20,8 +20,8 @@ export interface EngineCheck {
 export interface Engine<S> {
   create(): S;
   check(state: S, request: EngineCheck): StoreDecision;
-  /** Removes `units` recorded at time `at` in ms (unspent lease units). */
-  release(state: S, at: number, units: number, windowSeconds: number): void;
+  /** Removes `units` recorded at time `at` in ms (unspent lease units); moves the clock up to `clock` (ms) when given. */
+  release(state: S, at: number, units: number, windowSeconds: number, clock?: number): void;
   /** Applies the window-change rule at the client's clock; `g` is the bucket width under the new window. */
   changeWindow(state: S, oldWindowSeconds: number, newWindowSeconds: number, g: number): void;
   /** The client's clock T in ms, or -1 when it has none. */

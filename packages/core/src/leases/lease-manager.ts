@@ -29,8 +29,10 @@ class LeaseEntry {
    * end would count for less time than its own window.
    */
   spendUntil = -1;
-  /** The newest effective time (ms) this lease decided: spends never run backwards. */
+  /** The newest effective time (ms) this instance decided for the client: its decisions never run backwards. */
   clock = -1;
+  /** The newest effective time (ms) the store is known to have as the client's clock T (its last grant). */
+  storeClock = -1;
   /** When (ms) the oldest counted bucket leaves the window, as the store said at grant. */
   resetAt = 0;
   /** Unspent leased units; only requests whose time is at most `spendUntil` may spend them. */
@@ -173,7 +175,11 @@ export class LeaseManager {
       if (entry.acquiring) continue;
       const idle = nowMs - entry.lastUsedMs >= idleMs || nowMs < entry.lastUsedMs;
       if (entry.units > 0 && (idle || this.#ageMs(entry, nowMs) >= retireAtMs)) this.#giveBack(clientId, entry, nowMs);
-      if (idle && entry.units === 0) this.#entries.delete(clientId);
+      if (idle && entry.units === 0) {
+        // The store learns the lease's clock before the entry that knew it goes.
+        this.#giveBack(clientId, entry, nowMs);
+        this.#entries.delete(clientId);
+      }
     }
     if (this.#entries.size === 0) this.#stopSweeping();
   }
@@ -211,8 +217,11 @@ export class LeaseManager {
     entry.spent = 0;
     const generation = entry.generation;
     const sentAtLogicalMs = this.#logicalMs;
+    // A request older than what a lease decided here is decided at that time, as the store would
+    // decide it had the lease's requests come to it (a client's clock never runs backwards).
+    const at = timestamp > entry.clock ? timestamp : entry.clock;
     const call = this.#store
-      .check({ clientId, timestamp, cost, defaults: this.#defaults, algorithm: this.#algorithm, bucketMs: this.#bucketMs, extra, release, limitFactor })
+      .check({ clientId, timestamp: at, cost, defaults: this.#defaults, algorithm: this.#algorithm, bucketMs: this.#bucketMs, extra, release, limitFactor })
       .then(
         (decision) => this.#granted(clientId, entry, decision, generation, nowMs, sentAtLogicalMs, timestamp, cost),
         (error: unknown) => {
@@ -254,6 +263,7 @@ export class LeaseManager {
     } else if (decision.allowed) {
       entry.at = at;
       entry.clock = at;
+      entry.storeClock = at;
       entry.spendUntil = this.#bucketEnd(decision, at);
       entry.resetAt = at + Math.round(decision.resetAfter * 1000);
       entry.units = granted;
@@ -317,15 +327,32 @@ export class LeaseManager {
 
   /** A plain store decision, outside the lease (no grant, no release). */
   #direct(clientId: string, timestamp: number, cost: number, limitFactor: number): Promise<Decision> {
-    return this.#store.check({ clientId, timestamp, cost, defaults: this.#defaults, algorithm: this.#algorithm, bucketMs: this.#bucketMs, extra: 0, limitFactor });
+    const clock = this.#entries.get(clientId)?.clock ?? -1;
+    return this.#store.check({
+      clientId,
+      timestamp: timestamp > clock ? timestamp : clock,
+      cost,
+      defaults: this.#defaults,
+      algorithm: this.#algorithm,
+      bucketMs: this.#bucketMs,
+      extra: 0,
+      limitFactor,
+    });
   }
 
-  /** Takes the lease's unspent units out of local reach, returning them as a release if that is still safe. */
+  /**
+   * Takes the lease's unspent units out of local reach, returning them as a release if that is
+   * still safe, with the lease's clock when the store does not know it yet (units 0 then: only the
+   * clock moves).
+   */
   #takeUnspent(entry: LeaseEntry, nowMs: number): LeaseRelease | undefined {
     const units = entry.units;
-    if (units === 0) return undefined;
     entry.units = 0;
-    return this.#ageMs(entry, nowMs) < LEASE_MAX_AGE_MS ? { at: entry.at, units } : undefined;
+    const releasable = units > 0 && this.#ageMs(entry, nowMs) < LEASE_MAX_AGE_MS;
+    const clock = entry.clock > entry.storeClock ? entry.clock : undefined;
+    if (clock !== undefined) entry.storeClock = clock;
+    if (!releasable && clock === undefined) return undefined;
+    return { at: entry.at, units: releasable ? units : 0, clock };
   }
 
   #giveBack(clientId: string, entry: LeaseEntry, nowMs: number): void {
@@ -369,17 +396,13 @@ export class LeaseManager {
     return entry.units >= cost && timestamp <= entry.spendUntil && this.#ageMs(entry, nowMs) < LEASE_SPEND_MS;
   }
 
-  /** The last ms of the bucket holding `at`, under every policy the decision names (each bucket follows its own window). */
+  /** The last ms of the bucket holding `at`: leased units may be spent up to it. */
   #bucketEnd(decision: StoreDecision, at: number): number {
-    // The counter has no buckets: its leased units are spent at their own time only.
-    if (this.#algorithm === 'sliding-counter') return at;
-    const policies = (decision as { policies?: readonly ClientLimit[] }).policies;
-    let end = Infinity;
-    for (const { windowSeconds } of policies ?? [decision]) {
-      const g = this.#algorithm === 'sliding-log' ? 1 : bucketWidth(windowSeconds, this.#bucketMs);
-      end = Math.min(end, (Math.floor(at / g) + 1) * g - 1);
-    }
-    return end;
+    // The counter has no buckets, and a store in policy mode takes no lease clock (LeaseRelease.clock):
+    // their leased units are spent at their own time only.
+    if (this.#algorithm !== 'sliding-window' || (decision as { policies?: unknown }).policies !== undefined) return at;
+    const g = bucketWidth(decision.windowSeconds, this.#bucketMs);
+    return (Math.floor(at / g) + 1) * g - 1;
   }
 
   #sweepIntervalMs(): number {

@@ -109,7 +109,7 @@ export class MemoryStore implements Store, PolicyStore {
       state.expiresAt = expiryAfter(now, limits.windowSeconds, g);
       clients.set(request.clientId, state);
     }
-    if (request.release !== undefined) engine.release(state, request.release.at, request.release.units, limits.windowSeconds);
+    if (request.release !== undefined) engine.release(state, request.release.at, request.release.units, limits.windowSeconds, request.release.clock);
     const decision = engine.check(state, {
       timestamp: request.timestamp ?? toMs(now),
       cost: request.cost,
@@ -130,7 +130,7 @@ export class MemoryStore implements Store, PolicyStore {
     const state = this.#clientsOf(algorithm).get(clientId);
     if (state !== undefined) {
       const limits = this.#limits.get(clientId) ?? defaults;
-      ENGINES[algorithm].release(state, release.at, release.units, limits.windowSeconds);
+      ENGINES[algorithm].release(state, release.at, release.units, limits.windowSeconds, release.clock);
     }
     return Promise.resolve();
   }

@@ -160,7 +160,10 @@ export class RedisStore implements Store, PolicyStore {
     // The script's ARGV (CHECK_ARGS in scripts.ts); trailing arguments at their usual value are left
     // out, since every argument costs both ends (encoding, parsing, a Lua string).
     const args: ScriptArg[] = [request.timestamp === undefined ? '' : request.timestamp, defaults.limit, defaults.windowSeconds, request.bucketMs ?? 0];
-    if (release !== undefined) args.push(request.cost, request.limitFactor, request.extra, release.at, release.units);
+    if (release !== undefined) {
+      args.push(request.cost, request.limitFactor, request.extra, release.at, release.units);
+      if (release.clock !== undefined) args.push(release.clock);
+    }
     else if (request.extra !== 0) args.push(request.cost, request.limitFactor, request.extra);
     else if (request.limitFactor !== 1) args.push(request.cost, request.limitFactor);
     else if (request.cost !== 1) args.push(request.cost);
@@ -174,6 +177,7 @@ export class RedisStore implements Store, PolicyStore {
     // so is bucketMs (units are released from the bucket width they were recorded with).
     const args = checkKeys(tag, algorithm);
     args.push(0, defaults.limit, defaults.windowSeconds, 0, 0, 1, 0, release.at, release.units);
+    if (release.clock !== undefined) args.push(release.clock);
     await this.#run(RELEASE_SCRIPTS[algorithm], args);
   }
 

@@ -40,6 +40,7 @@ local limitFactor = ARG(6)                  -- effective L = floor(L * factor); 
 local extra = tonumber(ARG(7) or 0)         -- lease: units to grant beyond cost, as far as they fit; absent: 0
 local releaseAt = ARG(8)                    -- lease release: effective time (ms) of the unspent units; absent: none
 local releaseUnits = tonumber(ARG(9) or 0)  -- lease release: unspent units to remove; absent: 0
+local releaseClock = ARG(10)                -- lease release: newest time (ms) the lease decided; the clock moves up to it; absent: none
 `;
 /**
  * Resolves the client's own limit (its config hash), else the defaults; then its bucket width g
@@ -195,6 +196,11 @@ if releaseAt and clock >= 0 then
       redis.call('SETRANGE', key, 0, pack('<dddI4', clock, total, storedG, noConfig and head + NO_CONFIG or head))
       redis.call('PEXPIRE', key, ttl)
     end
+  end
+  -- Requests the lease decided after the units' time (in the same bucket) were allowed up to releaseClock.
+  if releaseClock and tonumber(releaseClock) > clock then
+    clock = tonumber(releaseClock)
+    redis.call('SETRANGE', key, 0, pack('<dddI4', clock, total, storedG, noConfig and head + NO_CONFIG or head))
   end
 end
 `;
@@ -376,6 +382,11 @@ if releaseAt and clock >= 0 then
       redis.call('PEXPIRE', log, ttl)
       saveMeta()
     end
+  end
+  -- Requests the lease decided after the units' time were allowed up to releaseClock.
+  if releaseClock and tonumber(releaseClock) > clock then
+    clock = tonumber(releaseClock)
+    saveMeta()
   end
 end
 `;
