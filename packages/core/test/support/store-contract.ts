@@ -348,7 +348,8 @@ async function probeRetryAndReset(decision: Decision, cost: number, probe: Probe
     expect(decision.allowed, `${where}: resetAfter 0 means nothing is recorded, so the request was denied`).to.equal(false);
     expect(decision.remaining, `${where}: resetAfter 0 means nothing is used`).to.equal(L);
   } else {
-    expect(resetMs, `${where}: resetAfter is whole ms, at least 1`).to.be.at.least(1).and.to.be.closeTo(decision.resetAfter * 1000, 1e-6);
+    expect(resetMs, `${where}: resetAfter is whole ms, at least 1`).to.be.at.least(1);
+    expect(resetMs / 1000, `${where}: resetAfter is whole ms`).to.equal(decision.resetAfter);
     if (resetMs > 1) {
       const before = await probe.check(plusMs(e, resetMs - 1), readOnlyCost(L));
       expect(before.remaining, `${where}: used() has not fallen at e + resetAfter - 1 ms`).to.equal(decision.remaining);
@@ -363,7 +364,8 @@ async function probeRetryAndReset(decision: Decision, cost: number, probe: Probe
   }
   // retryAfter: the same request is denied at e + retryAfter - 1 ms and allowed at e + retryAfter.
   if (!decision.allowed && Number.isFinite(decision.retryAfter)) {
-    expect(retryMs, `${where}: retryAfter is whole ms, at least 1`).to.be.at.least(1).and.to.be.closeTo(decision.retryAfter * 1000, 1e-6);
+    expect(retryMs, `${where}: retryAfter is whole ms, at least 1`).to.be.at.least(1);
+    expect(retryMs / 1000, `${where}: retryAfter is whole ms`).to.equal(decision.retryAfter);
     if (retryMs > 1) {
       const early = await probe.check(plusMs(e, retryMs - 1), cost);
       expect(early.allowed, `${where}: denied at e + retryAfter - 1 ms = ${plusMs(e, retryMs - 1)}`).to.equal(false);
@@ -546,8 +548,8 @@ async function runCounterConsistencyScenario(label: string, scenario: Scenario, 
         } else if (cost > L) {
           expect(actual.retryAfter, context).to.equal(Infinity);
         } else {
-          const retryMs = actual.retryAfter * 1000;
-          expect(Math.abs(retryMs - Math.round(retryMs)) < 1e-6 && retryMs >= 1, `${context}: retryAfter ${actual.retryAfter} is whole ms`).to.equal(true);
+          const retryMs = Math.round(actual.retryAfter * 1000);
+          expect(retryMs / 1000 === actual.retryAfter && retryMs >= 1, `${context}: retryAfter ${actual.retryAfter} is whole ms, at least 1`).to.equal(true);
           // Both aligned windows have passed after 2W seconds: the estimate is 0 then.
           expect(actual.retryAfter, `${context}: retryAfter within 2W`).to.be.at.most(2 * W);
         }
