@@ -666,8 +666,8 @@ function asScript(body: string): string {
   return body
     .replace(/\bLOAD_WINDOW\(key\)/g, `redis.call('GETRANGE', key, '0', '${WINDOW_FIRST_READ - 1}')`)
     .replace(/\bSAVE_WINDOW\(key, (.*), ttl\)$/gm, "redis.call('SET', key, $1, 'PX', ttl)")
-    .replace(/\bKEY\((\d)\)/g, 'KEYS[$1]')
-    .replace(/\bARG\((\d)\)/g, 'ARGV[$1]')
+    .replace(/\bKEY\((\d+)\)/g, 'KEYS[$1]')
+    .replace(/\bARG\((\d+)\)/g, 'ARGV[$1]')
     .replace(/\bNUMBER\(/g, 'tonumber(');
 }
 
@@ -702,8 +702,8 @@ end`,
         `${indent}  carriedKey = nil\n` +
         `${indent}end`,
     )
-    .replace(/\bKEY\((\d)\)/g, 'batchKeys[k + $1]')
-    .replace(/\bARG\((\d)\)/g, (_match, n: string) => (Number(n) <= ALWAYS_SENT_ARGS ? `batchArgs[s + ${n}]` : `(argc >= ${n} and batchArgs[a + ${n}] or nil)`))
+    .replace(/\bKEY\((\d+)\)/g, 'batchKeys[k + $1]')
+    .replace(/\bARG\((\d+)\)/g, (_match, n: string) => (Number(n) <= ALWAYS_SENT_ARGS ? `batchArgs[s + ${n}]` : `(argc >= ${n} and batchArgs[a + ${n}] or nil)`))
     .replace(/\bNUMBER\(/g, 'cachedNumber(');
 }
 
