@@ -24,9 +24,9 @@ class LeaseEntry {
   /** Effective time (ms) at which the leased units were recorded in the shared window. */
   at = -1;
   /**
-   * The last ms of the bucket that holds `at` (in policy mode: the earliest such end over the
-   * policies). Only requests up to it may spend leased units: a unit spent later than its bucket's
-   * end would count for less time than its own window.
+   * The last ms at which leased units may be spent: the end of the bucket that holds `at` (a unit
+   * spent later would count for less time than its own window), and before the oldest counted
+   * bucket leaves the window (so `remaining` and `resetAfter` stay what the store would say).
    */
   spendUntil = -1;
   /** The newest effective time (ms) this instance decided for the client: its decisions never run backwards. */
@@ -264,8 +264,10 @@ export class LeaseManager {
       entry.at = at;
       entry.clock = at;
       entry.storeClock = at;
-      entry.spendUntil = this.#bucketEnd(decision, at);
       entry.resetAt = at + Math.round(decision.resetAfter * 1000);
+      // Until the oldest counted bucket leaves, the store's count stands still (but for other
+      // instances' requests): spends up to then report exactly what the store would.
+      entry.spendUntil = Math.min(this.#bucketEnd(decision, at), entry.resetAt - 1);
       entry.units = granted;
       entry.limit = decision.limit;
       entry.windowSeconds = decision.windowSeconds;
