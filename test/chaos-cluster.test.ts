@@ -70,7 +70,7 @@ async function migrateSlot(masterPorts: number[], slot: number, fromPort: number
 }
 
 function checkOf(clientId: string): Parameters<RedisStore['check']>[0] {
-  return { clientId, timestamp: Math.floor(Date.now() / 1000), cost: 1, defaults: { limit: LIMIT, windowSeconds: WINDOW }, algorithm: 'sliding-window', extra: 0, limitFactor: 1 };
+  return { clientId, timestamp: Date.now(), cost: 1, defaults: { limit: LIMIT, windowSeconds: WINDOW }, algorithm: 'sliding-window', bucketMs: undefined, extra: 0, limitFactor: 1 };
 }
 
 describe('chaos: Redis Cluster master killed and replica promoted, then a slot resharded, under load', function () {

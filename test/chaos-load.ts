@@ -270,10 +270,12 @@ export async function limitAfterRecovery(rig: Rig, clientId: string): Promise<un
 export async function recordedUnits(store: RedisStore, clientId: string, limit: number): Promise<number> {
   const d = await store.check({
     clientId,
-    timestamp: Math.floor(Date.now() / 1000),
+    // A store request takes whole ms.
+    timestamp: Date.now(),
     cost: 1,
     defaults: { limit: LIMIT, windowSeconds: WINDOW },
     algorithm: 'sliding-window',
+    bucketMs: undefined,
     extra: 0,
     limitFactor: 1,
   });

@@ -100,10 +100,11 @@ interface LimitTimeline {
 }
 
 /**
- * Checks every window (s - W, s] of every client against its limit. A window all of whose allowed
- * decisions were made before a change started is held to the old limit; one all of whose decisions
- * came more than the propagation time (1 s) after the change ended, to the new limit; any other
- * window overlaps the propagation and is held to the larger of the two.
+ * Checks every window (s - W, s] of every client against its limit, in real time at ms resolution
+ * (SPEC: the guarantee): every window ending at an allowed effective time, which covers the fullest
+ * ones. A window all of whose allowed decisions were made before a change started is held to the
+ * old limit; one all of whose decisions came more than the propagation time (1 s) after the change
+ * ended, to the new limit; any other window overlaps the propagation and is held to the larger of the two.
  */
 function checkInvariant(records: DecisionRecord[], limits: Map<string, LimitTimeline>, defaults: LimitTimeline): { windows: number; clients: number; fullest: Map<string, number> } {
   const byClient = new Map<string, DecisionRecord[]>();
@@ -117,16 +118,16 @@ function checkInvariant(records: DecisionRecord[], limits: Map<string, LimitTime
   const fullest = new Map<string, number>();
   for (const [clientId, allowed] of byClient) {
     const limit = limits.get(clientId) ?? defaults;
-    const W = limit.windowSeconds;
+    const W = limit.windowSeconds * 1000;
+    const ms = (r: DecisionRecord): number => Math.round(r[1] * 1000);
     allowed.sort((a, b) => a[1] - b[1]);
-    const first = (allowed[0] as DecisionRecord)[1];
-    const last = (allowed[allowed.length - 1] as DecisionRecord)[1];
     let from = 0;
     let to = 0;
-    for (let s = first; s <= last + W; s++) {
+    for (const end of new Set(allowed.map(ms))) {
+      const s = end;
       // allowed is sorted by timestamp: the window (s - W, s] is the slice [from, to).
-      while (to < allowed.length && (allowed[to] as DecisionRecord)[1] <= s) to++;
-      while (from < to && (allowed[from] as DecisionRecord)[1] <= s - W) from++;
+      while (to < allowed.length && ms(allowed[to] as DecisionRecord) <= s) to++;
+      while (from < to && ms(allowed[from] as DecisionRecord) <= s - W) from++;
       const inWindow = allowed.slice(from, to);
       if (inWindow.length === 0) continue;
       windows++;
@@ -141,7 +142,7 @@ function checkInvariant(records: DecisionRecord[], limits: Map<string, LimitTime
       fullest.set(clientId, Math.max(fullest.get(clientId) ?? 0, used / bound));
       if (used > bound) {
         const detail = inWindow.map((r) => `${r[1]}:${r[2]}:${r[4]}`).join(' ');
-        throw new Error(`over-admission: client ${clientId} window (${s - W}, ${s}] allowed ${used} > ${bound}: ${detail}`);
+        throw new Error(`over-admission: client ${clientId} window (${(s - W) / 1000}, ${s / 1000}] allowed ${used} > ${bound}: ${detail}`);
       }
     }
   }
@@ -293,12 +294,14 @@ describe('leases across 4 processes on one Redis', function () {
     const lost = L - 30 - first;
     expect(lost, 'units stranded in the dead process lease').to.be.greaterThan(0);
     expect(lost, 'at most one lease (maxUnits, share of L)').to.be.at.most(Math.ceil(L * 0.1));
-    // Until the victim's second leaves the window, nothing more fits.
-    const before = await w0!.send<{ records: DecisionRecord[] }>({ cmd: 'checks', clientId: 'k', timestamp: base + W - 1, count: 5 });
+    // Until the bucket holding `base` leaves the window, nothing more fits: W = 3 s counts in 50 ms
+    // buckets, and the one holding base (base .. base + 0.049) counts until base + W + 0.048.
+    const g = Math.ceil((W * 1000) / 60);
+    const before = await w0!.send<{ records: DecisionRecord[] }>({ cmd: 'checks', clientId: 'k', timestamp: base + (W * 1000 + g - 2) / 1000, count: 5 });
     all.push(...before.records);
     expect(allowed(before.records)).to.equal(0);
-    // At base + W everything recorded at `base` has left: the victim's 30 and its lost units come back, exactly.
-    const second = await wave(base + W, 150);
+    // One ms later everything recorded at `base` has left: the victim's 30 and its lost units come back, exactly.
+    const second = await wave(base + (W * 1000 + g - 1) / 1000, 150);
     expect(second).to.equal(30 + lost);
     expect(first + second).to.equal(L);
     checkInvariant(all, new Map(), { windowSeconds: W, initial: L });

@@ -91,7 +91,9 @@ async function run(plan: RunPlan): Promise<{ records: DecisionRecord[]; updates:
   while (Date.now() < plan.startMs) await sleep(Math.min(5, plan.startMs - Date.now()));
   const endMs = plan.startMs + plan.seconds * plan.stepMs;
   while (Date.now() < endMs && records.length < plan.maxDecisions) {
-    const v = plan.base + Math.floor((Date.now() - plan.startMs) / plan.stepMs);
+    // Virtual time to the ms: a virtual second lasts stepMs of real time.
+    const vMs = plan.base * 1000 + Math.floor(((Date.now() - plan.startMs) * 1000) / plan.stepMs);
+    const v = vMs / 1000;
     for (const u of pending) {
       if (u.done || v < plan.base + u.atSecond) continue;
       u.done = true;
@@ -103,8 +105,8 @@ async function run(plan: RunPlan): Promise<{ records: DecisionRecord[]; updates:
     for (const clientId of plan.hot) {
       const burst = 1 + Math.floor(rand() * 6);
       for (let i = 0; i < burst; i++) {
-        // Some requests arrive late (timestamps up to 4 s behind), some cost 2.
-        const timestamp = rand() < 0.15 ? v - 1 - Math.floor(rand() * 4) : v;
+        // Some requests arrive late (timestamps up to 4 s behind, to the ms), some cost 2.
+        const timestamp = rand() < 0.15 ? (vMs - 1 - Math.floor(rand() * 4000)) / 1000 : v;
         batch.push(check(clientId, timestamp, rand() < 0.1 ? 2 : 1, records));
       }
     }

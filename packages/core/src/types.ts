@@ -83,9 +83,9 @@ export interface StoreCheckRequest {
   timestamp: number | undefined;
   /**
    * The limiter's `bucketMs` option: the client's bucket width is min(bucketMs, W_ms) for the window
-   * W that applies to it; `undefined` for the default ceil(W_ms / 60).
+   * W that applies to it; `undefined` (or absent) for the default ceil(W_ms / 60).
    */
-  bucketMs: number | undefined;
+  bucketMs?: number | undefined;
   /** Units that must all be granted for the request to be allowed. */
   cost: number;
   /** The limiter's default limit, used when the client has none of its own. */
@@ -138,7 +138,7 @@ export interface StoreSetLimitRequest {
   defaults: ClientLimit;
   algorithm: Algorithm;
   /** The limiter's `bucketMs` option (see `StoreCheckRequest.bucketMs`): kept units move to buckets of the new width. */
-  bucketMs: number | undefined;
+  bucketMs?: number | undefined;
 }
 
 /**

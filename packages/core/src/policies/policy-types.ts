@@ -74,7 +74,7 @@ export interface PolicyDefaults extends ClientLimit {
   /** `policies` serialized for Redis ARGV ('L:W,L:W'). */
   policyArg: string;
   /** The limiter's `bucketMs` option, for calls that carry no check request (release, settle). */
-  bucketMs: number | undefined;
+  bucketMs?: number | undefined;
 }
 
 /** A reserved estimate, from `RateLimiter.reserve`; give it to `settle` once the true cost is known. */

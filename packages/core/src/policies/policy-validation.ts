@@ -81,7 +81,7 @@ export function serializeTiers(tiers: TierTable): string {
     .join(';');
 }
 
-export function makePolicyDefaults(policies: readonly ClientLimit[], tiers: TierTable, bucketMs: number | undefined): PolicyDefaults {
+export function makePolicyDefaults(policies: readonly ClientLimit[], tiers: TierTable, bucketMs?: number): PolicyDefaults {
   const first = policies[0] as ClientLimit;
   return {
     limit: first.limit,
