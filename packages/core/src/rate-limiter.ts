@@ -1,4 +1,5 @@
 import { ClosedError } from './errors';
+import { toMs } from './time';
 import { defaultNow, parseOptions, type ParsedOptions } from './options';
 import type { ResilientStore } from './faults/resilient-store';
 import { wrapStore } from './faults/wrap-store';
@@ -179,7 +180,8 @@ export class RateLimiter {
       return Promise.reject(error);
     }
     const limitFactor = this.#adaptive === undefined ? 1 : this.#adaptive.factor;
-    const request = { clientId, timestamp, cost: PEEK_COST, defaults: this.#defaults, algorithm: this.#options.algorithm, extra: 0, limitFactor };
+    const { algorithm, bucketMs } = this.#options;
+    const request = { clientId, timestamp, cost: PEEK_COST, defaults: this.#defaults, algorithm, bucketMs, extra: 0, limitFactor };
     const decision = this.#options.store.check(request);
     return this.#relabel === undefined ? decision : decision.then(this.#relabel);
   }
@@ -199,8 +201,9 @@ export class RateLimiter {
     }
     if (this.#closed) throw new ClosedError();
     if (!recorded(decision)) return;
-    // A lease decision's units were recorded at the lease's time, which is the decision's effective time.
-    await this.#options.store.release(clientId, this.#options.algorithm, { at: decision.timestamp, units: cost }, this.#defaults);
+    // A lease decision's units were recorded in the bucket of the lease's time, which holds the
+    // decision's effective time too. Decisions carry seconds (ms precision); stores take ms.
+    await this.#options.store.release(clientId, this.#options.algorithm, { at: toMs(decision.timestamp), units: cost }, this.#defaults);
   }
 
   /**
