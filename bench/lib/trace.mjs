@@ -44,6 +44,19 @@ export const SCENARIOS = {
     return out;
   },
   /**
+   * One client: L requests in the last 3 ms before every multiple of W and L in the first 3 ms after
+   * it (a request at 0 first, as in boundary-bursts). 2L within 6 ms: a limiter that counts in whole
+   * seconds (or whole windows) admits both bursts; an exact one admits L per W of real time.
+   */
+  'ms-boundary': ({ L, W, windows }) => {
+    const out = [{ t: 0, client: 'c0' }];
+    for (let k = 1; k <= windows; k++) {
+      burst(L, k * W * 1000 - 3, k * W * 1000, out, 'c0');
+      burst(L, k * W * 1000, k * W * 1000 + 3, out, 'c0');
+    }
+    return out;
+  },
+  /**
    * One client offering twice its limit, as Poisson arrivals, for `windows` windows. `rateL` (default L) sets
    * the offered rate to 2 * rateL / W, for several instances that each offer 2L.
    */

@@ -20,6 +20,7 @@ const BASE_MS = BASE_EPOCH_SECONDS * 1000;
 /** In-process subjects: decide(event) resolves to allowed or not. Peers read the (fake) wall clock. */
 const MEMORY_SUBJECTS = {
   "slidegate 'sliding-window'": (p, clock) => slidegateMemory('sliding-window', p, clock),
+  "slidegate 'sliding-window', bucketMs 1": (p, clock) => slidegateMemory('sliding-window', p, clock, 1),
   "slidegate 'sliding-log'": (p, clock) => slidegateMemory('sliding-log', p, clock),
   "slidegate 'sliding-counter'": (p, clock) => slidegateMemory('sliding-counter', p, clock),
   'express-rate-limit MemoryStore': ({ L, W }) => {
@@ -51,10 +52,10 @@ const MEMORY_SUBJECTS = {
   },
 };
 
-function slidegateMemory(algorithm, { L, W }, clock) {
+function slidegateMemory(algorithm, { L, W }, clock, bucketMs) {
   const now = () => clock.now() / 1000;
   const store = new core.MemoryStore({ now, sweepIntervalMs: 0 });
-  const limiter = new core.RateLimiter({ limit: L, windowSeconds: W, algorithm, store, now });
+  const limiter = new core.RateLimiter({ limit: L, windowSeconds: W, algorithm, store, now, ...(bucketMs === undefined ? {} : { bucketMs }) });
   return {
     decide: (e) => limiter.check(e.client, { timestamp: (BASE_MS + e.t) / 1000 }).then((d) => d.allowed),
     close: async () => {

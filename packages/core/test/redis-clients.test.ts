@@ -72,9 +72,9 @@ describe('RedisStore on every supported Redis client', function () {
       if (kind.name !== 'ioredis 5') {
         describeStoreContract(
           `RedisStore (${kind.name})`,
-          async ({ limit, windowSeconds, algorithm, now }) => {
+          async ({ limit, windowSeconds, algorithm, bucketMs, now }) => {
             const store = new RedisStore({ client: await connection(), prefix });
-            const limiter = new RateLimiter({ limit, windowSeconds, algorithm, store, now, timeoutMs: 10_000 });
+            const limiter = new RateLimiter({ limit, windowSeconds, algorithm, bucketMs, store, now, timeoutMs: 10_000 });
             return {
               limiter,
               cleanup: async () => {
