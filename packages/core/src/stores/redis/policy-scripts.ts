@@ -1,5 +1,4 @@
-import { DEFAULT_BUCKETS_PER_WINDOW } from '../../time';
-import { rebucketLua, WINDOW_HEADER_BYTES, WINDOW_PAIR_BYTES } from './scripts';
+import { bucketWidthLua, rebucketLua, requestTimeLua, WINDOW_HEADER_BYTES, WINDOW_PAIR_BYTES } from './scripts';
 
 /**
  * The Lua scripts of RedisStore's policy mode (several policies per client, tiers, settle). They
@@ -77,21 +76,15 @@ if limitFactor ~= 1 then
   for _, p in ipairs(policies) do p[1] = math.floor(p[1] * limitFactor) end
 end
 local function bucketOf(w)
-  local wms = w * 1000
-  if bucketArg == 0 then return math.ceil(wms / ${DEFAULT_BUCKETS_PER_WINDOW}) elseif bucketArg < wms then return bucketArg end
-  return wms
+  local wms, g = w * 1000, nil
+  ${bucketWidthLua('g', 'wms')}
+  return g
 end
 for _, p in ipairs(policies) do p[3] = bucketOf(p[2]) end
 local n = #policies
 local ttl = policies[n][2] * 1000 + policies[n][3]
 local shadow = cfg[3] == '1'
-local t
-if argTimestamp == '' then
-  local now = redis.call('TIME')
-  t = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-else
-  t = tonumber(argTimestamp)
-end
+${requestTimeLua('tonumber')}
 `;
 
 /** One packed count string (scripts.ts 'sliding-window' layout) as a Lua table, with chunked reads. */

@@ -23,6 +23,25 @@ import { DEFAULT_BUCKETS_PER_WINDOW } from '../../time';
  *   run, tonumber() of arguments that are absent or unused, and table replies.
  */
 
+/**
+ * Lua that sets `target` to the bucket width g for a window of `windowMs` ms and the limiter's
+ * `bucketArg` (0: the default), as time.ts bucketWidth does.
+ */
+export function bucketWidthLua(target: string, windowMs: string): string {
+  return `if bucketArg == 0 then ${target} = math.ceil(${windowMs} / ${DEFAULT_BUCKETS_PER_WINDOW}) elseif bucketArg < ${windowMs} then ${target} = bucketArg else ${target} = ${windowMs} end`;
+}
+
+/** Lua that sets `t`: the request's time in ms from `argTimestamp`, or Redis TIME in ms when it is ''. */
+export function requestTimeLua(toNumber: string): string {
+  return `local t
+if argTimestamp == '' then
+  local now = redis.call('TIME')
+  t = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+else
+  t = ${toNumber}(argTimestamp)
+end`;
+}
+
 /** Size in bytes of a check script's reply (see REPLY). */
 export const CHECK_REPLY_BYTES = 57;
 
@@ -62,15 +81,9 @@ if noConfig then L, W = NUMBER(defaultLimit), NUMBER(defaultWindow) end
 if limitFactor and limitFactor ~= '1' then L = math.floor(L * tonumber(limitFactor)) end
 local Wms = W * 1000
 local g
-if bucketArg == 0 then g = math.ceil(Wms / ${DEFAULT_BUCKETS_PER_WINDOW}) elseif bucketArg < Wms then g = bucketArg else g = Wms end
+${bucketWidthLua('g', 'Wms')}
 local ttl = Wms + g
-local t
-if argTimestamp == '' then
-  local now = redis.call('TIME')
-  t = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-else
-  t = NUMBER(argTimestamp)
-end
+${requestTimeLua('NUMBER')}
 `;
 
 /** The reply of every check script (see the conventions above). */
@@ -597,7 +610,7 @@ local oldWindow = tonumber(redis.call('HGET', KEYS[1], 'W') or ARGV[4])
 local newWms, oldWms = newWindow * 1000, oldWindow * 1000
 local bucketArg = tonumber(ARGV[7])
 local newG
-if bucketArg == 0 then newG = math.ceil(newWms / ${DEFAULT_BUCKETS_PER_WINDOW}) elseif bucketArg < newWms then newG = bucketArg else newG = newWms end
+${bucketWidthLua('newG', 'newWms')}
 local ttl = newWms + newG
 local HEADER, NO_CONFIG = ${WINDOW_HEADER_BYTES}, ${WINDOW_NO_CONFIG}
 local function fmt(n) return string.format('%.0f', n) end
