@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { CountDeque } from '../src/algorithms/count-deque';
+import { CountDeque, slidingWindowEngine } from '../src/algorithms/count-deque';
 
 describe('CountDeque: each client owns its records', () => {
   it('an insert into one empty deque leaves every other deque empty (regression: a shared empty buffer leaked settles across clients)', () => {
@@ -100,3 +100,22 @@ function records(d: CountDeque): number[] {
   d.forEachRecord((second, units) => pairs.push(second, units));
   return pairs;
 }
+
+describe('CountDeque: memory is O(1) a client, whatever W and L', () => {
+  it('a client active in 20,000 distinct seconds of a one-day window keeps at most ceil(W / g) + 1 = 61 records', () => {
+    const d = slidingWindowEngine.create();
+    const W = 86_400;
+    const g = Math.ceil((W * 1000) / 60);
+    let most = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const timestamp = 1_700_000_000_000 + i * 4_321; // every 4.3 s: 20,000 distinct seconds over a day
+      slidingWindowEngine.check(d, { timestamp, cost: 1, limit: 1_000_000, windowSeconds: W, g, extra: 0 });
+      const live = d.buf === undefined ? 1 : (d.buf.length - d.head) / 2;
+      most = Math.max(most, live);
+      // The dead front is dropped once it is as long as the live part (and at least 32 records).
+      if (d.buf !== undefined) expect(d.buf.length / 2, `array at request ${i}`).to.be.at.most(2 * 61 + 32);
+    }
+    expect(most).to.be.at.most(Math.ceil((W * 1000) / g) + 1);
+    expect(most).to.be.at.least(59);
+  });
+});

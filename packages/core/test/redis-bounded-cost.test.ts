@@ -71,6 +71,33 @@ describe('RedisStore: script time is bounded whatever the cost (2^53 - 1 units)'
     }
   }
 
+  it('memory: a client active in 20,000 distinct seconds of a one-day window keeps at most ceil(W / g) + 1 = 61 buckets in Redis', async () => {
+    const prefix = 'bounded:memory:';
+    const store = new RedisStore({ client, prefix });
+    const limiter = new RateLimiter({ limit: 1_000_000, windowSeconds: 86_400, store, timeoutMs: 10_000 });
+    const key = `${prefix}{busy}:sw2`;
+    let longest = 0;
+    try {
+      for (let batch = 0; batch < 100; batch++) {
+        // Every 4.3 s of request time: 20,000 distinct seconds over a day, 200 checks in flight at a time.
+        const decisions = await Promise.all(
+          Array.from({ length: 200 }, (_, i) => limiter.check('busy', { timestamp: 1_700_000_000 + ((batch * 200 + i) * 4_321) / 1000 })),
+        );
+        expect(decisions.every((d) => d.allowed && d.source === 'store')).to.equal(true);
+        longest = Math.max(longest, await client.strlen(key));
+      }
+      // A 28-byte header and 16 bytes a bucket; a dead front is kept only while it is shorter than the live part.
+      expect(longest, 'longest value').to.be.at.most(28 + 2 * 61 * 16 + 16);
+      const live = (await client.strlen(key)) - 28;
+      expect(live / 16, 'buckets in the value at the end').to.be.at.most(2 * 61);
+      const usage = Number(await client.call('MEMORY', 'USAGE', key));
+      expect(usage, 'MEMORY USAGE of the busy client (bytes)').to.be.below(2_200);
+    } finally {
+      await limiter.close();
+      await store.close();
+    }
+  });
+
   it('policy mode: a check and a settle of 2^53 - 1 units (charge and refund) at any limit', async () => {
     const store = new RedisStore({ client, prefix: 'bounded:policies:' });
     const limiter = new RateLimiter({
