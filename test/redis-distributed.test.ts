@@ -50,16 +50,21 @@ function runWorker(job: Record<string, unknown>): Promise<WorkerResult> {
   });
 }
 
-/** The largest total cost of allowed requests in any window (s - W, s] of one client. */
+/**
+ * The largest total cost of allowed requests in any window (s - W, s] of one client, in real time at
+ * ms resolution (decisions carry seconds with ms precision; compared as whole ms, so no float
+ * subtraction moves a request in or out of a window).
+ */
 function heaviestWindow(records: Allowed[], windowSeconds: number): number {
+  const ms = (r: Allowed): number => Math.round(r[1] * 1000);
   const sorted = [...records].sort((a, b) => a[1] - b[1]);
   let heaviest = 0;
   let sum = 0;
   let start = 0;
   for (let end = 0; end < sorted.length; end++) {
-    const s = (sorted[end] as Allowed)[1];
+    const s = ms(sorted[end] as Allowed);
     sum += (sorted[end] as Allowed)[2];
-    while ((sorted[start] as Allowed)[1] <= s - windowSeconds) sum -= (sorted[start++] as Allowed)[2];
+    while (ms(sorted[start] as Allowed) <= s - windowSeconds * 1000) sum -= (sorted[start++] as Allowed)[2];
     heaviest = Math.max(heaviest, sum);
   }
   return heaviest;
