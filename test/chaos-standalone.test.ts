@@ -134,11 +134,12 @@ describe('chaos: standalone Redis killed, frozen, or absent (real redis-server, 
     server = await startRedis({ port });
     const recoveredAt = Date.now();
     expect(await storeDecisionAfter(rig, recoveredAt)).to.equal(true);
+    const vipLimitSetAt = Date.now();
     await rig.limiter.updateLimit('vip', VIP_LIMIT, WINDOW);
     await sleep(300);
     await rig.load.stop();
     // vip had no limit of its own during the outage (it could not be stored): the defaults applied.
-    expectFaultInvariants(rig, unhandled, recoveredAt, LIMIT);
+    expectFaultInvariants(rig, unhandled, recoveredAt, LIMIT, vipLimitSetAt);
     expect(await limitAfterRecovery(rig, 'vip')).to.deep.equal({ limit: VIP_LIMIT, windowSeconds: WINDOW });
   });
 });
