@@ -17,7 +17,7 @@ import {
   checkWindowSeconds,
   describe,
 } from './validate';
-import { typeError } from './errors';
+import { rangeError, typeError } from './errors';
 
 /** `RateLimiterOptions` with every default filled in and every value validated. */
 export interface ParsedOptions {
@@ -40,13 +40,20 @@ export interface ParsedOptions {
   adaptive: ParsedAdaptiveOptions | undefined;
   /** Several policies per client, tiers, shadow mode (policies/policy-options.ts). */
   policy: ParsedPolicyOptions;
+  /** How far (seconds) a check's timestamp may lie ahead of `now()`; Infinity: no bound. */
+  maxClockSkewSeconds: number;
 }
 
-const KNOWN_OPTIONS = ['limit', 'windowSeconds', 'store', 'algorithm', 'bucketMs', 'now', 'lease', 'metrics', 'adaptive', 'policies', 'tiers', 'shadow', ...FAULT_OPTION_KEYS] as const;
+const KNOWN_OPTIONS = ['limit', 'windowSeconds', 'store', 'algorithm', 'bucketMs', 'now', 'lease', 'metrics', 'adaptive', 'policies', 'tiers', 'shadow', 'maxClockSkewSeconds', ...FAULT_OPTION_KEYS] as const;
 const STORE_METHODS = ['check', 'release', 'getLimit', 'setLimit', 'onLimitChange', 'close'] as const;
 
 export const DEFAULT_ALGORITHM: Algorithm = 'sliding-window';
 export const defaultNow = (): number => Date.now() / 1000;
+/**
+ * Five minutes: far beyond the drift of hosts kept by NTP and the delay of a queued request, and
+ * still about a million times less than the error of passing `Date.now()` (milliseconds) as seconds.
+ */
+export const DEFAULT_MAX_CLOCK_SKEW_SECONDS = 300;
 
 /** Validates once, fills defaults with `??` (so 0 stays legal), and never mutates the caller's object. */
 export function parseOptions(options: RateLimiterOptions | PolicyRateLimiterOptions): ParsedOptions {
@@ -80,7 +87,15 @@ export function parseOptions(options: RateLimiterOptions | PolicyRateLimiterOpti
   const lease = parseLeaseOptions(o.lease);
   if (lease !== undefined) checkLeaseStore(store);
   if (policy.policies !== undefined) checkPolicyMode(store, algorithm);
-  return { limit, windowSeconds, store, ownsStore, algorithm, bucketMs, now, faults, lease, metrics, adaptive, policy };
+  const maxClockSkewSeconds = checkClockSkew(o.maxClockSkewSeconds ?? DEFAULT_MAX_CLOCK_SKEW_SECONDS);
+  return { limit, windowSeconds, store, ownsStore, algorithm, bucketMs, now, faults, lease, metrics, adaptive, policy, maxClockSkewSeconds };
+}
+
+function checkClockSkew(value: unknown): number {
+  const message = `slidegate: RateLimiter options.maxClockSkewSeconds must be a number of seconds >= 0 (Infinity: no bound); got ${describe(value)}`;
+  if (typeof value !== 'number') throw typeError(ErrorCodes.INVALID_OPTION, message);
+  if (Number.isNaN(value) || value < 0) throw rangeError(ErrorCodes.INVALID_OPTION, message);
+  return value;
 }
 
 function checkStore(store: unknown): Store {

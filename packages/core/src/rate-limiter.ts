@@ -8,8 +8,8 @@ import { AdaptiveLimit } from './adaptive/adaptive-limit';
 import { attachMetrics } from './metrics/attach-metrics';
 import type { LimiterMetrics } from './metrics/limiter-metrics';
 import type { CheckOptions, ClientLimit, Decision, RateLimiterOptions, Store } from './types';
-import { checkClientId, checkCost, checkLimit, checkTimestamp, checkWindowSeconds, checkPlainObject } from './validate';
-import { ErrorCodes, typeError } from './errors';
+import { checkClientId, checkCost, checkKnownKeys, checkLimit, checkTimestamp, checkWindowSeconds, checkPlainObject, describe } from './validate';
+import { ErrorCodes, rangeError, typeError } from './errors';
 import { asPolicyDecision, checkActualCost, checkReservation, PolicyMode, type ClientPolicies } from './policies/policy-mode';
 import { shadowDecision, type PolicyDecision, type PolicyRateLimiterOptions, type PolicyStore, type Reservation, type ReserveOptions, type TierTable } from './policies/policy-types';
 
@@ -21,6 +21,9 @@ function recorded(decision: Decision): boolean {
   if (!decision.allowed || decision.source === 'fallback') return false;
   return decision.shadow !== true || decision.wouldAllow === true;
 }
+
+/** The options `check()` knows; any other name is refused, so a typo (`cots`) is never a silent default. */
+const CHECK_OPTION_KEYS: readonly (keyof CheckOptions)[] = ['timestamp', 'cost'];
 
 /** A store that decides in-process (MemoryStore): `checkSync` is there. */
 type SyncStore = Store & Required<Pick<Store, 'checkSync'>>;
@@ -127,8 +130,9 @@ export class RateLimiter {
     try {
       checkClientId(clientId);
       if (options !== undefined) {
-        checkPlainObject(options, 'check options', ErrorCodes.INVALID_ARGUMENT);
-        if (options.timestamp !== undefined) timestamp = checkTimestamp(options.timestamp, 'check options.timestamp');
+        const o = checkPlainObject(options, 'check options', ErrorCodes.INVALID_ARGUMENT);
+        checkKnownKeys(o, CHECK_OPTION_KEYS, 'check options', ErrorCodes.INVALID_ARGUMENT);
+        if (options.timestamp !== undefined) timestamp = this.#checkSkew(checkTimestamp(options.timestamp, 'check options.timestamp'), options.timestamp);
         if (options.cost !== undefined) cost = checkCost(options.cost, 'check options.cost');
       }
       if (this.#closed) throw new ClosedError();
@@ -294,7 +298,7 @@ export class RateLimiter {
    */
   async reserve(clientId: string, options: ReserveOptions): Promise<Reservation> {
     const mode = this.#policyMode('reserve');
-    checkPlainObject(options, 'reserve options', ErrorCodes.INVALID_ARGUMENT);
+    checkKnownKeys(checkPlainObject(options, 'reserve options', ErrorCodes.INVALID_ARGUMENT), ['estimate', 'timestamp'], 'reserve options', ErrorCodes.INVALID_ARGUMENT);
     const { estimate, timestamp } = options;
     checkCost(estimate, 'reserve options.estimate');
     const decision = asPolicyDecision(await this.check(clientId, timestamp === undefined ? { cost: estimate } : { cost: estimate, timestamp }));
@@ -339,6 +343,23 @@ export class RateLimiter {
       // Last, so the units the leases gave back on the way out are counted too.
       this.#detachMetrics?.();
     }
+  }
+
+  /**
+   * Refuses a timestamp further ahead of the limiter's clock than `maxClockSkewSeconds`: recorded,
+   * it would move the client's clock forward and deny the client until real time caught up.
+   */
+  #checkSkew(timestamp: number, given: number): number {
+    const bound = this.#options.maxClockSkewSeconds;
+    if (bound === Infinity) return timestamp;
+    const now = this.#options.now();
+    if (!(timestamp > now + bound)) return timestamp;
+    const hint = given / 1000 <= now + bound ? ' It looks like milliseconds: timestamps are seconds (Date.now() / 1000).' : '';
+    throw rangeError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `slidegate: check options.timestamp is ${Math.round(given - now)} s ahead of the limiter's clock (${now}), more than ` +
+        `RateLimiter options.maxClockSkewSeconds (${bound}); got ${describe(given)}.${hint}`,
+    );
   }
 
   #policyMode(method: string): PolicyMode {

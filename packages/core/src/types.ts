@@ -329,6 +329,15 @@ export interface RateLimiterOptions {
    */
   tiers?: Record<string, ClientLimit[]>;
   /**
+   * How far ahead of the limiter's clock (`now()`) a check's `timestamp` may be, in seconds; a
+   * timestamp further ahead is refused with a RangeError, since it would move the client's clock
+   * forward and deny it until real time catches up (the usual cause: `Date.now()`, which is in
+   * milliseconds, passed as seconds). Past timestamps are always accepted (replays, late requests).
+   * `Infinity` turns the check off (simulations that run ahead of real time).
+   * @default 300
+   */
+  maxClockSkewSeconds?: number;
+  /**
    * Shadow mode: every decision is computed, counted and reported, but never blocks (`allowed` is
    * always true; `wouldAllow` has the real answer). A would-be denial records nothing.
    * @default false

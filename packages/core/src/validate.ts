@@ -109,10 +109,10 @@ export function checkFunction<T extends (...args: never[]) => unknown>(value: un
 }
 
 /** Refuses option names the object does not know, so a typo is an error rather than a silent default. */
-export function checkKnownKeys(options: Record<string, unknown>, known: readonly string[], name: string): void {
+export function checkKnownKeys(options: Record<string, unknown>, known: readonly string[], name: string, code: ErrorCode = ErrorCodes.INVALID_OPTION): void {
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
-      throw typeError(ErrorCodes.INVALID_OPTION, `slidegate: unknown option ${name}.${key}; expected one of ${known.join(', ')}`);
+      throw typeError(code, `slidegate: unknown option ${name}.${key}; expected one of ${known.join(', ')}`);
     }
   }
 }

@@ -14,7 +14,7 @@ describe('edge times', () => {
     it(`'${algorithm}'${bucketMs === 1 ? ' (bucketMs 1)' : ' (default buckets)'}: at the latest accepted timestamp with a one-year window every figure stays exact`, async () => {
       const W = MAX_WINDOW_SECONDS;
       const g = bucketMs ?? Math.ceil((W * 1000) / 60);
-      const limiter = new RateLimiter({ limit: 1, windowSeconds: W, algorithm, bucketMs });
+      const limiter = new RateLimiter({ limit: 1, windowSeconds: W, algorithm, bucketMs, maxClockSkewSeconds: Infinity });
       const atMax = await limiter.check('max', { timestamp: MAX_TIMESTAMP });
       expect(atMax).to.include({ allowed: true, timestamp: MAX_TIMESTAMP, remaining: 0 });
       const deniedAtMax = await limiter.check('max', { timestamp: MAX_TIMESTAMP });
@@ -43,7 +43,7 @@ describe('edge times', () => {
 
   for (const algorithm of ['sliding-window', 'sliding-log'] as const) {
     it(`'${algorithm}' (bucketMs 1): timestamp 0 and a one-second window: the window holds exactly one second`, async () => {
-      const limiter = new RateLimiter({ limit: 2, windowSeconds: 1, algorithm, bucketMs: 1 });
+      const limiter = new RateLimiter({ limit: 2, windowSeconds: 1, algorithm, bucketMs: 1, maxClockSkewSeconds: Infinity });
       expect(await limiter.check('a', { timestamp: 0 })).to.include({ allowed: true, remaining: 1, resetAfter: 1, timestamp: 0 });
       expect(await limiter.check('a', { timestamp: 0.999 })).to.include({ allowed: true, remaining: 0, resetAfter: 0.001, timestamp: 0.999 });
       // Late: decided at the clock 0.999; the unit at 0 leaves (e - 1 s, e] 1 ms later.
@@ -69,7 +69,7 @@ describe('edge times', () => {
   // so the counter over-counts the previous window by at most one ms's share: it under-admits
   // there, never over-admits.
   it("'sliding-counter': timestamp 0 and a one-second window: the previous second weighs fully at its boundary, and less each ms after", async () => {
-    const limiter = new RateLimiter({ limit: 2, windowSeconds: 1, algorithm: 'sliding-counter' });
+    const limiter = new RateLimiter({ limit: 2, windowSeconds: 1, algorithm: 'sliding-counter', maxClockSkewSeconds: Infinity });
     // One unit in [0, 1 s): the estimate stays 1 until 1.000 s, and 1 * (1000 - 1) / 1000 floors to 0 at 1.001 s.
     expect(await limiter.check('a', { timestamp: 0 })).to.include({ allowed: true, remaining: 1, resetAfter: 1.001, timestamp: 0 });
     expect(await limiter.check('a', { timestamp: 0.999 })).to.include({ allowed: true, remaining: 0, timestamp: 0.999 });

@@ -21,8 +21,8 @@ const frozen = (): number => 0;
 function limiterPair(algorithm: Algorithm, limit: number, windowSeconds: number, clock: { ms: number }) {
   const leaseStore = new MemoryStore({ now: frozen, sweepIntervalMs: 0 });
   const plainStore = new MemoryStore({ now: frozen, sweepIntervalMs: 0 });
-  const leased = new RateLimiter({ limit, windowSeconds, algorithm, store: leaseStore, lease: true, now: () => clock.ms / 1000 });
-  const plain = new RateLimiter({ limit, windowSeconds, algorithm, store: plainStore });
+  const leased = new RateLimiter({ limit, windowSeconds, algorithm, store: leaseStore, lease: true, now: () => clock.ms / 1000, maxClockSkewSeconds: Infinity });
+  const plain = new RateLimiter({ limit, windowSeconds, algorithm, store: plainStore, maxClockSkewSeconds: Infinity });
   return {
     leased,
     plain,

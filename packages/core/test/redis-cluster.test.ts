@@ -91,7 +91,7 @@ describe('RedisStore on a Redis Cluster (3 masters)', function () {
     'RedisStore on a Cluster',
     async ({ limit, windowSeconds, algorithm, bucketMs, now }) => {
       const store = new RedisStore({ client: client as Cluster, prefix });
-      const limiter = new RateLimiter({ limit, windowSeconds, algorithm, bucketMs, store, now, timeoutMs: 10_000 });
+      const limiter = new RateLimiter({ limit, windowSeconds, algorithm, bucketMs, store, now, timeoutMs: 10_000, maxClockSkewSeconds: Infinity });
       return {
         limiter,
         cleanup: async () => {

@@ -218,6 +218,9 @@ describe('validation: calls', () => {
     ['cost above 2^53', { cost: 2 ** 53 }, R, ['cost', `number ${2 ** 53}`]],
     ['cost a string', { cost: '1' }, T, ['cost', 'string "1"']],
     ['cost null', { cost: null }, T, ['cost', 'null']],
+    ['an unknown option (a typo of cost)', { cots: 5 }, T, ['check options.cots', 'timestamp, cost']],
+    ['timestamp in milliseconds (Date.now())', { timestamp: Date.now() }, R, ['check options.timestamp', 'maxClockSkewSeconds (300)', 'milliseconds']],
+    ['timestamp an hour ahead of the clock', { timestamp: Date.now() / 1000 + 3600 }, R, ['check options.timestamp', 'ahead', 'maxClockSkewSeconds (300)']],
     ['options a number', 5, T, ['check options', 'number 5']],
     ['options a string', 'x', T, ['check options', 'string "x"']],
     ['options null', null, T, ['check options', 'null']],
@@ -232,6 +235,44 @@ describe('validation: calls', () => {
       await expectBadCallChangesNothing((l) => l.check('a', options as never));
     });
   }
+
+  describe('check options that used to be silent defaults', () => {
+    it('cost misspelt is refused, where it was taken as cost 1', async () => {
+      const limiter = new RateLimiter({ limit: 5, windowSeconds: 60 });
+      await expectRejects(() => limiter.check('c', { cots: 5 } as never), T, ARGUMENT, ['unknown option check options.cots']);
+      expect((await limiter.check('c', { cost: 5 })).remaining, 'nothing was recorded by the refused call').to.equal(0);
+      await limiter.close();
+    });
+
+    it('a millisecond timestamp is refused before it can lock the client out for a window; the limiter stays usable', async () => {
+      const limiter = new RateLimiter({ limit: 2, windowSeconds: 60 });
+      await expectRejects(() => limiter.check('ms', { timestamp: Date.now() }), R, ARGUMENT, ['Date.now() / 1000']);
+      await expectRejects(() => limiter.isAllowed('ms', Date.now()), R, ARGUMENT, ['milliseconds']);
+      // Before the bound, the client's clock moved ~55,000 years ahead and every real-time request was denied.
+      expect((await limiter.check('ms')).allowed).to.equal(true);
+      expect((await limiter.check('ms', { timestamp: Date.now() / 1000 })).allowed).to.equal(true);
+      await limiter.close();
+    });
+
+    it('replays of old timestamps stay allowed; the bound follows the injected clock and the option', async () => {
+      let now = 1_700_000_000;
+      const limiter = new RateLimiter({ limit: 10, windowSeconds: 60, now: () => now, maxClockSkewSeconds: 5 });
+      expect((await limiter.check('r', { timestamp: 1 })).allowed, 'a timestamp from 1970').to.equal(true);
+      expect((await limiter.check('r', { timestamp: now + 5 })).allowed, 'exactly the tolerance').to.equal(true);
+      await expectRejects(() => limiter.check('r', { timestamp: now + 6 }), R, ARGUMENT, ['maxClockSkewSeconds (5)']);
+      now += 10;
+      expect((await limiter.check('r', { timestamp: now + 4 })).allowed, 'the bound moves with the clock').to.equal(true);
+      await limiter.close();
+      const unbounded = new RateLimiter({ limit: 1, windowSeconds: 1, maxClockSkewSeconds: Infinity });
+      expect((await unbounded.check('u', { timestamp: MAX_TIMESTAMP })).allowed, 'Infinity turns the bound off').to.equal(true);
+      await unbounded.close();
+    });
+
+    it('maxClockSkewSeconds is validated at construction', () => {
+      expectThrows(() => new RateLimiter({ limit: 1, windowSeconds: 1, maxClockSkewSeconds: -1 }), R, OPTION, ['maxClockSkewSeconds', 'number -1']);
+      expectThrows(() => new RateLimiter({ limit: 1, windowSeconds: 1, maxClockSkewSeconds: '300' as never }), T, OPTION, ['maxClockSkewSeconds', 'string "300"']);
+    });
+  });
 
   const isAllowedCases: [string, unknown, ErrorClass, string[]][] = [
     ['timestamp NaN', NaN, R, ['timestamp', 'number NaN']],
