@@ -354,7 +354,8 @@ export class RateLimiter {
     if (bound === Infinity) return timestamp;
     const now = this.#options.now();
     if (!(timestamp > now + bound)) return timestamp;
-    const hint = given / 1000 <= now + bound ? ' It looks like milliseconds: timestamps are seconds (Date.now() / 1000).' : '';
+    // 1e11 s is the year 5138, while milliseconds since 1973 are all above 1e11.
+    const hint = given >= 1e11 ? ' It looks like milliseconds: timestamps are seconds (Date.now() / 1000).' : '';
     throw rangeError(
       ErrorCodes.INVALID_ARGUMENT,
       `slidegate: check options.timestamp is ${Math.round(given - now)} s ahead of the limiter's clock (${now}), more than ` +
