@@ -168,7 +168,8 @@ export interface Store {
   /**
    * Optional: records instance `instanceId` as alive for `ttlSeconds` (0: removes it now) and
    * returns how many instances are alive, this one included. With it, the `'local'` failure mode
-   * shares each limit among the live instances instead of the configured `instances`.
+   * shares each limit among the live instances instead of the configured `instances`. An instance
+   * is a process: its limiters on one store share one heartbeat, under one id.
    */
   heartbeat?(instanceId: string, ttlSeconds: number): Promise<number>;
   /**
@@ -297,8 +298,9 @@ export interface RateLimiterOptions {
    */
   breaker?: CircuitBreakerOptions | Breaker;
   /**
-   * The least number of instances sharing the store, for the `'local'` share `ceil(L / instances)`.
-   * When the store supports heartbeats (RedisStore does), the live count raises it automatically.
+   * The least number of instances (processes) sharing the store, for the `'local'` share
+   * `ceil(L / instances)`. When the store supports heartbeats (RedisStore does), the live count of
+   * processes raises it automatically; the limiters of one process count once.
    * @default 1
    */
   instances?: number;

@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { sharedRedis, type SharedRedis } from '@slidegate/test-utils';
 import { SAFE_REDIS_OPTIONS } from '../src/faults/redis-client-safety';
+import { PROCESS_INSTANCE_ID } from '../src/faults/process-heartbeat';
 import { redisHeartbeat } from '../src/faults/redis-heartbeat';
 import { RateLimiter } from '../src/rate-limiter';
 import { RedisStore } from '../src/stores/redis-store';
@@ -41,24 +42,27 @@ describe('fault: live instances counted in Redis with heartbeats (real Redis)', 
     expect(await client.ttl(key), 'the set itself expires once every instance is gone').to.be.within(1, 31);
   });
 
-  it('limiters sharing a RedisStore count each other, and a closed one leaves the count at once', async () => {
-    const make = () => {
-      const limiter = new RateLimiter({ limit: 10, windowSeconds: 60, store: new RedisStore({ client, prefix }), onError: () => undefined });
+  it('limiters of one process count once, on one store or two; the last limiter of a store to close leaves at once', async () => {
+    const key = `${prefix}{instances}`;
+    // Another process, as it would beat.
+    await redisHeartbeat(client, key, 'another-process', 30);
+    const make = (store: RedisStore) => {
+      const limiter = new RateLimiter({ limit: 10, windowSeconds: 60, store, onError: () => undefined });
       limiters.push(limiter);
       return limiter;
     };
-    const [a, b, c] = [make(), make(), make()];
     const live = async (limiter: RateLimiter, n: number) => {
       for (let i = 0; i < 100 && limiter.resilientStore?.instances !== n; i++) await new Promise((resolve) => setTimeout(resolve, 20));
       return limiter.resilientStore?.instances;
     };
-    // Each learns the count at its own first beat; c beat last and saw all three.
-    expect(await live(c, 3)).to.equal(3);
+    const shared = new RedisStore({ client, prefix });
+    const [a, b, c] = [make(shared), make(shared), make(new RedisStore({ client, prefix }))];
+    for (const limiter of [a, b, c]) expect(await live(limiter, 2)).to.equal(2);
+    expect(await client.zrange(key, 0, -1)).to.have.members(['another-process', PROCESS_INSTANCE_ID]);
+    await a.close();
+    expect(await client.zcard(key), 'b still beats for this process').to.equal(2);
+    await b.close();
+    expect(await client.zrange(key, 0, -1), 'the last limiter of the store took the process out at once').to.deep.equal(['another-process']);
     await c.close();
-    const d = make();
-    // a, b and d: 3, not 4, because c removed itself on close instead of lingering for its 15 s TTL.
-    expect(await live(d, 3)).to.equal(3);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(d.resilientStore?.instances).to.equal(3);
   });
 });

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { ErrorCodes, StoreError, StoreTimeoutError } from '../errors';
 import { MemoryStore } from '../stores/memory-store';
@@ -15,6 +14,7 @@ import type {
 } from '../types';
 import type { Breaker, BreakerPermit } from './circuit-breaker';
 import { classifyStoreError } from './store-errors';
+import { DEFAULT_HEARTBEAT_INTERVAL_MS, joinHeartbeat, type HeartbeatMembership } from './process-heartbeat';
 
 /** Options of `ResilientStore` (filled in by `parseOptions`). */
 export interface ResilientStoreOptions {
@@ -30,13 +30,11 @@ export interface ResilientStoreOptions {
   now: () => number;
   /** Clients whose configured limit is remembered for the fallback. @default 100_000 */
   maxClients?: number;
-  /** Heartbeat period in ms (the instance counts as live for 3 periods). @default 5000 */
+  /** Heartbeat period in ms (the process counts as live for 3 periods). @default 5000 */
   heartbeatIntervalMs?: number;
 }
 
 const DEFAULT_MAX_CLIENTS = 100_000;
-const DEFAULT_HEARTBEAT_INTERVAL_MS = 5000;
-const HEARTBEAT_RETRY_MS = 1000;
 /** Deadline of limit reads and writes (at least `timeoutMs`). */
 const CONFIG_TIMEOUT_MS = 1000;
 
@@ -63,9 +61,8 @@ export class ResilientStore implements Store {
   #local: MemoryStore | undefined;
   readonly #listeners = new Set<(clientId: string | undefined) => void>();
   readonly #unsubscribe: () => void;
-  readonly #instanceId = randomUUID();
-  #liveInstances = 0;
-  #heartbeatTimer: NodeJS.Timeout | undefined;
+  /** This process's heartbeat on the store, shared with the other limiters of the store ('local' mode). */
+  readonly #heartbeat: HeartbeatMembership | undefined;
   /** True after a fallback decision, until a store call succeeds again. */
   #degraded = false;
   /** False until the store first answers: see `#tell`. */
@@ -81,12 +78,14 @@ export class ResilientStore implements Store {
     this.#breaker = options.breaker;
     this.#limits = new LRUCache({ max: options.maxClients ?? DEFAULT_MAX_CLIENTS });
     this.#unsubscribe = inner.onLimitChange((clientId) => this.#limitChanged(clientId));
-    if (options.failureMode === 'local' && typeof inner.heartbeat === 'function') this.#startHeartbeat();
+    if (options.failureMode === 'local' && typeof inner.heartbeat === 'function') {
+      this.#heartbeat = joinHeartbeat(inner, { intervalMs: options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS, timeoutMs: options.timeoutMs });
+    }
   }
 
-  /** Instances counted for the local share right now: max(configured, live count last seen). */
+  /** Instances counted for the local share right now: max(configured, live processes last counted). */
   get instances(): number {
-    return Math.max(this.#options.instances, this.#liveInstances);
+    return Math.max(this.#options.instances, this.#heartbeat?.live ?? 0);
   }
 
   /**
@@ -142,14 +141,11 @@ export class ResilientStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#heartbeatTimer !== undefined) clearInterval(this.#heartbeatTimer);
     this.#unsubscribe();
     this.#listeners.clear();
     if (this.#local !== undefined) await this.#local.close();
-    if (this.#options.failureMode === 'local' && this.inner.heartbeat !== undefined && this.#liveInstances > 0) {
-      // Leave the live set so the others' share grows at once; best effort, bounded by the timeout.
-      await this.#guard(null, 'heartbeat', call(() => this.#heartbeat(0)));
-    }
+    // The last limiter of the store in this process takes the process out of the live set.
+    await this.#heartbeat?.leave();
   }
 
   #callCheck(request: StoreCheckRequest): Promise<StoreDecision> {
@@ -159,12 +155,10 @@ export class ResilientStore implements Store {
   /**
    * Races `promise` against the deadline and reports the outcome to the breaker. Never rejects.
    * The promise is always observed, so a call that rejects after its deadline is no unhandled
-   * rejection; `onLate` sees a value that arrived after the deadline. A `null` permit (heartbeats)
-   * leaves the breaker and `onError` out: heartbeats are best effort, must neither use up the
-   * half-open probe nor close it, and a failing store is already reported by the decisions.
+   * rejection; `onLate` sees a value that arrived after the deadline.
    */
   #guard<T>(
-    permit: BreakerPermit | null,
+    permit: BreakerPermit,
     operation: string,
     promise: Promise<T>,
     onLate?: (value: T) => void,
@@ -176,10 +170,8 @@ export class ResilientStore implements Store {
         if (done) return;
         done = true;
         const error = new StoreTimeoutError(timeoutMs, operation);
-        if (permit !== null) {
-          this.#tell(permit, error);
-          this.#report(error);
-        }
+        this.#tell(permit, error);
+        this.#report(error);
         resolve({ ok: false, error, storeFailure: true });
       };
       // Timers run before I/O in each turn of the event loop: after a stall (GC, a busy CPU) the
@@ -207,10 +199,8 @@ export class ResilientStore implements Store {
           }
           done = true;
           clearTimeout(timer);
-          if (permit !== null) {
-            this.#tell(permit, undefined);
-            if (this.#degraded) this.#recovered();
-          }
+          this.#tell(permit, undefined);
+          if (this.#degraded) this.#recovered();
           resolve({ ok: true, value });
         },
         (cause: unknown) => {
@@ -218,10 +208,8 @@ export class ResilientStore implements Store {
           done = true;
           clearTimeout(timer);
           const { error, storeFailure } = classifyStoreError(cause, operation);
-          if (permit !== null) {
-            this.#tell(permit, storeFailure ? error : undefined);
-            this.#report(error);
-          }
+          this.#tell(permit, storeFailure ? error : undefined);
+          this.#report(error);
           resolve({ ok: false, error, storeFailure });
         },
       );
@@ -339,25 +327,6 @@ export class ResilientStore implements Store {
     } catch {
       // A throwing onError must not turn a fallback decision into a crash.
     }
-  }
-
-  #startHeartbeat(): void {
-    const period = this.#options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
-    const beat = (): void => {
-      if (this.#closed) return;
-      void this.#guard(null, 'heartbeat', call(() => this.#heartbeat((3 * period) / 1000))).then((outcome) => {
-        if (outcome.ok && Number.isSafeInteger(outcome.value) && outcome.value >= 1) this.#liveInstances = outcome.value;
-        // Until the count is first known (e.g. the connection was not ready at startup), ask again soon.
-        else if (this.#liveInstances === 0 && !this.#closed) setTimeout(beat, Math.min(period, HEARTBEAT_RETRY_MS)).unref();
-      });
-    };
-    beat();
-    this.#heartbeatTimer = setInterval(beat, period);
-    this.#heartbeatTimer.unref();
-  }
-
-  #heartbeat(ttlSeconds: number): Promise<number> {
-    return this.inner.heartbeat?.(this.#instanceId, ttlSeconds) ?? Promise.resolve(0);
   }
 }
 
