@@ -83,7 +83,7 @@ export function parseOptions(options: RateLimiterOptions | PolicyRateLimiterOpti
   } else {
     store = checkStore(o.store);
   }
-  const faults = parseFaultOptions(o);
+  const faults = parseFaultOptions(o, store);
   const lease = parseLeaseOptions(o.lease);
   if (lease !== undefined) checkLeaseStore(store);
   if (policy.policies !== undefined) checkPolicyMode(store, algorithm);

@@ -173,6 +173,11 @@ export interface Store {
    */
   heartbeat?(instanceId: string, ttlSeconds: number): Promise<number>;
   /**
+   * Optional: where the store lives, for messages about its failures (`127.0.0.1:6379`); never a
+   * password or other secret.
+   */
+  readonly endpoint?: string;
+  /**
    * Optional, for load-adaptive limits shared by every instance (`adaptive.scope: 'shared'`):
    * records this instance's factor proposal for `ttlSeconds` (0: withdraws it) and returns the
    * smallest live proposal of the group, this one included. MemoryStore shares among the limiters
@@ -305,9 +310,10 @@ export interface RateLimiterOptions {
    */
   instances?: number;
   /**
-   * Called with each store failure (a coded `StoreError`). By default each error code is
-   * reported once per limiter with `process.emitWarning`.
-   * @default one warning per code
+   * Called with each store failure (a coded `StoreError`). By default each error code is reported
+   * once per outage with `process.emitWarning`, naming the store's endpoint, and the recovery once
+   * more (warning code `SLIDEGATE_STORE_RECOVERED`); limiters on one store share these lines.
+   * @default one warning per code per outage, and one when the store recovers
    */
   onError?: (error: StoreError) => void;
   /**

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { ErrorCodes, StoreError } from '../src/errors';
 import { CircuitBreaker } from '../src/faults/circuit-breaker';
-import { warnOncePerCode } from '../src/faults/fault-options';
+import { OutageLog, RECOVERY_QUIET_MS, STORE_RECOVERED_WARNING } from '../src/faults/outage-log';
 import { ResilientStore } from '../src/faults/resilient-store';
 import { wrapStore } from '../src/faults/wrap-store';
 import { parseOptions } from '../src/options';
@@ -267,16 +267,32 @@ describe('fault: ResilientStore (timeout, breaker, fallback) over a store that f
     expect(store.beats.at(-1)?.[1]).to.equal(0); // left the live set on close
   });
 
-  it('by default reports each error code once per limiter as a coded process warning', () => {
+  it('by default reports each error code once per outage, naming the endpoint, and the recovery once', async () => {
     const warnings: Array<{ message: string; code: string | undefined }> = [];
     const emit = ((message: string, options?: { code?: string }) => warnings.push({ message, code: options?.code })) as typeof process.emitWarning;
-    const report = warnOncePerCode(emit);
-    for (let i = 0; i < 3; i++) {
-      report(new StoreError('slidegate: a', { code: ErrorCodes.STORE_TIMEOUT }));
-      report(new StoreError('slidegate: b', { code: ErrorCodes.STORE_OUT_OF_MEMORY }));
-    }
-    expect(warnings.map((w) => w.code)).to.deep.equal([ErrorCodes.STORE_TIMEOUT, ErrorCodes.STORE_OUT_OF_MEMORY]);
-    expect(warnings[0]?.message).to.match(/^slidegate: a .*further ERR_SLIDEGATE_STORE_TIMEOUT are not reported/);
+    const log = new OutageLog('10.0.0.7:6380', emit);
+    const outage = () => {
+      for (let i = 0; i < 3; i++) {
+        log.error(new StoreError('slidegate: a', { code: ErrorCodes.STORE_TIMEOUT }));
+        log.error(new StoreError('slidegate: b', { code: ErrorCodes.STORE_OUT_OF_MEMORY }));
+      }
+    };
+    outage();
+    log.recovered();
+    outage(); // a failure within the quiet period: the same outage, nothing new to say
+    log.recovered();
+    log.recovered();
+    await sleep(RECOVERY_QUIET_MS + 50);
+    outage(); // a second outage is reported afresh
+    expect(warnings.map((w) => w.code)).to.deep.equal([
+      ErrorCodes.STORE_TIMEOUT,
+      ErrorCodes.STORE_OUT_OF_MEMORY,
+      STORE_RECOVERED_WARNING,
+      ErrorCodes.STORE_TIMEOUT,
+      ErrorCodes.STORE_OUT_OF_MEMORY,
+    ]);
+    expect(warnings[0]?.message).to.match(/^slidegate: the store at 10\.0\.0\.7:6380 failed: a\. .*further ERR_SLIDEGATE_STORE_TIMEOUT are not reported until then/);
+    expect(warnings[2]?.message).to.match(/^slidegate: the store at 10\.0\.0\.7:6380 answers again, [\d.]+ s after the first failure/);
   });
 
   it('accepts a plug-in breaker, and one that throws never turns a decision into a crash', async () => {

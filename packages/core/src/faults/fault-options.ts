@@ -1,7 +1,8 @@
 import { ErrorCodes, rangeError, typeError, type StoreError } from '../errors';
-import type { FailureMode } from '../types';
+import type { FailureMode, Store } from '../types';
 import { describe } from '../validate';
 import { CircuitBreaker, isBreaker, type Breaker } from './circuit-breaker';
+import { outageLogOf } from './outage-log';
 
 /** The fault-handling options of `RateLimiter`, validated, with defaults filled in. */
 export interface FaultOptions {
@@ -10,6 +11,8 @@ export interface FaultOptions {
   breaker: Breaker;
   instances: number;
   onError: (error: StoreError) => void;
+  /** Called when a call succeeds after a store-wide failure; only with the default `onError`. */
+  onRecovered: (() => void) | undefined;
 }
 
 export const FAULT_OPTION_KEYS = ['failureMode', 'timeoutMs', 'breaker', 'instances', 'onError'] as const;
@@ -26,8 +29,11 @@ export const DEFAULT_TIMEOUT_MS = 50;
 export const MAX_TIMEOUT_MS = 60_000;
 const FAILURE_MODES: readonly FailureMode[] = ['local', 'open', 'closed'];
 
-/** Validates the fault options of `RateLimiter` (`o` is the caller's options object) without mutating them. */
-export function parseFaultOptions(o: Record<string, unknown>): FaultOptions {
+/**
+ * Validates the fault options of `RateLimiter` (`o` is the caller's options object) without
+ * mutating them. Without `onError`, failures of `store` go to its shared outage log.
+ */
+export function parseFaultOptions(o: Record<string, unknown>, store: Store): FaultOptions {
   const failureMode = o.failureMode ?? DEFAULT_FAILURE_MODE;
   if (typeof failureMode !== 'string' || !FAILURE_MODES.includes(failureMode as FailureMode)) {
     const make = typeof failureMode === 'string' ? rangeError : typeError;
@@ -48,21 +54,9 @@ export function parseFaultOptions(o: Record<string, unknown>): FaultOptions {
   if (o.onError !== undefined && typeof o.onError !== 'function') {
     throw typeError(ErrorCodes.INVALID_OPTION, `slidegate: RateLimiter options.onError must be a function; got ${describe(o.onError)}`);
   }
-  const onError = (o.onError as ((error: StoreError) => void) | undefined) ?? warnOncePerCode();
-  return { failureMode: failureMode as FailureMode, timeoutMs, breaker, instances, onError };
-}
-
-/** The default `onError`: one process warning per error code, so an outage is seen but never floods the log. */
-export function warnOncePerCode(emit: typeof process.emitWarning = process.emitWarning.bind(process)): (error: StoreError) => void {
-  const seen = new Set<string>();
-  return (error) => {
-    if (seen.has(error.code)) return;
-    seen.add(error.code);
-    emit(`${error.message} (decisions follow failureMode until the store recovers; further ${error.code} are not reported)`, {
-      type: 'SlidegateWarning',
-      code: error.code,
-    });
-  };
+  const log = o.onError === undefined ? outageLogOf(store) : undefined;
+  const onError = log?.error ?? (o.onError as (error: StoreError) => void);
+  return { failureMode: failureMode as FailureMode, timeoutMs, breaker, instances, onError, onRecovered: log?.recovered };
 }
 
 function integerIn(value: unknown, min: number, max: number, name: string): number {

@@ -26,6 +26,8 @@ export interface ResilientStoreOptions {
   instances: number;
   /** Called with every coded store failure. */
   onError: (error: StoreError) => void;
+  /** Called when a call succeeds after a store-wide failure (the default `onError` says so once). */
+  onRecovered?: (() => void) | undefined;
   /** Seconds since the epoch, for fallback decisions of checks without a timestamp. */
   now: () => number;
   /** Clients whose configured limit is remembered for the fallback. @default 100_000 */
@@ -312,6 +314,11 @@ export class ResilientStore implements Store {
 
   #recovered(): void {
     this.#degraded = false;
+    try {
+      this.#options.onRecovered?.();
+    } catch {
+      // Reporting must never break a decision.
+    }
     // Limits may have changed while we could not hear about it: everyone re-reads.
     for (const listener of this.#listeners) listener(undefined);
   }

@@ -20,6 +20,7 @@ import { toRedisAdapter, type RedisClientLike } from './redis/clients/detect';
 import { evalScript, luaScript, type LuaScript } from './redis/clients/lua-script';
 import { decodeClientId, encodeClientId, KEY_SUFFIXES, limitsChannel } from './redis/key-encoding';
 import { LimitSubscription } from './redis/limit-subscription';
+import { describeEndpoint } from './redis/endpoint';
 import { POLICY_META_SUFFIX, RedisPolicies } from './redis/redis-policies';
 import { RESET_CLIENT, RESET_CLIENT_COMMAND } from './redis/reset-script';
 import { isPolicyDefaults } from '../policies/policy-validation';
@@ -144,6 +145,9 @@ export class RedisStore implements Store, PolicyStore {
     if (redisOptions !== undefined) checkPlainObject(redisOptions, 'RedisStore.fromUrl options.redisOptions');
     // The safe settings first (no offline queue, no re-sending after a reconnect); the caller's win.
     const client = new (loadIoredis().Redis)(url, { ...SAFE_REDIS_OPTIONS, ...redisOptions });
+    // Without a listener ioredis prints every failed reconnect (twice a second through an outage).
+    // Failures reach the limiters' onError instead: by default once per code, and once on recovery.
+    client.on('error', () => undefined);
     try {
       return new RedisStore({ ...storeOptions, client, [OWNS_CLIENT]: true } as RedisStoreOptions);
     } catch (error) {
@@ -258,6 +262,11 @@ export class RedisStore implements Store, PolicyStore {
   async heartbeat(instanceId: string, ttlSeconds: number): Promise<number> {
     // No ':suffix', so this key can never equal a client's key (those always end in one).
     return redisHeartbeat(this.#evalClient(), `${this.prefix}{instances}`, instanceId, ttlSeconds);
+  }
+
+  /** `Store.endpoint`: where the client connects (host and port, never a password), for failure messages. */
+  get endpoint(): string {
+    return describeEndpoint(this.#client);
   }
 
   /** `Store.shareFactor`: the smallest live load-adaptive factor of the group. */
