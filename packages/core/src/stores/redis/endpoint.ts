@@ -17,7 +17,7 @@ export function describeEndpoint(client: Redis | Cluster): string {
   if (c.isCluster === true) return `Redis Cluster via ${nodeList(c.startupNodes)}`;
   const o = c.options ?? {};
   if (Array.isArray(o.sentinels) && o.sentinels.length > 0) {
-    return `Sentinel master ${JSON.stringify(String(o.name ?? ''))} via ${nodeList(o.sentinels)}`;
+    return `Sentinel master ${JSON.stringify(typeof o.name === 'string' ? o.name : 'mymaster')} via ${nodeList(o.sentinels)}`;
   }
   if (typeof o.path === 'string' && o.path !== '') return o.path;
   return hostPort(o);
