@@ -254,6 +254,24 @@ export class RateLimiter {
   }
 
   /**
+   * Removes the client's own limit (in policy mode, its whole config: own policies, tier, shadow), so
+   * the defaults apply again from its next decision, on every instance that shares the store (told as
+   * for `updateLimit`). Recorded requests keep counting under the window-change rule. Own limits never
+   * expire: this is how one goes. Needs a store with `deleteLimit` (MemoryStore and RedisStore have it).
+   */
+  async deleteLimit(clientId: string): Promise<void> {
+    checkClientId(clientId);
+    if (this.#closed) throw new ClosedError();
+    if (typeof this.#rawStore.deleteLimit !== 'function') {
+      throw typeError(ErrorCodes.INVALID_OPTION, 'slidegate: RateLimiter deleteLimit() needs a store with a deleteLimit(request) method (MemoryStore and RedisStore have one)');
+    }
+    // Through the wrapped store, so the fallback forgets the limit too.
+    await this.#options.store.deleteLimit?.({ clientId, defaults: this.#defaults, algorithm: this.#options.algorithm, bucketMs: this.#options.bucketMs });
+    this.#leases?.invalidate(clientId);
+    this.#metrics?.configUpdated();
+  }
+
+  /**
    * Policy mode: sets the client's whole config, an array of policies (its own, replacing the
    * defaults) or `{ tier, policies, shadow }` (own policies are then laid over the tier's, window
    * by window). It applies from the next decision; recorded requests keep counting, under the

@@ -141,6 +141,9 @@ export interface StoreSetLimitRequest {
   bucketMs?: number | undefined;
 }
 
+/** What `Store.deleteLimit` needs: the client, and the defaults and algorithm it returns to. */
+export type StoreDeleteLimitRequest = Omit<StoreSetLimitRequest, 'limit'>;
+
 /**
  * The one interface every backend implements. `RateLimiter` and everything above it talk to a
  * store only through these calls, so nothing outside a store knows which store it has.
@@ -200,6 +203,12 @@ export interface Store {
    * inside the old window at the client's clock keep counting, older ones never come back.
    */
   setLimit(request: StoreSetLimitRequest): Promise<void>;
+  /**
+   * Optional: removes the client's own limit (in policy mode, its whole config), atomically under the
+   * same window-change rule as a `setLimit` back to the defaults, and announces it like a limit change.
+   * Own limits never expire, so this is how one goes. Without it, `RateLimiter.deleteLimit()` is refused.
+   */
+  deleteLimit?(request: StoreDeleteLimitRequest): Promise<void>;
   /**
    * Calls `listener` with a client id whenever that client's limit changes (on any instance that
    * shares the store), or with `undefined` when any client's limit may have changed unseen (for

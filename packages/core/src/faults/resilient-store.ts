@@ -10,6 +10,7 @@ import type {
   Store,
   StoreCheckRequest,
   StoreDecision,
+  StoreDeleteLimitRequest,
   StoreSetLimitRequest,
 } from '../types';
 import type { Breaker, BreakerPermit } from './circuit-breaker';
@@ -132,6 +133,13 @@ export class ResilientStore implements Store {
     // once the store has it, so fallback and store never disagree about what is configured.
     await this.#strict('setLimit', () => this.inner.setLimit(request));
     this.#limits.set(request.clientId, { limit: request.limit.limit, windowSeconds: request.limit.windowSeconds });
+  }
+
+  /** Fails loudly, as `setLimit` does; the fallback forgets the limit once the store has. */
+  async deleteLimit(request: StoreDeleteLimitRequest): Promise<void> {
+    const inner = this.inner;
+    await this.#strict('deleteLimit', () => (inner.deleteLimit === undefined ? Promise.resolve() : inner.deleteLimit(request)));
+    this.#limits.delete(request.clientId);
   }
 
   onLimitChange(listener: (clientId: string | undefined) => void): () => void {

@@ -7,6 +7,7 @@ import type {
   Store,
   StoreCheckRequest,
   StoreDecision,
+  StoreDeleteLimitRequest,
   StoreSetLimitRequest,
 } from '../types';
 import type { LimiterEvents } from './limiter-events';
@@ -26,6 +27,7 @@ export class ObservedStore implements Store {
   readonly checkSync?: (request: StoreCheckRequest) => StoreDecision;
   readonly heartbeat?: (instanceId: string, ttlSeconds: number) => Promise<number>;
   readonly shareFactor?: (proposal: FactorProposal) => Promise<number>;
+  readonly deleteLimit?: (request: StoreDeleteLimitRequest) => Promise<void>;
   readonly #events: LimiterEvents;
 
   constructor(inner: Store, events: LimiterEvents) {
@@ -44,6 +46,10 @@ export class ObservedStore implements Store {
     if (typeof inner.heartbeat === 'function') {
       const heartbeat = inner.heartbeat.bind(inner);
       this.heartbeat = (instanceId, ttlSeconds) => this.#timed('heartbeat', heartbeat(instanceId, ttlSeconds));
+    }
+    if (typeof inner.deleteLimit === 'function') {
+      const deleteLimit = inner.deleteLimit.bind(inner);
+      this.deleteLimit = (request) => this.#timed('deleteLimit', deleteLimit(request));
     }
     if (typeof inner.shareFactor === 'function') {
       const shareFactor = inner.shareFactor.bind(inner);

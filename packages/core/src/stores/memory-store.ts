@@ -18,6 +18,7 @@ import type {
   Store,
   StoreCheckRequest,
   StoreDecision,
+  StoreDeleteLimitRequest,
   StoreSetLimitRequest,
 } from '../types';
 
@@ -157,17 +158,32 @@ export class MemoryStore implements Store, PolicyStore {
   setLimit(request: StoreSetLimitRequest): Promise<void> {
     // Policy mode: a single limit is a list of one.
     if (isPolicyDefaults(request.defaults)) return this.setPolicies({ clientId: request.clientId, config: { policies: [{ ...request.limit }] } });
-    const old = this.#limits.get(request.clientId) ?? request.defaults;
     const next = { limit: request.limit.limit, windowSeconds: request.limit.windowSeconds };
-    const state = this.#clientsOf(request.algorithm).get(request.clientId);
-    if (state !== undefined && old.windowSeconds !== next.windowSeconds) {
-      const g = bucketWidth(next.windowSeconds, request.bucketMs);
-      ENGINES[request.algorithm].changeWindow(state, old.windowSeconds, next.windowSeconds, g);
-      state.expiresAt = expiryAfter(this.#now(), next.windowSeconds, g);
-    }
+    this.#changeWindow(request, next.windowSeconds);
     this.#limits.set(request.clientId, next);
     for (const listener of this.#listeners) listener(request.clientId);
     return Promise.resolve();
+  }
+
+  /** Removes the client's own limit (policy mode: its config); its counts move back to the default window. */
+  deleteLimit(request: StoreDeleteLimitRequest): Promise<void> {
+    if (isPolicyDefaults(request.defaults)) return this.setPolicies({ clientId: request.clientId, config: {} });
+    this.#changeWindow(request, request.defaults.windowSeconds);
+    if (this.#limits.delete(request.clientId)) {
+      for (const listener of this.#listeners) listener(request.clientId);
+    }
+    return Promise.resolve();
+  }
+
+  /** The window-change rule: the client's counts move from its current window to `windowSeconds`. */
+  #changeWindow(request: StoreDeleteLimitRequest, windowSeconds: number): void {
+    const old = this.#limits.get(request.clientId) ?? request.defaults;
+    const state = this.#clientsOf(request.algorithm).get(request.clientId);
+    if (state !== undefined && old.windowSeconds !== windowSeconds) {
+      const g = bucketWidth(windowSeconds, request.bucketMs);
+      ENGINES[request.algorithm].changeWindow(state, old.windowSeconds, windowSeconds, g);
+      state.expiresAt = expiryAfter(this.#now(), windowSeconds, g);
+    }
   }
 
   /** Policy mode: stores the client's whole policy config and tells the listeners. */

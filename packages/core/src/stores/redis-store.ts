@@ -12,6 +12,7 @@ import type {
   Store,
   StoreCheckRequest,
   StoreDecision,
+  StoreDeleteLimitRequest,
   StoreSetLimitRequest,
 } from '../types';
 import { checkKnownKeys, checkPlainObject, describe } from '../validate';
@@ -21,6 +22,7 @@ import { evalScript, luaScript, type LuaScript } from './redis/clients/lua-scrip
 import { decodeClientId, encodeClientId, KEY_SUFFIXES, limitsChannel } from './redis/key-encoding';
 import { LimitSubscription } from './redis/limit-subscription';
 import { describeEndpoint } from './redis/endpoint';
+import { deleteLimitScript } from './redis/delete-limit-script';
 import { POLICY_META_SUFFIX, RedisPolicies } from './redis/redis-policies';
 import { RESET_CLIENT, RESET_CLIENT_COMMAND } from './redis/reset-script';
 import { isPolicyDefaults } from '../policies/policy-validation';
@@ -91,6 +93,7 @@ const MAX_MAX_BATCH = 1000;
 const CLOCKS: readonly RedisStoreClock[] = ['caller', 'redis'];
 
 const SET_LIMIT_SCRIPT = luaScript('slidegateSetLimitV3', SET_LIMIT, 5);
+const DELETE_LIMIT_SCRIPT = luaScript('slidegateDeleteLimitV1', deleteLimitScript(SET_LIMIT), 5);
 const RESET_CLIENT_SCRIPT = luaScript(RESET_CLIENT_COMMAND, RESET_CLIENT, 5);
 const RELEASE_SCRIPTS: Record<Algorithm, LuaScript> = {
   'sliding-window': luaScript(COMMANDS['sliding-window'].release, SLIDING_WINDOW_RELEASE, 2),
@@ -112,6 +115,8 @@ export class RedisStore implements Store, PolicyStore {
   readonly hasOwnClock: boolean;
   readonly prefix: string;
   readonly #redis: RedisClientAdapter;
+  /** Where the client connects, for failure messages (`Store.endpoint`); undefined for a hand-written adapter. */
+  readonly #endpoint: string | undefined;
   readonly #ownsClient: boolean;
   readonly #cache: LRUCache<string, CachedLimit>;
   readonly #batcher: CheckBatcher;
@@ -128,6 +133,7 @@ export class RedisStore implements Store, PolicyStore {
     checkKnownKeys(o, KNOWN_OPTIONS, 'RedisStore options');
     // The one place that tells the clients apart; past it every client is the same adapter.
     this.#redis = toRedisAdapter(o.client);
+    this.#endpoint = describeEndpoint(o.client);
     this.prefix = checkPrefix(o.prefix ?? DEFAULT_REDIS_PREFIX);
     this.hasOwnClock = checkClock(o.clock ?? 'caller') === 'redis';
     const cacheSize = checkCacheSize(o.limitCacheSize ?? DEFAULT_LIMIT_CACHE_SIZE);
@@ -212,8 +218,26 @@ export class RedisStore implements Store, PolicyStore {
   async setLimit(request: StoreSetLimitRequest): Promise<void> {
     // Policy mode: a single limit is a list of one.
     if (isPolicyDefaults(request.defaults)) return this.setPolicies({ clientId: request.clientId, config: { policies: [{ ...request.limit }] } });
+    await this.#run(SET_LIMIT_SCRIPT, this.#setLimitArgs(request));
+    // This instance learns at once; the others through the channel (so do we, a second time).
+    this.#invalidate(request.clientId);
+  }
+
+  /**
+   * Removes the client's own limit (policy mode: its config) in one script: the window-change rule
+   * back to the defaults, as SET_LIMIT applies it, then the config key goes and the change is
+   * published, so no check sees one without the other.
+   */
+  async deleteLimit(request: StoreDeleteLimitRequest): Promise<void> {
+    if (isPolicyDefaults(request.defaults)) return this.setPolicies({ clientId: request.clientId, config: {} });
+    await this.#run(DELETE_LIMIT_SCRIPT, this.#setLimitArgs({ ...request, limit: request.defaults }));
+    this.#invalidate(request.clientId);
+  }
+
+  /** KEYS and ARGV of SET_LIMIT. */
+  #setLimitArgs(request: StoreSetLimitRequest): ScriptArg[] {
     const tag = this.#tag(request.clientId);
-    await this.#run(SET_LIMIT_SCRIPT, [
+    return [
       tag + KEY_SUFFIXES.config,
       tag + KEY_SUFFIXES.slidingWindow,
       tag + KEY_SUFFIXES.slidingLog,
@@ -226,9 +250,7 @@ export class RedisStore implements Store, PolicyStore {
       limitsChannel(this.prefix),
       encodeClientId(request.clientId),
       request.bucketMs ?? 0,
-    ]);
-    // This instance learns at once; the others through the channel (so do we, a second time).
-    this.#invalidate(request.clientId);
+    ];
   }
 
   /** Policy mode: replaces the client's whole policy config and announces it like a limit change. */
@@ -265,8 +287,8 @@ export class RedisStore implements Store, PolicyStore {
   }
 
   /** `Store.endpoint`: where the client connects (host and port, never a password), for failure messages. */
-  get endpoint(): string {
-    return describeEndpoint(this.#client);
+  get endpoint(): string | undefined {
+    return this.#endpoint;
   }
 
   /** `Store.shareFactor`: the smallest live load-adaptive factor of the group. */

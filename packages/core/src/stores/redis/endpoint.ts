@@ -1,25 +1,39 @@
-import type { Cluster, Redis } from 'ioredis';
-
 /** What an endpoint description reads of a client: addresses only (never `password` or `username`). */
 interface ClientShape {
   isCluster?: boolean;
-  options?: { host?: unknown; port?: unknown; path?: unknown; name?: unknown; sentinels?: unknown };
+  options?: {
+    host?: unknown;
+    port?: unknown;
+    path?: unknown;
+    name?: unknown;
+    sentinels?: unknown;
+    /** node-redis */
+    url?: unknown;
+    socket?: { host?: unknown; port?: unknown; path?: unknown };
+    rootNodes?: unknown;
+  };
   startupNodes?: unknown;
 }
 
 /**
  * Where a client connects, for messages: `127.0.0.1:6379`, `/run/redis.sock`, `Sentinel master
- * "mymaster" via 10.0.0.1:26379, ...`, or `Redis Cluster via 10.0.0.1:7000, ...`. Built from host
- * and port fields only, so a password in the URL never reaches a log.
+ * "mymaster" via 10.0.0.1:26379, ...`, or `Redis Cluster via 10.0.0.1:7000, ...`. Reads the host
+ * and port fields of ioredis (and iovalkey) and node-redis clients, and strips credentials from a
+ * URL, so a password never reaches a log. Undefined when the client says nothing of the kind
+ * (a hand-written adapter).
  */
-export function describeEndpoint(client: Redis | Cluster): string {
-  const c = client as unknown as ClientShape;
+export function describeEndpoint(client: unknown): string | undefined {
+  const c = (client ?? {}) as ClientShape;
   if (c.isCluster === true) return `Redis Cluster via ${nodeList(c.startupNodes)}`;
-  const o = c.options ?? {};
+  const o = c.options;
+  if (typeof o !== 'object' || o === null) return undefined;
+  if (Array.isArray(o.rootNodes)) return `Redis Cluster via ${nodeList(o.rootNodes.map((node: { url?: unknown; socket?: unknown }) => node.url ?? node.socket))}`;
   if (Array.isArray(o.sentinels) && o.sentinels.length > 0) {
     return `Sentinel master ${JSON.stringify(typeof o.name === 'string' ? o.name : 'mymaster')} via ${nodeList(o.sentinels)}`;
   }
   if (typeof o.path === 'string' && o.path !== '') return o.path;
+  if (typeof o.url === 'string') return addressOnly(o.url);
+  if (o.socket !== undefined) return typeof o.socket.path === 'string' ? o.socket.path : hostPort(o.socket);
   return hostPort(o);
 }
 
@@ -38,12 +52,12 @@ function nodeList(nodes: unknown): string {
   return nodes.length > 3 ? `${listed}, ...` : listed;
 }
 
-/** A startup node given as a URL (`redis://user:secret@host:port`): host and port only. */
-function addressOnly(node: string): string {
+/** A URL (`redis://user:secret@host:port`): host and port only. */
+function addressOnly(url: string): string {
   try {
-    const url = new URL(node);
-    return `${url.hostname}:${url.port === '' ? 6379 : url.port}`;
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port === '' ? 6379 : parsed.port}`;
   } catch {
-    return node.replace(/^.*@/, '');
+    return url.replace(/^.*@/, '');
   }
 }
