@@ -172,7 +172,7 @@ for (const adapter of ADAPTERS) {
       const served = await serve({ limit: 5, windowMs: '1 minute', name: 'api' });
       const before = Date.now();
       const body = (await request(served.server).get('/')).body as Record<string, unknown>;
-      expect(body).to.include({ limit: 5, used: 1, remaining: 4, key: 'api:client' });
+      expect(body).to.include({ limit: 5, used: 1, remaining: 4, key: '~4:api:client' });
       // Seconds with ms precision: the first unit's 1 s bucket counts 60.000 .. 60.999 s more.
       expect(body.resetAfter).to.be.within(60, 60.999);
       expect(body.policy).to.deep.equal({ limit: 5, windowSeconds: 60 });

@@ -2,7 +2,7 @@
 // server.mjs listens.
 import Fastify from 'fastify';
 import { Registry } from 'prom-client';
-import { RateLimiter, renderMetrics, STATUS_PAGE_HTML, statusReport } from '@slidegate/core';
+import { RateLimiter, renderMetrics, STATUS_PAGE_HTML, statusReport, storeKey } from '@slidegate/core';
 import slidegate from '@slidegate/fastify';
 
 /** The admin token when ADMIN_TOKEN is not set: fine on a laptop, never in production. */
@@ -21,8 +21,8 @@ export async function createApp({ store, adminToken = process.env.ADMIN_TOKEN ||
   // Both limiters are made here: the admin route changes the API keys' limits, and the status page reads both.
   const publicLimiter = new RateLimiter({ ...withMetrics('public'), limit: 10, windowSeconds: 60, store });
   const apiKeyLimiter = new RateLimiter({ ...withMetrics('api'), limit: 5, windowSeconds: 60, store });
-  // Keys of a limiter named 'api' are stored as 'api:<key>'.
-  const API_PREFIX = 'api:';
+  // The store key of an API key under the route limiter named 'api' (its prefix is 'api:').
+  const apiKey = (key) => storeKey('api:', key);
 
   // Every route: by client IP (IPv6 grouped by /56), 10 requests a minute, unless the route says otherwise.
   await app.register(slidegate, { name: 'public', limiter: publicLimiter });
@@ -42,13 +42,13 @@ export async function createApp({ store, adminToken = process.env.ADMIN_TOKEN ||
 
   app.get('/admin/limits/:key', { preHandler: requireAdmin(adminToken), config: { rateLimit: false } }, async (req) => ({
     key: req.params.key,
-    ...(await apiKeyLimiter.getLimit(API_PREFIX + req.params.key)),
+    ...(await apiKeyLimiter.getLimit(apiKey(req.params.key))),
   }));
 
   app.post('/admin/limits/:key', { preHandler: requireAdmin(adminToken), config: { rateLimit: false } }, async (req, reply) => {
     const { limit, windowSeconds } = req.body ?? {};
     try {
-      await apiKeyLimiter.updateLimit(API_PREFIX + req.params.key, limit, windowSeconds);
+      await apiKeyLimiter.updateLimit(apiKey(req.params.key), limit, windowSeconds);
     } catch (error) {
       if (!(error instanceof TypeError || error instanceof RangeError)) throw error;
       return reply.code(400).send({ error: error.message });

@@ -49,9 +49,10 @@ export { DEFAULT_ADAPTIVE, type AdaptiveOptions, type AdaptiveScope, type LoadSi
 export { redisShareFactor, SHARE_FACTOR_SCRIPT } from './adaptive/redis-shared-factor';
 // The shared HTTP layer of @slidegate/express, @slidegate/koa and @slidegate/fastify.
 export { HttpLimiter, resetQuietly, type RequestAccess } from './http/http-limiter';
+export { storeKey } from './http/store-key';
 export { RequestRateLimit } from './http/rate-limit-info';
 export { windowSecondsOf, durationInWords } from './duration';
-export { ipKey } from './http/client-ip';
+export { ipKey, isIpAddress, trustsAnyProxy, PROXY_PROBE, type TrustFunction } from './http/client-ip';
 export { rateLimitHeaders, retryAfterHeader, partitionKey, defaultPolicyName, policyNameText, HEADER_MODES, DEFAULT_HEADERS_MODE, MAX_SF_INTEGER } from './http/headers';
 export { HTTP_OPTION_NAMES } from './http/parse-http-options';
 export type {
@@ -64,6 +65,7 @@ export type {
   MaybePromise,
   RateLimitInfo,
   StoreErrorAction,
+  UnknownAddressAction,
 } from './http/types';
 // Several policies per client, tiers, shadow mode, reserve/settle (policy mode).
 export { MAX_POLICIES, effectivePolicies } from './policies/policy-validation';

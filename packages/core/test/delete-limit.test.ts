@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { sharedRedis, type SharedRedis } from '@slidegate/test-utils';
 import { MemoryStore, RateLimiter, RedisStore, SAFE_REDIS_OPTIONS, type Store } from '../src/index';
 import { clientKeys } from '../src/stores/redis/key-encoding';
+import { HttpLimiter } from '../src/http/http-limiter';
 import { deleteKeys, uniquePrefix } from './redis-helpers';
 
 // deleteLimit(): own limits never expire, so this is how one goes. MemoryStore and RedisStore (real
@@ -96,6 +97,26 @@ describe('deleteLimit: removing a per-client limit', function () {
       seen = await b.getLimit('shared');
     }
     expect(seen).to.deep.equal(DEFAULTS);
+  });
+
+  it('the middleware (shared HTTP layer) deletes a client key\'s own limit under its prefix', async () => {
+    const store = new RedisStore({ client, prefix });
+    const http = new HttpLimiter<{ key: string }, never>(
+      { limit: 3, windowSeconds: 60, store, name: 'api', keyGenerator: (req: { key: string }) => req.key },
+      { ip: () => undefined, forwardedForIgnored: () => false },
+      'test',
+    );
+    closers.push(() => http.close(), () => store.close());
+    const kinds = async (n: number) => {
+      const seen: string[] = [];
+      for (let i = 0; i < n; i++) seen.push((await http.evaluate({ key: 'alice' })).kind);
+      return seen;
+    };
+    await http.updateLimit('alice', 1, 60);
+    expect(await kinds(2)).to.deep.equal(['allowed', 'limited']);
+    await http.deleteLimit('alice');
+    expect(await http.getLimit('alice')).to.deep.equal({ limit: 3, windowSeconds: 60 });
+    expect(await kinds(3), 'the default 3, one already used').to.deep.equal(['allowed', 'allowed', 'limited']);
   });
 
   it('is refused with a TypeError for a store without deleteLimit, and for a bad client id', async () => {

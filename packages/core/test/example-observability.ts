@@ -63,7 +63,7 @@ export function describeExampleObservability(framework: string, start: Start): v
         ['public', 10, 2],
         ['api', 5, 1],
       ]);
-      expect(limiters[1]!.topClients.map((c) => [c.clientId, c.count])).to.deep.equal([[`api:${key}`, 1]]);
+      expect(limiters[1]!.topClients.map((c) => [c.clientId, c.count])).to.deep.equal([[`~4:api:${key}`, 1]]);
 
       const page = await request(server).get('/status');
       expect(page.status).to.equal(200);

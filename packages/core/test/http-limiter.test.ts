@@ -130,7 +130,7 @@ describe('http HttpLimiter: the shared adapter layer', () => {
     expect(error).to.be.instanceOf(TypeError).and.have.property('message').that.matches(/keyGenerator\(\) result must be a non-empty string; got string ""/);
     const long = 'k'.repeat(5000);
     expect(await kinds(http, { apiKey: long }, 2)).to.deep.equal(['allowed', 'limited']);
-    expect(http.keyFor(long)).to.match(/^sha256:[0-9a-f]{64}$/);
+    expect(http.keyFor(long)).to.match(/^~0#[0-9a-f]{64}$/);
     expect(await kinds(http, { apiKey: `${long}x` }, 1)).to.deep.equal(['allowed']);
   });
 
@@ -145,7 +145,7 @@ describe('http HttpLimiter: the shared adapter layer', () => {
     expect(separate).to.deep.equal([]);
     expect(await kinds(a, { ip: '5.5.5.5' }, 2)).to.deep.equal(['allowed', 'limited']);
     expect(await kinds(b, { ip: '5.5.5.5' }, 2)).to.deep.equal(['allowed', 'limited']);
-    expect(a.keyFor('5.5.5.5')).to.equal('login:5.5.5.5');
+    expect(a.keyFor('5.5.5.5')).to.equal('~6:login:5.5.5.5');
     const shared = await warningsDuring(async () => {
       track(make({ limit: 1, windowSeconds: 60, store, prefix: 'login:' }));
     });

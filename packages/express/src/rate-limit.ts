@@ -1,4 +1,4 @@
-import { HttpLimiter, type ClientLimit, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimiter } from '@slidegate/core';
+import { HttpLimiter, trustsAnyProxy, type TrustFunction, type ClientLimit, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimiter } from '@slidegate/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { clientIp } from './client-ip';
 
@@ -16,6 +16,8 @@ export interface ExpressRateLimitMiddleware extends RequestHandler {
   readonly limiter: RateLimiter;
   /** Gives one client key (as the key generator returns it: an IP, an API key) its own limit. */
   updateLimit(clientKey: string, limit: number, windowSeconds: number): Promise<void>;
+  /** Removes one client key's own limit (own limits never expire): the default applies again. */
+  deleteLimit(clientKey: string): Promise<void>;
   getLimit(clientKey: string): Promise<ClientLimit>;
   /** Forgets one client key's counts; never rejects (a failure is a process warning). */
   resetKey(clientKey: string): Promise<void>;
@@ -27,7 +29,9 @@ export interface ExpressRateLimitMiddleware extends RequestHandler {
 const expressAccess = {
   ip: clientIp,
   forwardedForIgnored: (req: Request): boolean => req.headers['x-forwarded-for'] !== undefined && !trustsProxy(req),
-  permissiveProxy: (req: Request): boolean => req.app.get('trust proxy') === true,
+  // Express compiles every 'trust proxy' form (true, a hop count, addresses, a function) into one function.
+  permissiveProxy: (req: Request): boolean => trustsAnyProxy(req.app.get('trust proxy fn') as TrustFunction),
+  socketAddress: (req: Request): string | undefined => req.socket?.remoteAddress,
 };
 
 /**
@@ -52,6 +56,7 @@ export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMid
   return Object.assign(middleware, {
     limiter: http.limiter,
     updateLimit: (clientKey: string, limit: number, windowSeconds: number) => http.updateLimit(clientKey, limit, windowSeconds),
+    deleteLimit: (clientKey: string) => http.deleteLimit(clientKey),
     getLimit: (clientKey: string) => http.getLimit(clientKey),
     resetKey: (clientKey: string) => http.resetKey(clientKey),
     close: () => http.close(),

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { MemoryStore, RateLimiter, resetQuietly, windowSecondsOf, type Algorithm, type ClientLimit, type Decision, type RateLimiterOptions, type Store } from '@slidegate/core';
+import { MemoryStore, RateLimiter, resetQuietly, storeKey, windowSecondsOf, type Algorithm, type ClientLimit, type Decision, type RateLimiterOptions, type Store } from '@slidegate/core';
 
 /** The parts of express-rate-limit 8's `Options` that `init()` reads. */
 interface ExpressRateLimitOptionsSubset {
@@ -149,7 +149,7 @@ export class SlidegateStore {
     // Entered before the first await: express-rate-limit's code after `await increment()` (its decrement
     // on finish included) runs in this context, so decrement() finds this request's own receipt.
     const receipt = this.#receipts === undefined ? undefined : this.#newReceipt(key);
-    const decision = await this.limiter.check(this.prefix + key);
+    const decision = await this.limiter.check(storeKey(this.prefix, key));
     if (!decision.allowed) {
       const wait = Number.isFinite(decision.retryAfter) ? decision.retryAfter : decision.windowSeconds;
       return { totalHits: Math.max(this.#limit, decision.limit) + 1, resetTime: new Date((decision.timestamp + wait) * 1000) };
@@ -168,12 +168,12 @@ export class SlidegateStore {
     const receipt = this.#receiptOf(key);
     if (receipt === undefined || receipt.released) return;
     receipt.released = true;
-    if (receipt.decision !== undefined) await this.limiter.release(this.prefix + key, receipt.decision);
+    if (receipt.decision !== undefined) await this.limiter.release(storeKey(this.prefix, key), receipt.decision);
   }
 
   /** Reads the key's hits without recording anything. */
   async get(key: string): Promise<ClientRateLimitInfo | undefined> {
-    const decision = await this.limiter.peek(this.prefix + key);
+    const decision = await this.limiter.peek(storeKey(this.prefix, key));
     const used = decision.limit - decision.remaining;
     return { totalHits: used, resetTime: used === 0 ? undefined : new Date((decision.timestamp + decision.resetAfter) * 1000) };
   }
@@ -184,16 +184,16 @@ export class SlidegateStore {
    */
   resetKey(key: string): Promise<void> {
     this.#recent.delete(key);
-    return resetQuietly(this.limiter, this.prefix + key, key);
+    return resetQuietly(this.limiter, storeKey(this.prefix, key), key);
   }
 
   /** Gives one key (as express-rate-limit's keyGenerator returns it) its own limit. */
   updateLimit(key: string, limit: number, windowSeconds: number): Promise<void> {
-    return this.limiter.updateLimit(this.prefix + key, limit, windowSeconds);
+    return this.limiter.updateLimit(storeKey(this.prefix, key), limit, windowSeconds);
   }
 
   getLimit(key: string): Promise<ClientLimit> {
-    return this.limiter.getLimit(this.prefix + key);
+    return this.limiter.getLimit(storeKey(this.prefix, key));
   }
 
   /** Closes the limiter, and the store if this made it. */

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import request from 'supertest';
-import { RateLimiter, type Decision } from '@slidegate/core';
+import { RateLimiter, storeKey, type Decision } from '@slidegate/core';
 import { storeCases, warningsDuring, statuses as statusesOf } from '../../core/test/http-support';
 import slidegateDefault, { slidegate, type FastifyRateLimitOptions } from '../src/index';
 
@@ -71,7 +71,7 @@ for (const storeCase of storeCases()) {
       const limiter = new RateLimiter({ limit: 1, windowSeconds: 60, store: opened.store, ...opened.limiterOptions });
       const app = await appWith({ limiter, prefix: `${opened.prefix}-admin:`, keyGenerator: (req) => String(req.headers['x-api-key']) });
       expect(await statuses(app, 2, '/', { 'x-api-key': 'k1' })).to.deep.equal([200, 429]);
-      await limiter.updateLimit(`${opened.prefix}-admin:k1`, 3, 60);
+      await limiter.updateLimit(storeKey(`${opened.prefix}-admin:`, 'k1'), 3, 60);
       expect(await statuses(app, 3, '/', { 'x-api-key': 'k1' })).to.deep.equal([200, 200, 429]);
       await limiter.close();
     });

@@ -1,4 +1,4 @@
-import { HttpLimiter, type ClientLimit, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimiter, type RequestAccess } from '@slidegate/core';
+import { HttpLimiter, trustsAnyProxy, type ClientLimit, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimiter, type RequestAccess } from '@slidegate/core';
 import type { Context, MiddlewareHandler, Next } from 'hono';
 import { clientAddress, compileTrust, incomingOf, type Trust, type TrustProxy } from './client-address';
 
@@ -19,6 +19,8 @@ export interface HonoRateLimitMiddleware extends MiddlewareHandler {
   readonly limiter: RateLimiter;
   /** Gives one client key (as the key generator returns it: an IP, an API key) its own limit. */
   updateLimit(clientKey: string, limit: number, windowSeconds: number): Promise<void>;
+  /** Removes one client key's own limit (own limits never expire): the default applies again. */
+  deleteLimit(clientKey: string): Promise<void>;
   getLimit(clientKey: string): Promise<ClientLimit>;
   /** Forgets one client key's counts; never rejects (a failure is a process warning). */
   resetKey(clientKey: string): Promise<void>;
@@ -36,15 +38,14 @@ declare module 'hono' {
 const LABEL = 'rateLimit options';
 const APPEND = { append: true };
 
-function honoAccess(trust: Trust, trustsAll: boolean, warnNoAddress: () => void): RequestAccess<Context> {
+function honoAccess(trust: Trust, trustsAll: boolean): RequestAccess<Context> {
   return {
-    ip: (c) => {
-      const address = clientAddress(c, trust);
-      if (address === undefined && incomingOf(c) === undefined) warnNoAddress();
-      return address;
-    },
+    // Without a Node request (app.request(), another runtime) the address is unknown, which the
+    // shared layer reports and handles by unknownAddress.
+    ip: (c) => clientAddress(c, trust),
     forwardedForIgnored: (c) => trust === undefined && incomingOf(c)?.headers['x-forwarded-for'] !== undefined,
     permissiveProxy: () => trustsAll,
+    socketAddress: (c) => incomingOf(c)?.socket.remoteAddress,
   };
 }
 
@@ -53,18 +54,9 @@ function honoAccess(trust: Trust, trustsAll: boolean, warnNoAddress: () => void)
  * `app.use(rateLimit({ limit: 100, windowSeconds: 60 }))`. Options are validated here, once.
  */
 export function rateLimit(options: HonoRateLimitOptions): HonoRateLimitMiddleware {
-  let warned = false;
-  const warnNoAddress = (): void => {
-    if (warned) return;
-    warned = true;
-    process.emitWarning(
-      'slidegate: a Hono request came without a Node request (c.env.incoming), so its client address is unknown and every such ' +
-        'client shares one key. On @hono/node-server this does not happen; on another runtime, or with app.request(), give rateLimit a keyGenerator.',
-      { code: 'SLIDEGATE_NO_CLIENT_ADDRESS' },
-    );
-  };
   const trustProxy = (options as HonoRateLimitOptions | undefined)?.trustProxy ?? false;
-  const access = honoAccess(compileTrust(trustProxy, `${LABEL}.trustProxy`), trustProxy === true, warnNoAddress);
+  const trust = compileTrust(trustProxy, `${LABEL}.trustProxy`);
+  const access = honoAccess(trust, trust !== undefined && trustsAnyProxy(trust));
   const http = new HttpLimiter<Context, HonoLimitHandler, Context>(options, access, LABEL, ['trustProxy']);
   const handler = http.handler;
   const settle = http.settles ? http : undefined;
@@ -83,6 +75,7 @@ export function rateLimit(options: HonoRateLimitOptions): HonoRateLimitMiddlewar
   return Object.assign(middleware, {
     limiter: http.limiter,
     updateLimit: (clientKey: string, limit: number, windowSeconds: number) => http.updateLimit(clientKey, limit, windowSeconds),
+    deleteLimit: (clientKey: string) => http.deleteLimit(clientKey),
     getLimit: (clientKey: string) => http.getLimit(clientKey),
     resetKey: (clientKey: string) => http.resetKey(clientKey),
     close: () => http.close(),

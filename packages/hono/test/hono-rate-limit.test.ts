@@ -106,8 +106,8 @@ describe('@slidegate/hono behaviour', () => {
     expect(await statuses(server, 2, '/strict')).to.deep.equal([200, 429]);
     expect(await statuses(server, 1, '/')).to.deep.equal([200]);
     expect(seen.map((info) => [info?.key, info?.decision.remaining, info?.decision.allowed])).to.deep.equal([
-      ['strict:127.0.0.1', 0, true],
-      ['app:127.0.0.1', 7, true],
+      ['~7:strict:127.0.0.1', 0, true],
+      ['~4:app:127.0.0.1', 7, true],
     ]);
   });
 
@@ -162,14 +162,15 @@ describe('@slidegate/hono behaviour', () => {
     expect(permissive.map((w) => w.code)).to.deep.equal(['SLIDEGATE_PERMISSIVE_TRUST_PROXY']);
   });
 
-  it('without a Node request (app.request) the client is unknown: one warning, and a keyGenerator still works', async () => {
+  it('without a Node request (app.request) the client is unknown: one warning, never pooled, and a keyGenerator still works', async () => {
     const app = new Hono();
     app.use(limited({ limit: 1, windowSeconds: 60 }));
     app.get('/', (c) => c.text('ok'));
     const warnings = await warningsDuring(async () => {
-      expect([(await app.request('/')).status, (await app.request('/')).status]).to.deep.equal([200, 429]);
+      // unknownAddress 'skip' (the default): through, uncounted, rather than one key for every such client.
+      expect([(await app.request('/')).status, (await app.request('/')).status]).to.deep.equal([200, 200]);
     });
-    expect(warnings.map((w) => w.code)).to.deep.equal(['SLIDEGATE_NO_CLIENT_ADDRESS']);
+    expect(warnings.map((w) => w.code)).to.deep.equal(['SLIDEGATE_UNKNOWN_CLIENT_ADDRESS']);
     const keyed = new Hono();
     keyed.use(limited({ limit: 1, windowSeconds: 60, keyGenerator: (c) => c.req.header('x-api-key') ?? 'anonymous' }));
     keyed.get('/', (c) => c.text('ok'));

@@ -36,6 +36,8 @@ export interface KoaRateLimitMiddleware extends Middleware {
   readonly limiter: RateLimiter;
   /** Gives one client key (as the key generator returns it: an IP, an API key) its own limit. */
   updateLimit(clientKey: string, limit: number, windowSeconds: number): Promise<void>;
+  /** Removes one client key's own limit (own limits never expire): the default applies again. */
+  deleteLimit(clientKey: string): Promise<void>;
   getLimit(clientKey: string): Promise<ClientLimit>;
   /** Forgets one client key's counts; never rejects (a failure is a process warning). */
   resetKey(clientKey: string): Promise<void>;
@@ -53,6 +55,7 @@ function koaAccess(): RequestAccess<Context> {
     ip: (ctx) => address.of(ctx),
     forwardedForIgnored: (ctx) => ctx.req.headers['x-forwarded-for'] !== undefined && !ctx.app.proxy,
     permissiveProxy: (ctx) => ctx.app.proxy && !(ctx.app.maxIpsCount > 0),
+    socketAddress: (ctx) => ctx.req.socket?.remoteAddress,
   };
 }
 
@@ -81,6 +84,7 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware 
   return Object.assign(middleware, {
     limiter: http.limiter,
     updateLimit: (clientKey: string, limit: number, windowSeconds: number) => http.updateLimit(clientKey, limit, windowSeconds),
+    deleteLimit: (clientKey: string) => http.deleteLimit(clientKey),
     getLimit: (clientKey: string) => http.getLimit(clientKey),
     resetKey: (clientKey: string) => http.resetKey(clientKey),
     close: () => http.close(),

@@ -1,4 +1,4 @@
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 
 /**
  * The rate-limit key of a client address.
@@ -88,3 +88,49 @@ function formatIPv6(groups: number[]): string {
   if (bestStart === -1) return hex.join(':');
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
 }
+
+/** True when `address` is an IPv4 or IPv6 address (an IPv6 zone, `fe80::1%eth0`, allowed). */
+export function isIpAddress(address: string): boolean {
+  if (isIP(address) !== 0) return true;
+  const zone = address.indexOf('%');
+  return zone > 0 && isIPv6(address.slice(0, zone));
+}
+
+/** A trust-proxy function as proxy-addr takes it (and Express compiles 'trust proxy' into). */
+export type TrustFunction = (address: string, hop: number) => boolean;
+
+/** Public documentation addresses (RFC 5737, RFC 3849): no list of one's own proxies names them. */
+const PROBE_ADDRESSES = ['198.51.100.23', '2001:db8::23'];
+/** More hops than any real proxy chain has, with the first ones. */
+const PROBE_HOPS = [0, 1, 2, 7, 64];
+const permissive = new WeakMap<TrustFunction, boolean>();
+
+/**
+ * True when `trust` trusts a public address at every hop (`true`, `'0.0.0.0/0'`, a hop count of 65
+ * or more, a function that says yes to all): the client address is then the left end of
+ * X-Forwarded-For, which any client writes, so a client picks its own rate-limit key. Remembered
+ * per function: adapters ask on every request until they have warned.
+ */
+export function trustsAnyProxy(trust: TrustFunction): boolean {
+  let answer = permissive.get(trust);
+  if (answer === undefined) {
+    try {
+      answer = PROBE_ADDRESSES.some((address) => PROBE_HOPS.every((hop) => trust(address, hop) === true));
+    } catch {
+      answer = false;
+    }
+    permissive.set(trust, answer);
+  }
+  return answer;
+}
+
+/**
+ * A request as a trust-proxy-aware `ip` getter reads it (headers and socket), made to have passed
+ * through `PROXY_PROBE.hops` public hops: a framework whose getter answers `PROXY_PROBE.client` for
+ * it trusts any proxy. For frameworks that keep their trust function to themselves (Fastify).
+ */
+export const PROXY_PROBE = {
+  client: '198.51.100.1',
+  forwardedFor: Array.from({ length: 8 }, (_, i) => `198.51.100.${i + 1}`).join(', '),
+  socketAddress: '198.51.100.99',
+} as const;

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { ErrorCodes, typeError } from '../errors';
 import type { RateLimiter } from '../rate-limiter';
 import type { ClientLimit, Decision, Store } from '../types';
-import { MAX_CLIENT_ID_BYTES, checkCost, describe } from '../validate';
-import { ipKey, normalizeIp } from './client-ip';
+import { checkCost, describe } from '../validate';
+import { storeKey } from './store-key';
+import { ipKey, isIpAddress, normalizeIp } from './client-ip';
 import { RateLimitHeaders, retryAfterHeader } from './headers';
 import { RequestRateLimit } from './rate-limit-info';
 import { limitedBody, parseHttpOptions, storeErrorActionOf, type ParsedHttpOptions } from './parse-http-options';
@@ -17,12 +17,23 @@ export interface RequestAccess<Req> {
   forwardedForIgnored(req: Req): boolean;
   /**
    * True when trust proxy takes the client address from the left end of X-Forwarded-For, which
-   * any client can write (Express `'trust proxy': true`, Koa `proxy` without `maxIpsCount`).
+   * any client can write (Express `'trust proxy': true`, Koa `proxy` without `maxIpsCount`,
+   * Fastify `trustProxy: true`; see `trustsAnyProxy`).
    */
   permissiveProxy?(req: Req): boolean;
+  /** The address of the connecting peer (the socket's), when the framework's `ip` is not an IP address. */
+  socketAddress?(req: Req): string | undefined;
 }
 
 const PASS: HttpOutcome = { kind: 'pass' };
+/** The shared key of requests without a client address, with `unknownAddress: 'pool'`. */
+const UNKNOWN_ADDRESS_KEY = 'unknown-ip';
+const UNKNOWN_ADDRESS_BODY: LimitedBody = { contentType: 'text/plain; charset=utf-8', text: 'Rate limiter cannot tell who the client is.' };
+const UNKNOWN_ADDRESS_EFFECT = {
+  skip: 'such requests pass unlimited and uncounted',
+  deny: 'such requests are refused with 503',
+  pool: 'such requests share one key, so one client can use up the limit of all',
+} as const;
 const STORE_DOWN_BODY: LimitedBody = { contentType: 'text/plain; charset=utf-8', text: 'Rate limiter unavailable, please try again later.' };
 /** Stores that an inline-configured HTTP limiter already uses, with the prefixes in use on each. */
 const prefixesByStore = new WeakMap<Store, Set<string>>();
@@ -50,7 +61,7 @@ export class HttpLimiter<Req, Handler = never, Res = never> {
   #checkPermissive = true;
   /** The last client address and its key: a client's requests tend to come in runs (keep-alive). */
   #lastIp: string | undefined;
-  #lastIpKey = '';
+  #lastIpKey: string | undefined;
 
   constructor(options: HttpRateLimitOptions<Req, Handler, Res> | undefined, access: RequestAccess<Req>, label: string, adapterOptionNames: readonly string[] = []) {
     this.#o = parseHttpOptions(options as HttpRateLimitOptions<Req, Handler>, label, adapterOptionNames);
@@ -72,16 +83,19 @@ export class HttpLimiter<Req, Handler = never, Res = never> {
     return this.#o.handler;
   }
 
-  /** The store key of a client key (the prefix added; over-long keys hashed). */
+  /** The store key of a client key: the prefix framed by its length, over-long keys hashed (see `storeKey`). */
   keyFor(clientKey: string): string {
-    const key = this.#o.prefix + clientKey;
-    if (key.length * 3 <= MAX_CLIENT_ID_BYTES || Buffer.byteLength(key, 'utf8') <= MAX_CLIENT_ID_BYTES) return key;
-    return `${this.#o.prefix}sha256:${createHash('sha256').update(clientKey).digest('hex')}`;
+    return storeKey(this.#o.prefix, clientKey);
   }
 
   /** Gives one client key (as the key generator returns it) its own limit, at run time. */
   updateLimit(clientKey: string, limit: number, windowSeconds: number): Promise<void> {
     return this.#o.limiter.updateLimit(this.keyFor(clientKey), limit, windowSeconds);
+  }
+
+  /** Removes one client key's own limit: the limiter's default applies again (`RateLimiter.deleteLimit`). */
+  deleteLimit(clientKey: string): Promise<void> {
+    return this.#o.limiter.deleteLimit(this.keyFor(clientKey));
   }
 
   /** The limit that applies to one client key. */
@@ -149,20 +163,56 @@ export class HttpLimiter<Req, Handler = never, Res = never> {
   #fromKey(req: Req): HttpOutcome | Promise<HttpOutcome> {
     const o = this.#o;
     if (o.keyGenerator === undefined) {
-      const ip = this.#access.ip(req);
+      let ip = this.#access.ip(req);
       if (this.#checkXff && this.#access.forwardedForIgnored(req)) this.#warnXff();
       if (this.#checkPermissive && this.#access.permissiveProxy?.(req) === true) this.#warnPermissive();
-      return this.#fromAllowList(req, ip === undefined ? 'unknown-ip' : this.#ipKey(ip), ip);
+      let key = ip === undefined ? undefined : this.#ipKey(ip);
+      if (key === undefined && ip !== undefined) {
+        // Not an IP address: a value written into a trusted X-Forwarded-For position, never used as a
+        // key verbatim. The connecting peer is the nearest address known to be real.
+        this.#warnNotAnIp(ip);
+        ip = this.#access.socketAddress?.(req);
+        key = ip === undefined ? undefined : this.#ipKey(ip);
+      }
+      if (key === undefined) return this.#unknownAddress(req);
+      return this.#fromAllowList(req, key, ip);
     }
     return andThen(o.keyGenerator(req), (key) => this.#fromAllowList(req, checkKey(key, `${this.#label}.keyGenerator() result`), undefined));
   }
 
-  #ipKey(ip: string): string {
+  /** The key of an address; undefined when it is not an IP address. */
+  #ipKey(ip: string): string | undefined {
     if (ip !== this.#lastIp) {
-      this.#lastIpKey = ipKey(ip, this.#o.ipv6Subnet);
+      this.#lastIpKey = isIpAddress(ip) ? ipKey(ip, this.#o.ipv6Subnet) : undefined;
       this.#lastIp = ip;
     }
     return this.#lastIpKey;
+  }
+
+  /** A request whose client address cannot be determined: never pooled silently (`unknownAddress`). */
+  #unknownAddress(req: Req): HttpOutcome | Promise<HttpOutcome> {
+    const action = this.#o.unknownAddress;
+    this.#warnOnce(
+      'unknown-address',
+      'SLIDEGATE_UNKNOWN_CLIENT_ADDRESS',
+      `slidegate: a request came without a client address (a Unix socket, or a proxy chain that trust proxy does not cover), so ` +
+        `it cannot be limited by IP; ${UNKNOWN_ADDRESS_EFFECT[action]} (${this.#label}.unknownAddress). Behind a proxy on a Unix ` +
+        `socket, trust it by hop count (Express: app.set('trust proxy', 1); Koa: app.proxy = true, app.maxIpsCount = 1; Fastify: ` +
+        `trustProxy: (address, hop) => hop < 1), or give a keyGenerator. Reported once.`,
+    );
+    if (action === 'skip') return PASS;
+    if (action === 'deny') return { kind: 'limited', headers: [], info: undefined, statusCode: 503, body: UNKNOWN_ADDRESS_BODY };
+    return this.#fromAllowList(req, UNKNOWN_ADDRESS_KEY, undefined);
+  }
+
+  #warnNotAnIp(value: string): void {
+    this.#warnOnce(
+      'not-an-ip',
+      'SLIDEGATE_CLIENT_ADDRESS_NOT_IP',
+      `slidegate: the client address the framework gave is not an IP address (${describe(value)}), so it came from a trusted ` +
+        `X-Forwarded-For position that a client wrote; it is keyed by the connecting peer's address instead. Trust only as many ` +
+        `proxies as you have. Reported once.`,
+    );
   }
 
   #fromAllowList(req: Req, clientKey: string, ip: string | undefined): HttpOutcome | Promise<HttpOutcome> {
@@ -259,7 +309,7 @@ export class HttpLimiter<Req, Handler = never, Res = never> {
       'SLIDEGATE_PERMISSIVE_TRUST_PROXY',
       `slidegate: trust proxy takes the client address from the left end of X-Forwarded-For, which any client can set, so ` +
         `a client can pick its own rate-limit key. Trust only your proxies (Express: app.set('trust proxy', '10.0.0.0/8') or the ` +
-        `number of proxies; Koa: app.maxIpsCount = <number of proxies>).`,
+        `number of proxies; Koa: app.maxIpsCount = <number of proxies>; Fastify: Fastify({ trustProxy: '10.0.0.0/8' }) or the number).`,
     );
   }
 

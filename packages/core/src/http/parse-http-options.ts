@@ -12,7 +12,7 @@ import {
 } from '../validate';
 import { windowSecondsOf } from '../duration';
 import { DEFAULT_HEADERS_MODE, HEADER_MODES } from './headers';
-import type { HeadersMode, HttpRateLimitOptions, LimitedBody, MaybePromise, StoreErrorAction } from './types';
+import type { HeadersMode, HttpRateLimitOptions, LimitedBody, MaybePromise, StoreErrorAction, UnknownAddressAction } from './types';
 
 /** Every option of `HttpRateLimitOptions`; adapters add their own names. */
 export const HTTP_OPTION_NAMES = [
@@ -39,9 +39,18 @@ export const HTTP_OPTION_NAMES = [
   'name',
   'prefix',
   'onStoreError',
+  'unknownAddress',
 ] as const;
 
 export const DEFAULT_STATUS_CODE = 429;
+/**
+ * Requests without a client address pass unlimited (with one warning). The cause is a deployment
+ * setting (a Unix socket, a proxy chain that trust proxy does not cover) that hits every request
+ * alike: 'pool' would let one client use up everyone's limit and 'deny' would refuse every request
+ * of a working site, while a client cannot make its own address unknown (a non-IP value in
+ * X-Forwarded-For is keyed by the connecting peer). As `onStoreError` defaults to 'allow'.
+ */
+export const DEFAULT_UNKNOWN_ADDRESS: UnknownAddressAction = 'skip';
 export const DEFAULT_MESSAGE = 'Too many requests, please try again later.';
 export const DEFAULT_IPV6_SUBNET = 56;
 /** Room left for the key itself after the prefix. */
@@ -72,6 +81,7 @@ export interface ParsedHttpOptions<Req, Handler> {
   name: string | undefined;
   prefix: string;
   onStoreError: StoreErrorAction | ((error: unknown, req: Req) => MaybePromise<StoreErrorAction>);
+  unknownAddress: UnknownAddressAction;
 }
 
 /**
@@ -109,6 +119,7 @@ export function parseHttpOptions<Req, Handler>(
     name,
     prefix,
     onStoreError: onStoreErrorOf(o.onStoreError ?? 'allow', `${label}.onStoreError`),
+    unknownAddress: unknownAddressOf(o.unknownAddress ?? DEFAULT_UNKNOWN_ADDRESS, `${label}.unknownAddress`),
   };
 }
 
@@ -234,6 +245,12 @@ function ipv6SubnetOf(value: unknown, name: string): number | false {
     throw rangeError(ErrorCodes.INVALID_OPTION, `slidegate: ${name} must be an integer prefix length from 1 to 128 (usually 48 to 64) or false; got ${describe(value)}`);
   }
   return value;
+}
+
+function unknownAddressOf(value: unknown, name: string): UnknownAddressAction {
+  if (value === 'skip' || value === 'deny' || value === 'pool') return value;
+  const make = typeof value === 'string' ? rangeError : typeError;
+  throw make(ErrorCodes.INVALID_OPTION, `slidegate: ${name} must be 'skip', 'deny' or 'pool'; got ${describe(value)}`);
 }
 
 function onStoreErrorOf<Req>(value: unknown, name: string): ParsedHttpOptions<Req, never>['onStoreError'] {

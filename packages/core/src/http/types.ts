@@ -20,6 +20,13 @@ export type HeadersMode = 'draft-6' | 'draft-7' | 'draft-8' | 'legacy' | 'none' 
 /** What `onStoreError` decides when the store fails: let the request through, or refuse it with 503. */
 export type StoreErrorAction = 'allow' | 'deny';
 
+/**
+ * What happens to a request whose client address cannot be determined (the default key only):
+ * `'skip'` lets it through uncounted, `'deny'` answers 503, `'pool'` counts all such requests under
+ * one shared key. Each is reported once with `process.emitWarning`.
+ */
+export type UnknownAddressAction = 'skip' | 'deny' | 'pool';
+
 /** A value or a promise of it: every request callback may be async. */
 export type MaybePromise<T> = T | Promise<T>;
 
@@ -83,7 +90,8 @@ export interface HttpRateLimitOptions<Req, Handler = never, Res = never> {
   limiterOptions?: Omit<RateLimiterOptions, 'limit' | 'windowSeconds' | 'store' | 'algorithm'>;
   /**
    * The client key of a request. Return a string of 1+ characters; keys longer than 1024 UTF-8
-   * bytes (prefix included) are replaced by their SHA-256 so hostile input cannot cause an error.
+   * bytes (prefix included) are stored by their SHA-256, in a form no short key can spell, so
+   * hostile input can neither cause an error nor share another key's window.
    * @default the client IP (the framework's trust-proxy aware `ip`), IPv6 grouped by `ipv6Subnet`
    */
   keyGenerator?: (req: Req) => MaybePromise<string>;
@@ -154,7 +162,9 @@ export interface HttpRateLimitOptions<Req, Handler = never, Res = never> {
    */
   name?: string;
   /**
-   * Prepended to every key (overrides the prefix derived from `name`).
+   * Sets this limiter's keys apart from other limiters' on the same store (overrides the prefix
+   * derived from `name`). Keys are stored as `storeKey(prefix, key)` (`~4:api:alice` for prefix
+   * `api:`), which no other prefix and key can spell; with no prefix, a key is stored as it is.
    * @default `<name>:` when `name` is set, else ''
    */
   prefix?: string;
@@ -167,6 +177,14 @@ export interface HttpRateLimitOptions<Req, Handler = never, Res = never> {
    * @default 'allow'
    */
   onStoreError?: StoreErrorAction | ((error: unknown, req: Req) => MaybePromise<StoreErrorAction>);
+  /**
+   * A request whose client address cannot be determined (behind a Unix socket with trust proxy off
+   * or `'loopback'`, say) when keyed by IP: `'skip'` (through, uncounted), `'deny'` (503) or `'pool'`
+   * (one key shared by all such requests, so one client can lock out the others). Reported once.
+   * @default 'skip': the cause is a setting that hits every request, where 'pool' lets one client
+   * exhaust everyone's limit and 'deny' takes the site down; no client can make its own address unknown
+   */
+  unknownAddress?: UnknownAddressAction;
 }
 
 /** The outcome of one request, for the adapter to apply. */

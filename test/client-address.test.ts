@@ -1,0 +1,173 @@
+/**
+ * Keys a client cannot choose, and addresses that cannot be known, on every adapter through real
+ * servers: behind a Unix socket (no client address) requests are never pooled silently, every
+ * permissive trust-proxy setting warns, and a non-IP value in a trusted X-Forwarded-For position is
+ * never used as a key verbatim.
+ */
+import { once } from 'node:events';
+import { request as httpRequest, createServer, type Server } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import express from 'express';
+import Fastify, { type FastifyServerOptions } from 'fastify';
+import Koa from 'koa';
+import type { UnknownAddressAction } from '@slidegate/core';
+import { rateLimit as expressLimit } from '../packages/express/src/index';
+import { slidegate } from '../packages/fastify/src/index';
+import { rateLimit as koaLimit } from '../packages/koa/src/index';
+import { warningsDuring } from '../packages/core/test/http-support';
+
+/** What the adapters' tests need of a server: its handler, given the adapter's options and a trust setting. */
+type Trust = 'off' | 'loopback' | 'any' | 'hop';
+interface Served {
+  server: Server;
+  close(): Promise<void>;
+}
+type Make = (options: Record<string, unknown>, trust: Trust) => Promise<Served>;
+
+const adapters: Array<[string, Make]> = [
+  [
+    'express',
+    async (options, trust) => {
+      const app = express();
+      app.set('trust proxy', { off: false, loopback: 'loopback', any: true, hop: 1 }[trust]);
+      const limiter = expressLimit(options as never);
+      app.use(limiter);
+      app.get('/', (_req, res) => res.send('ok'));
+      return { server: createServer(app), close: () => limiter.close() };
+    },
+  ],
+  [
+    'koa',
+    async (options, trust) => {
+      const app = new Koa();
+      app.proxy = trust !== 'off' && trust !== 'loopback';
+      if (trust === 'hop') app.maxIpsCount = 1;
+      const limiter = koaLimit(options as never);
+      app.use(limiter);
+      app.use((ctx) => {
+        ctx.body = 'ok';
+      });
+      return { server: createServer(app.callback()), close: () => limiter.close() };
+    },
+  ],
+  [
+    'fastify',
+    async (options, trust) => {
+      // Fastify refuses a bare hop count (it cannot check the peer), so one proxy is named by its address.
+      const trustProxy = { off: false, loopback: 'loopback', any: true, hop: '127.0.0.1' }[trust] as FastifyServerOptions['trustProxy'];
+      let server: Server | undefined;
+      const app = Fastify({
+        trustProxy,
+        serverFactory: (handler) => {
+          server = createServer(handler);
+          return server;
+        },
+      });
+      await app.register(slidegate, options as never);
+      app.get('/', async () => 'ok');
+      await app.ready();
+      return { server: server as Server, close: () => app.close() };
+    },
+  ],
+];
+
+/** Status codes of `n` GET / requests over `target` (a Unix socket path or a TCP port). */
+async function statuses(target: string | number, n: number, headers: Record<string, string> = {}): Promise<number[]> {
+  const codes: number[] = [];
+  for (let i = 0; i < n; i++) {
+    codes.push(
+      await new Promise<number>((resolve, reject) => {
+        const where = typeof target === 'string' ? { socketPath: target } : { host: '127.0.0.1', port: target };
+        const req = httpRequest({ ...where, path: '/', headers }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end();
+      }),
+    );
+  }
+  return codes;
+}
+
+describe('client addresses: never pooled silently, never chosen by the client (real servers, all adapters)', function () {
+  this.timeout(20_000);
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'slidegate-sock-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  for (const [name, make] of adapters) {
+    describe(name, () => {
+      async function onSocket(options: Record<string, unknown>, trust: Trust, body: (socket: string) => Promise<void>): Promise<void> {
+        const served = await make({ limit: 1, windowSeconds: 60, ...options }, trust);
+        const socket = path.join(dir, `${name}-${Math.random().toString(36).slice(2)}.sock`);
+        served.server.listen(socket);
+        await once(served.server, 'listening');
+        try {
+          await body(socket);
+        } finally {
+          served.server.close();
+          await served.close();
+        }
+      }
+
+      for (const trust of ['off', 'loopback'] as const) {
+        it(`behind a Unix socket (trust proxy ${trust}): one client no longer locks out everyone; one warning`, async () => {
+          const warnings = await warningsDuring(() => onSocket({}, trust, async (socket) => expect(await statuses(socket, 3)).to.deep.equal([200, 200, 200])));
+          expect(warnings.map((w) => w.code)).to.deep.equal(['SLIDEGATE_UNKNOWN_CLIENT_ADDRESS']);
+          expect(warnings[0]?.message).to.include('unknownAddress');
+        });
+      }
+
+      const actions: Array<[UnknownAddressAction, number[]]> = [
+        ['deny', [503, 503]],
+        ['pool', [200, 429]],
+        ['skip', [200, 200]],
+      ];
+      for (const [action, expected] of actions) {
+        it(`unknownAddress '${action}' is followed, and said once`, async () => {
+          const warnings = await warningsDuring(() => onSocket({ unknownAddress: action }, 'off', async (socket) => expect(await statuses(socket, 2)).to.deep.equal(expected)));
+          expect(warnings.map((w) => w.code)).to.deep.equal(['SLIDEGATE_UNKNOWN_CLIENT_ADDRESS']);
+        });
+      }
+
+      it('trust proxy that trusts anyone warns once', async () => {
+        const served = await make({ limit: 5, windowSeconds: 60 }, 'any');
+        served.server.listen(0, '127.0.0.1');
+        await once(served.server, 'listening');
+        const port = (served.server.address() as { port: number }).port;
+        const warnings = await warningsDuring(async () => {
+          await statuses(port, 2, { 'x-forwarded-for': '203.0.113.5' });
+        });
+        served.server.close();
+        await served.close();
+        expect(warnings.map((w) => w.code)).to.deep.equal(['SLIDEGATE_PERMISSIVE_TRUST_PROXY']);
+      });
+
+      it('a non-IP string in a trusted X-Forwarded-For position is not a key: such requests are keyed by the peer', async () => {
+        const served = await make({ limit: 1, windowSeconds: 60 }, 'hop');
+        served.server.listen(0, '127.0.0.1');
+        await once(served.server, 'listening');
+        const port = (served.server.address() as { port: number }).port;
+        let codes: number[] = [];
+        const warnings = await warningsDuring(async () => {
+          // Each value its own key, before: a client could take a fresh window per request.
+          codes = [
+            ...(await statuses(port, 1, { 'x-forwarded-for': 'not-an-ip' })),
+            ...(await statuses(port, 1, { 'x-forwarded-for': 'another one' })),
+            ...(await statuses(port, 1, { 'x-forwarded-for': '203.0.113.9' })),
+          ];
+        });
+        served.server.close();
+        await served.close();
+        expect(codes, 'both non-IP values count as 127.0.0.1; a real address has its own window').to.deep.equal([200, 429, 200]);
+        expect(warnings.map((w) => w.code)).to.deep.equal(['SLIDEGATE_CLIENT_ADDRESS_NOT_IP']);
+      });
+    });
+  }
+});
