@@ -103,18 +103,21 @@ describe('client addresses: never pooled silently, never chosen by the client (r
 
   for (const [name, make] of adapters) {
     describe(name, () => {
-      async function onSocket(options: Record<string, unknown>, trust: Trust, body: (socket: string) => Promise<void>): Promise<void> {
-        const served = await make({ limit: 1, windowSeconds: 60, ...options }, trust);
-        const socket = path.join(dir, `${name}-${Math.random().toString(36).slice(2)}.sock`);
-        served.server.listen(socket);
-        await once(served.server, 'listening');
+      /** Serves the adapter on a Unix socket path, or on a TCP port of 127.0.0.1 (`socket` false), for `body`. */
+      async function served(options: Record<string, unknown>, trust: Trust, body: (target: string | number) => Promise<void>, socket = true): Promise<void> {
+        const app = await make({ limit: 1, windowSeconds: 60, ...options }, trust);
+        if (socket) app.server.listen(path.join(dir, `${name}-${Math.random().toString(36).slice(2)}.sock`));
+        else app.server.listen(0, '127.0.0.1');
+        await once(app.server, 'listening');
+        const address = app.server.address();
         try {
-          await body(socket);
+          await body(typeof address === 'string' ? address : (address as { port: number }).port);
         } finally {
-          served.server.close();
-          await served.close();
+          app.server.close();
+          await app.close();
         }
       }
+      const onSocket = (options: Record<string, unknown>, trust: Trust, body: (target: string | number) => Promise<void>) => served(options, trust, body);
 
       for (const trust of ['off', 'loopback'] as const) {
         it(`behind a Unix socket (trust proxy ${trust}): one client no longer locks out everyone; one warning`, async () => {
@@ -137,34 +140,23 @@ describe('client addresses: never pooled silently, never chosen by the client (r
       }
 
       it('trust proxy that trusts anyone warns once', async () => {
-        const served = await make({ limit: 5, windowSeconds: 60 }, 'any');
-        served.server.listen(0, '127.0.0.1');
-        await once(served.server, 'listening');
-        const port = (served.server.address() as { port: number }).port;
-        const warnings = await warningsDuring(async () => {
-          await statuses(port, 2, { 'x-forwarded-for': '203.0.113.5' });
-        });
-        served.server.close();
-        await served.close();
+        const warnings = await warningsDuring(() => served({ limit: 5 }, 'any', async (port) => void (await statuses(port, 2, { 'x-forwarded-for': '203.0.113.5' })), false));
         expect(warnings.map((w) => w.code)).to.deep.equal(['SLIDEGATE_PERMISSIVE_TRUST_PROXY']);
       });
 
       it('a non-IP string in a trusted X-Forwarded-For position is not a key: such requests are keyed by the peer', async () => {
-        const served = await make({ limit: 1, windowSeconds: 60 }, 'hop');
-        served.server.listen(0, '127.0.0.1');
-        await once(served.server, 'listening');
-        const port = (served.server.address() as { port: number }).port;
         let codes: number[] = [];
-        const warnings = await warningsDuring(async () => {
-          // Each value its own key, before: a client could take a fresh window per request.
-          codes = [
-            ...(await statuses(port, 1, { 'x-forwarded-for': 'not-an-ip' })),
-            ...(await statuses(port, 1, { 'x-forwarded-for': 'another one' })),
-            ...(await statuses(port, 1, { 'x-forwarded-for': '203.0.113.9' })),
-          ];
-        });
-        served.server.close();
-        await served.close();
+        const warnings = await warningsDuring(() =>
+          served(
+            {},
+            'hop',
+            async (port) => {
+              // Each value its own key, before: a client could take a fresh window per request.
+              for (const value of ['not-an-ip', 'another one', '203.0.113.9']) codes.push(...(await statuses(port, 1, { 'x-forwarded-for': value })));
+            },
+            false,
+          ),
+        );
         expect(codes, 'both non-IP values count as 127.0.0.1; a real address has its own window').to.deep.equal([200, 429, 200]);
         expect(warnings.map((w) => w.code)).to.deep.equal(['SLIDEGATE_CLIENT_ADDRESS_NOT_IP']);
       });
