@@ -368,10 +368,11 @@ export class RateLimiter {
    * it would move the client's clock forward and deny the client until real time caught up.
    */
   #checkSkew(timestamp: number, given: number): number {
+    // `timestamp` is the validated time in ms; `given` the caller's seconds, which the clock (`now()`) also reads.
     const bound = this.#options.maxClockSkewSeconds;
     if (bound === Infinity) return timestamp;
     const now = this.#options.now();
-    if (!(timestamp > now + bound)) return timestamp;
+    if (!(given > now + bound)) return timestamp;
     // 1e11 s is the year 5138, while milliseconds since 1973 are all above 1e11.
     const hint = given >= 1e11 ? ' It looks like milliseconds: timestamps are seconds (Date.now() / 1000).' : '';
     throw rangeError(
