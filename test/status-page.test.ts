@@ -1,7 +1,6 @@
 import { MemoryStore } from '@slidegate/core';
 import { expect } from 'chai';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,8 +11,9 @@ import { chromium, type BrowserContext } from 'playwright-core';
 import { createApp } from '../examples/express/app.mjs';
 // @ts-ignore: plain ESM JavaScript without type declarations.
 import { runTraffic } from './support/status-demo.mjs';
+// @ts-ignore: plain ESM JavaScript without type declarations.
+import { findChromium, installCommand } from '../scripts/test-prereqs.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -53,9 +53,9 @@ describe('status page of the Express example in headless Chromium', function () 
   let profile: string;
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium is not at ${CHROMIUM}: install Debian's package with "apt-get install -y chromium" (.ci/run does)`);
-    }
+    // `npm test` installs one first where it can (scripts/test-prereqs.mjs); run alone, say what to install.
+    const executablePath = (await findChromium()) as string | undefined;
+    if (executablePath === undefined) throw new Error(`no Chromium found: run ${String(installCommand(['chromium']))}, or set CHROMIUM_PATH`);
     // An overloaded service: the load signal stays over its target, so the adaptive factor falls each 200 ms
     // (to half the limits at most, so new API keys keep being allowed).
     store = new MemoryStore();
@@ -70,7 +70,7 @@ describe('status page of the Express example in headless Chromium', function () 
     url = `http://127.0.0.1:${port}`;
     profile = await mkdtemp(path.join(tmpdir(), 'slidegate-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
+      executablePath,
       headless: true,
       args: CHROMIUM_ARGS,
       viewport: { width: 1280, height: 760 },
