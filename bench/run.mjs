@@ -1,5 +1,7 @@
-// `npm run bench [-- --quick] [-- --only=core,redis]`: runs the suites against the built packages, prints a
-// table per suite, writes bench/results/<suite>.json, summary.json, the charts and bench/REPORT.md.
+// `npm run bench [-- --quick] [-- --only=core,redis] [-- --out=DIR]`: runs the suites against the built packages,
+// prints a table per suite, writes bench/results/<suite>.json, summary.json, the charts and bench/REPORT.md.
+// A quick run (or any run with --out) writes to a scratch folder instead (default .tmp/bench-quick/, ignored by
+// git: results/ and REPORT.md there), so the committed figures are only ever replaced by a full run.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -10,10 +12,13 @@ import { writeReport } from './lib/report.mjs';
 
 const SUITES = ['core', 'redis', 'accuracy', 'lease', 'http', 'faults', 'scale'];
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const RESULTS = path.join(HERE, 'results');
 
 const args = parseArgs(process.argv.slice(2));
 const quick = args.quick === true || process.env.BENCH_QUICK === '1';
+const OUT = typeof args.out === 'string' ? path.resolve(args.out) : quick ? path.join(HERE, '..', '.tmp', 'bench-quick') : HERE;
+const RESULTS = path.join(OUT, 'results');
+const REPORT = path.join(OUT, 'REPORT.md');
+const shown = (file) => path.relative(process.cwd(), file) || '.';
 const only = typeof args.only === 'string' ? args.only.split(',').map((s) => s.trim()).filter(Boolean) : SUITES;
 for (const name of only) {
   if (!SUITES.includes(name)) {
@@ -60,7 +65,7 @@ for (const suite of SUITES.filter((s) => only.includes(s))) {
   log(`${suite}: done in ${record.seconds} s`);
 }
 
-const summary = await writeReport(RESULTS, path.join(HERE, 'REPORT.md'), { date: new Date().toISOString(), quick, machine, command }, SUITES);
+const summary = await writeReport(RESULTS, REPORT, { date: new Date().toISOString(), quick, machine, command }, SUITES);
 const missing = Object.entries(summary).filter(([, v]) => v === null).map(([k]) => k);
-log(`wrote bench/results/summary.json and bench/REPORT.md${missing.length ? `; not measured yet: ${missing.join(', ')}` : ''}`);
+log(`wrote ${shown(path.join(RESULTS, 'summary.json'))} and ${shown(REPORT)}${missing.length ? `; not measured yet: ${missing.join(', ')}` : ''}`);
 if (failed > 0) process.exitCode = 1;
