@@ -23,6 +23,7 @@ import { decodeClientId, encodeClientId, KEY_SUFFIXES, limitsChannel } from './r
 import { LimitSubscription } from './redis/limit-subscription';
 import { describeEndpoint } from './redis/endpoint';
 import { deleteLimitScript } from './redis/delete-limit-script';
+import { CONNECT_WAIT_MS } from './redis/client-ready';
 import { POLICY_META_SUFFIX, RedisPolicies } from './redis/redis-policies';
 import { RESET_CLIENT, RESET_CLIENT_COMMAND } from './redis/reset-script';
 import { isPolicyDefaults } from '../policies/policy-validation';
@@ -144,7 +145,13 @@ export class RedisStore implements Store, PolicyStore {
 
   /** A store over a client it creates from `url` (redis://, rediss://) and closes in `close()`. */
   static fromUrl(url: string, options: RedisStoreUrlOptions = {}): RedisStore {
-    if (typeof url !== 'string') throw typeError(ErrorCodes.INVALID_OPTION, `slidegate: RedisStore.fromUrl url must be a string; got ${describe(url)}`);
+    if (typeof url !== 'string') {
+      throw typeError(
+        ErrorCodes.INVALID_OPTION,
+        `slidegate: RedisStore.fromUrl url must be a string such as 'redis://127.0.0.1:6379'; got ${describe(url)}` +
+          (url === undefined ? ' (is REDIS_URL set? To keep limits in this process, pass no store)' : ''),
+      );
+    }
     const o = checkPlainObject(options, 'RedisStore.fromUrl options');
     checkKnownKeys(o, ['prefix', 'clock', 'limitCacheSize', 'maxBatch', 'redisOptions'], 'RedisStore.fromUrl options');
     const { redisOptions, ...storeOptions } = options;
@@ -160,6 +167,22 @@ export class RedisStore implements Store, PolicyStore {
       client.disconnect();
       throw error;
     }
+  }
+
+  /**
+   * Resolves once the Redis client is connected and ready, at once if it is; rejects with a StoreError
+   * (`ERR_SLIDEGATE_STORE_CONNECTION`) if it is not within `timeoutMs`, or if the connection has ended. Optional:
+   * writes (`updateLimit`, ...) wait up to 0.9 s for a connecting client by themselves, and checks decide in
+   * fallback until Redis answers; `await store.ready()` at start-up is for a service that would rather not
+   * take traffic before then.
+   * @param timeoutMs @default 10_000
+   */
+  ready(timeoutMs = 10_000): Promise<void> {
+    if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
+      return Promise.reject(rangeError(ErrorCodes.INVALID_ARGUMENT, `slidegate: RedisStore.ready timeoutMs must be a finite number >= 0; got ${describe(timeoutMs)}`));
+    }
+    if (this.#closed) return Promise.reject(new StoreError('slidegate: RedisStore is not ready: it was closed', { code: ErrorCodes.STORE_CONNECTION }));
+    return this.#redis.ready?.(timeoutMs) ?? Promise.resolve();
   }
 
   async check(request: StoreCheckRequest): Promise<StoreDecision> {
@@ -204,6 +227,7 @@ export class RedisStore implements Store, PolicyStore {
     if (cached !== undefined) return copy(cached.limit);
     const generation = this.#generation;
     let reply: unknown;
+    await this.#connected();
     try {
       const key = this.#tag(clientId) + KEY_SUFFIXES.config;
       reply = await this.#redis.send(['HMGET', key, 'L', 'W'], { key });
@@ -347,7 +371,13 @@ export class RedisStore implements Store, PolicyStore {
     return `${this.prefix}{${encodeClientId(clientId)}}:`;
   }
 
+  /** Waits (bounded) for a client that is still connecting: see `RedisClientAdapter.ready`. Checks never wait: they fall back. */
+  async #connected(): Promise<void> {
+    if (this.#redis.ready !== undefined) await this.#redis.ready(CONNECT_WAIT_MS);
+  }
+
   async #run(script: LuaScript, args: ScriptArg[]): Promise<unknown> {
+    await this.#connected();
     try {
       return await evalScript(this.#redis, script, args);
     } catch (error) {

@@ -67,6 +67,13 @@ export interface RedisClientAdapter {
    * else). It reconnects on its own and reports each confirmed subscription and each drop.
    */
   subscribe(channel: string, events: RedisSubscriberEvents): RedisSubscriber;
+  /**
+   * Optional: resolves once the client is connected and can take commands (at once if it can), and rejects
+   * with a STORE_CONNECTION `StoreError` if it cannot within `timeoutMs`. RedisStore waits on it before a
+   * write, so a program can change a limit right after creating its client, and `RedisStore.ready()` is it.
+   * Leave it out for a client that its users connect themselves before use (node-redis: `await client.connect()`).
+   */
+  ready?(timeoutMs: number): Promise<void>;
   /** Closes the client: called by `RedisStore.close()` only for a client the store created (`fromUrl`). */
   close?(): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisClientAdapter, RedisCommandArg, RedisSendOptions, RedisSubscriber, RedisSubscriberEvents } from './adapter';
+import { clientReady } from '../client-ready';
 
 /** Delay before a subscriber that gave up reconnecting is replaced by a fresh connection. */
 const REOPEN_DELAY_MS = 250;
@@ -45,6 +46,11 @@ export class IoredisAdapter implements RedisClientAdapter {
       this.#methods.set(name, method);
     }
     return method(...args.slice(1));
+  }
+
+  /** ioredis connects on its own, so a new client is still connecting when the program's next line runs. */
+  ready(timeoutMs: number): Promise<void> {
+    return this.#client.status === 'ready' ? Promise.resolve() : clientReady(this.#client, timeoutMs);
   }
 
   subscribe(channel: string, events: RedisSubscriberEvents): RedisSubscriber {
