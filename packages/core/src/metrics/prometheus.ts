@@ -15,8 +15,11 @@ export const BREAKER_STATE_VALUES = { closed: 0, 'half-open': 1, open: 2 } as co
 
 let promClient: PromClient | undefined;
 
-/** Loads prom-client on first use only: it is an optional peer dependency. */
-export function loadPromClient(): PromClient {
+/**
+ * Loads prom-client on first use only: it is an optional peer dependency. Not exported, so that no published
+ * declaration names prom-client's types (a TypeScript user without it would get TS2307).
+ */
+function loadPromClient(): PromClient {
   if (promClient !== undefined) return promClient;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
