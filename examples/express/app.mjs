@@ -4,15 +4,16 @@ import express from 'express';
 import { Registry } from 'prom-client';
 import { renderMetrics, STATUS_PAGE_HTML, statusReport } from '@slidegate/core';
 import { rateLimit } from '@slidegate/express';
+import { ADMIN_LIMIT, adminTokenFromEnv, isAdminRequest } from '../admin-token.mjs';
 
-/** The admin token when ADMIN_TOKEN is not set: fine on a laptop, never in production. */
-export const DEFAULT_ADMIN_TOKEN = 'dev-admin-token';
+export { DEFAULT_ADMIN_TOKEN } from '../admin-token.mjs';
 
 /**
  * @param {{ store: import('@slidegate/core').Store, adminToken?: string, limiterOptions?: object }} options
+ *   adminToken: default ADMIN_TOKEN (see adminTokenFromEnv: required in production)
  *   limiterOptions: other RateLimiter options (failureMode, timeoutMs, ...) for both limiters
  */
-export function createApp({ store, adminToken = process.env.ADMIN_TOKEN || DEFAULT_ADMIN_TOKEN, limiterOptions }) {
+export function createApp({ store, adminToken = adminTokenFromEnv(), limiterOptions }) {
   const app = express();
   // A registry of this app's own (not prom-client's global one), so two apps in one process do not collide.
   const registry = new Registry();
@@ -30,6 +31,9 @@ export function createApp({ store, adminToken = process.env.ADMIN_TOKEN || DEFAU
     limiterOptions: withMetrics('api'),
     keyGenerator: (req) => req.get('x-api-key'),
   });
+  // Admin requests by client IP, so a token cannot be guessed by trying.
+  const adminLimit = rateLimit({ name: 'admin', ...ADMIN_LIMIT, store });
+  const admin = [adminLimit, requireAdmin(adminToken)];
 
   app.get('/', publicLimit, (_req, res) => {
     res.json({ hello: 'world' });
@@ -39,11 +43,11 @@ export function createApp({ store, adminToken = process.env.ADMIN_TOKEN || DEFAU
     res.json({ apiKey: req.get('x-api-key'), data: [1, 2, 3] });
   });
 
-  app.get('/admin/limits/:key', requireAdmin(adminToken), async (req, res) => {
+  app.get('/admin/limits/:key', admin, async (req, res) => {
     res.json({ key: req.params.key, ...(await apiKeyLimit.getLimit(req.params.key)) });
   });
 
-  app.post('/admin/limits/:key', requireAdmin(adminToken), express.json(), async (req, res) => {
+  app.post('/admin/limits/:key', admin, express.json(), async (req, res) => {
     const { limit, windowSeconds } = req.body ?? {};
     try {
       await apiKeyLimit.updateLimit(req.params.key, limit, windowSeconds);
@@ -54,7 +58,8 @@ export function createApp({ store, adminToken = process.env.ADMIN_TOKEN || DEFAU
     res.json({ key: req.params.key, limit, windowSeconds });
   });
 
-  // Operators' routes, not limited. In production, serve them on an internal port or behind your auth.
+  // Operators' routes, not limited. In production, serve them on an internal port or behind your auth. The status
+  // page names clients by a hash of their id (API keys are secrets); statusReport(..., { clientIds: 'full' }) shows them.
   app.get('/metrics', async (_req, res) => {
     const { contentType, body } = await renderMetrics(registry);
     res.type(contentType).send(body);
@@ -67,7 +72,7 @@ export function createApp({ store, adminToken = process.env.ADMIN_TOKEN || DEFAU
   });
 
   const close = async () => {
-    await Promise.all([publicLimit.close(), apiKeyLimit.close()]);
+    await Promise.all([publicLimit.close(), apiKeyLimit.close(), adminLimit.close()]);
   };
   return { app, close };
 }
@@ -79,7 +84,7 @@ function requireApiKey(req, res, next) {
 
 function requireAdmin(token) {
   return (req, res, next) => {
-    if (req.get('authorization') === `Bearer ${token}`) return next();
+    if (isAdminRequest(req.get('authorization'), token)) return next();
     res.status(401).json({ error: 'admin routes need Authorization: Bearer <ADMIN_TOKEN>' });
   };
 }

@@ -4,15 +4,15 @@ import Fastify from 'fastify';
 import { Registry } from 'prom-client';
 import { RateLimiter, renderMetrics, STATUS_PAGE_HTML, statusReport, storeKey } from '@slidegate/core';
 import slidegate from '@slidegate/fastify';
+import { ADMIN_LIMIT, adminTokenFromEnv, isAdminRequest } from '../admin-token.mjs';
 
-/** The admin token when ADMIN_TOKEN is not set: fine on a laptop, never in production. */
-export const DEFAULT_ADMIN_TOKEN = 'dev-admin-token';
+export { DEFAULT_ADMIN_TOKEN } from '../admin-token.mjs';
 
 /**
  * @param {{ store: import('@slidegate/core').Store, adminToken?: string, limiterOptions?: object }} options
  *   limiterOptions: other RateLimiter options (failureMode, timeoutMs, ...) for both limiters
  */
-export async function createApp({ store, adminToken = process.env.ADMIN_TOKEN || DEFAULT_ADMIN_TOKEN, limiterOptions }) {
+export async function createApp({ store, adminToken = adminTokenFromEnv(), limiterOptions }) {
   // Behind a proxy, pass trustProxy: '<the proxy addresses or CIDR>' so request.ip is the client.
   const app = Fastify();
   // A registry of this app's own (not prom-client's global one), so two apps in one process do not collide.
@@ -40,12 +40,15 @@ export async function createApp({ store, adminToken = process.env.ADMIN_TOKEN ||
     async (req) => ({ apiKey: req.headers['x-api-key'], data: [1, 2, 3] }),
   );
 
-  app.get('/admin/limits/:key', { preHandler: requireAdmin(adminToken), config: { rateLimit: false } }, async (req) => ({
+  // Admin requests by client IP (both admin routes share one budget), so a token cannot be guessed by trying.
+  const adminLimiter = new RateLimiter({ ...ADMIN_LIMIT, store });
+  const admin = { preHandler: requireAdmin(adminToken), config: { rateLimit: { limiter: adminLimiter, name: 'admin' } } };
+  app.get('/admin/limits/:key', admin, async (req) => ({
     key: req.params.key,
     ...(await apiKeyLimiter.getLimit(apiKey(req.params.key))),
   }));
 
-  app.post('/admin/limits/:key', { preHandler: requireAdmin(adminToken), config: { rateLimit: false } }, async (req, reply) => {
+  app.post('/admin/limits/:key', admin, async (req, reply) => {
     const { limit, windowSeconds } = req.body ?? {};
     try {
       await apiKeyLimiter.updateLimit(apiKey(req.params.key), limit, windowSeconds);
@@ -56,7 +59,8 @@ export async function createApp({ store, adminToken = process.env.ADMIN_TOKEN ||
     return { key: req.params.key, limit, windowSeconds };
   });
 
-  // Operators' routes, not limited. In production, serve them on an internal port or behind your auth.
+  // Operators' routes, not limited. In production, serve them on an internal port or behind your auth. The status
+  // page names clients by a hash of their id (API keys are secrets); statusReport(..., { clientIds: 'full' }) shows them.
   const unlimited = { config: { rateLimit: false } };
   app.get('/metrics', unlimited, async (_req, reply) => {
     const { contentType, body } = await renderMetrics(registry);
@@ -66,7 +70,7 @@ export async function createApp({ store, adminToken = process.env.ADMIN_TOKEN ||
   app.get('/status.json', unlimited, async (_req, reply) => reply.header('cache-control', 'no-store').send(statusReport([publicLimiter, apiKeyLimiter])));
 
   app.addHook('onClose', async () => {
-    await Promise.all([publicLimiter.close(), apiKeyLimiter.close()]);
+    await Promise.all([publicLimiter.close(), apiKeyLimiter.close(), adminLimiter.close()]);
   });
   return { app, close: () => app.close() };
 }
@@ -77,7 +81,7 @@ async function requireApiKey(req, reply) {
 
 function requireAdmin(token) {
   return async (req, reply) => {
-    if (req.headers.authorization !== `Bearer ${token}`) {
+    if (!isAdminRequest(req.headers.authorization, token)) {
       return reply.code(401).send({ error: 'admin routes need Authorization: Bearer <ADMIN_TOKEN>' });
     }
   };

@@ -5,15 +5,15 @@ import Koa from 'koa';
 import { Registry } from 'prom-client';
 import { renderMetrics, STATUS_PAGE_HTML, statusReport } from '@slidegate/core';
 import { rateLimit } from '@slidegate/koa';
+import { ADMIN_LIMIT, adminTokenFromEnv, isAdminRequest } from '../admin-token.mjs';
 
-/** The admin token when ADMIN_TOKEN is not set: fine on a laptop, never in production. */
-export const DEFAULT_ADMIN_TOKEN = 'dev-admin-token';
+export { DEFAULT_ADMIN_TOKEN } from '../admin-token.mjs';
 
 /**
  * @param {{ store: import('@slidegate/core').Store, adminToken?: string, limiterOptions?: object }} options
  *   limiterOptions: other RateLimiter options (failureMode, timeoutMs, ...) for both limiters
  */
-export function createApp({ store, adminToken = process.env.ADMIN_TOKEN || DEFAULT_ADMIN_TOKEN, limiterOptions }) {
+export function createApp({ store, adminToken = adminTokenFromEnv(), limiterOptions }) {
   // Behind a proxy, set app.proxy = true (and app.maxIpsCount) so ctx.ip is the client, not the proxy.
   const app = new Koa();
   const router = new Router();
@@ -41,11 +41,13 @@ export function createApp({ store, adminToken = process.env.ADMIN_TOKEN || DEFAU
     ctx.body = { apiKey: ctx.get('x-api-key'), data: [1, 2, 3] };
   });
 
-  router.get('/admin/limits/:key', requireAdmin(adminToken), async (ctx) => {
+  // Admin requests by client IP, so a token cannot be guessed by trying.
+  const adminLimit = rateLimit({ name: 'admin', ...ADMIN_LIMIT, store });
+  router.get('/admin/limits/:key', adminLimit, requireAdmin(adminToken), async (ctx) => {
     ctx.body = { key: ctx.params.key, ...(await apiKeyLimit.getLimit(ctx.params.key)) };
   });
 
-  router.post('/admin/limits/:key', requireAdmin(adminToken), async (ctx) => {
+  router.post('/admin/limits/:key', adminLimit, requireAdmin(adminToken), async (ctx) => {
     const { limit, windowSeconds } = await readJson(ctx);
     try {
       await apiKeyLimit.updateLimit(ctx.params.key, limit, windowSeconds);
@@ -58,7 +60,8 @@ export function createApp({ store, adminToken = process.env.ADMIN_TOKEN || DEFAU
     ctx.body = { key: ctx.params.key, limit, windowSeconds };
   });
 
-  // Operators' routes, not limited. In production, serve them on an internal port or behind your auth.
+  // Operators' routes, not limited. In production, serve them on an internal port or behind your auth. The status
+  // page names clients by a hash of their id (API keys are secrets); statusReport(..., { clientIds: 'full' }) shows them.
   router.get('/metrics', async (ctx) => {
     const { contentType, body } = await renderMetrics(registry);
     ctx.type = contentType;
@@ -75,7 +78,7 @@ export function createApp({ store, adminToken = process.env.ADMIN_TOKEN || DEFAU
 
   app.use(router.routes());
   const close = async () => {
-    await Promise.all([publicLimit.close(), apiKeyLimit.close()]);
+    await Promise.all([publicLimit.close(), apiKeyLimit.close(), adminLimit.close()]);
   };
   return { app, close };
 }
@@ -88,7 +91,7 @@ async function requireApiKey(ctx, next) {
 
 function requireAdmin(token) {
   return async (ctx, next) => {
-    if (ctx.get('authorization') === `Bearer ${token}`) return next();
+    if (isAdminRequest(ctx.get('authorization'), token)) return next();
     ctx.status = 401;
     ctx.body = { error: 'admin routes need Authorization: Bearer <ADMIN_TOKEN>' };
   };

@@ -41,7 +41,7 @@ export { LimiterMetrics, type MetricsSnapshot } from './metrics/limiter-metrics'
 export { watchBreaker, type LimiterEvents, type BreakerEmitter } from './metrics/limiter-events';
 export type { MetricsOptions, MetricsRegistry } from './metrics/metrics-options';
 export { renderMetrics, LATENCY_BUCKETS_SECONDS, BREAKER_STATE_VALUES } from './metrics/prometheus';
-export { STATUS_PAGE_HTML, statusSnapshot, statusReport, type StatusSnapshot, type StatusReport } from './metrics/status-page';
+export { STATUS_PAGE_HTML, hashClientId, statusSnapshot, statusReport, type StatusOptions, type StatusSnapshot, type StatusReport } from './metrics/status-page';
 export type { RatePoint } from './metrics/rate-history';
 export type { TopClient } from './metrics/top-clients';
 export { AdaptiveLimit } from './adaptive/adaptive-limit';

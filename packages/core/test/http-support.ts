@@ -18,7 +18,7 @@ export interface StoreCase {
 }
 
 interface RedisStoreClass {
-  fromUrl(url: string, options?: { prefix?: string }): Store;
+  fromUrl(url: string, options?: { prefix?: string }): Store & { ready(): Promise<void> };
 }
 
 /** The memory store always; Redis too once @slidegate/core exports RedisStore (with `fromUrl`). */
@@ -42,16 +42,7 @@ export function storeCases(): StoreCase[] {
         // Redis on 6379 is shared: a prefix no other run uses, and keys that expire with their windows.
         const store = RedisStore.fromUrl(redis.url, { prefix: `${prefix}:` });
         // Connected before any limiter uses it, so no first decision is a fallback made while connecting.
-        // fromUrl's client keeps no offline queue, so a call fails until it is connected: retry briefly.
-        for (let attempt = 0; ; attempt++) {
-          try {
-            await store.getLimit('warm-up');
-            break;
-          } catch (error) {
-            if (attempt >= 100) throw error;
-            await new Promise((resolve) => setTimeout(resolve, 20));
-          }
-        }
+        await store.ready();
         return {
           store,
           prefix,

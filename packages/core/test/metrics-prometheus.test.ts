@@ -61,6 +61,22 @@ describe('metrics: Prometheus counters follow the decisions', () => {
     expect(await value(registry, 'slidegate_decisions_total', { name: 'sampled', result: 'allowed', source: 'store' })).to.equal(16);
   });
 
+  it('counts the clients of a store shared by two limiters once, so their sum is the number of clients (regression)', async () => {
+    const registry = new Registry();
+    const store = new MemoryStore();
+    const a = limiter({ limit: 5, windowSeconds: 60, store, metrics: { registry, name: 'a' } });
+    const b = limiter({ limit: 5, windowSeconds: 60, store, metrics: { registry, name: 'b' } });
+    for (const id of ['a:1', 'a:2', 'a:3']) await a.check(id, { timestamp: 100 });
+    for (const id of ['b:1', 'b:2']) await b.check(id, { timestamp: 100 });
+    const tracked = async (name: string): Promise<number> => (await value(registry, 'slidegate_clients_tracked', { name }))!;
+    expect((await tracked('a')) + (await tracked('b'))).to.equal(5);
+    expect(store.size).to.equal(5);
+    // The first limiter closes: the next one counts the store from then on.
+    await a.close();
+    expect(await tracked('b')).to.equal(store.size);
+    await store.close();
+  });
+
   it('keeps several limiters apart on one registry by their name label, and refuses a name in use', async () => {
     const registry = new Registry();
     const a = limiter({ limit: 1, windowSeconds: 10, metrics: { registry, name: 'a' } });

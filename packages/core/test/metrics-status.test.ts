@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { RateLimiter, STATUS_PAGE_HTML, statusSnapshot } from '../src/index';
+import { hashClientId, RateLimiter, STATUS_PAGE_HTML, statusReport, statusSnapshot } from '../src/index';
 import { LimiterMetrics } from '../src/metrics/limiter-metrics';
 import { parseMetricsOptions } from '../src/metrics/metrics-options';
 import { TopClients } from '../src/metrics/top-clients';
@@ -67,11 +67,23 @@ describe('status figures: per-second history and the most limited clients', () =
     expect(top.top(5)).to.deep.equal([]);
   });
 
+  it('hides client ids by default: a keyed hash, one name per id, never the id (statusReport and statusSnapshot)', async () => {
+    const limiter = new RateLimiter({ limit: 1, windowSeconds: 30, metrics: { prometheus: false } });
+    for (let i = 0; i < 3; i++) await limiter.check('api:alice', { timestamp: 10 });
+    const [hashed] = statusSnapshot(limiter).topClients;
+    expect(hashed).to.deep.equal({ clientId: hashClientId('api:alice'), count: 2, undercount: 0 });
+    expect(hashed!.clientId).to.match(/^#[0-9a-f]{12}$/);
+    expect(JSON.stringify(statusReport([limiter]))).not.to.include('alice');
+    expect(statusReport(limiter, { clientIds: 'full' }).limiters[0]!.topClients[0]!.clientId).to.equal('api:alice');
+    expect(() => statusReport(limiter, { clientIds: 'plain' as 'full' })).to.throw(TypeError, /options.clientIds must be 'hashed' or 'full'; got "plain"/);
+    await limiter.close();
+  });
+
   it('statusSnapshot(limiter) reports totals, top clients, breaker, factor and the default limit', async () => {
     const limiter = new RateLimiter({ limit: 2, windowSeconds: 30, metrics: { prometheus: false } });
     for (let i = 0; i < 5; i++) await limiter.check('noisy', { timestamp: 10 });
     await limiter.check('quiet', { timestamp: 10 });
-    const s = statusSnapshot(limiter);
+    const s = statusSnapshot(limiter, { clientIds: 'full' });
     expect(s.totals).to.deep.include({ allowed: 3, denied: 3 });
     expect(s.topClients).to.deep.equal([{ clientId: 'noisy', count: 3, undercount: 0 }]);
     expect(s).to.deep.include({ breaker: 'closed', adaptiveFactor: 1, limit: { limit: 2, windowSeconds: 30 }, clientsTracked: 2 });

@@ -82,6 +82,6 @@ describe('RedisStore while connecting: ready() and writes that wait', function (
     const error = await store.ready(-1).then(() => undefined, (e: unknown) => e);
     expect(error).to.be.instanceOf(RangeError);
     expect((error as Error).message).to.match(/timeoutMs must be a finite number >= 0; got number -1/);
-    expect(() => RedisStore.fromUrl(process.env.SLIDEGATE_NO_SUCH_VARIABLE as unknown as string)).to.throw(TypeError, /got undefined \(is REDIS_URL set\? To keep limits in this process, pass no store\)/);
+    expect(() => RedisStore.fromUrl(process.env.SLIDEGATE_NO_SUCH_VARIABLE as unknown as string)).to.throw(TypeError, /url must be a string; got undefined \(is REDIS_URL set\? Pass a URL such as 'redis:\/\/127.0.0.1:6379', or no store to keep limits in this process\)/);
   });
 });

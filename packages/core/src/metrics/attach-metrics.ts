@@ -19,7 +19,8 @@ export interface AttachedMetrics {
  *   store without leases is left as it is, so its decisions keep their speed;
  * - `faults.onError` also counts each store failure by its code (the user's handler still runs);
  * - a breaker that emits 'open', 'halfOpen' and 'close' (`CircuitBreaker` does) reports its state;
- * - a store with a numeric `size` (MemoryStore) is counted in `slidegate_clients_tracked`.
+ * - a store with a numeric `size` (MemoryStore) is counted in `slidegate_clients_tracked`, by the first open
+ *   limiter with metrics that uses it only, so that a sum over limiters counts each client once.
  * Returns undefined when metrics are off.
  */
 export function attachMetrics(options: ParsedOptions): AttachedMetrics | undefined {
@@ -27,7 +28,7 @@ export function attachMetrics(options: ParsedOptions): AttachedMetrics | undefin
   const metrics = new LimiterMetrics(options.metrics);
   const undo: (() => void)[] = [];
   const store = options.store as unknown as { size?: unknown };
-  if (typeof store.size === 'number') undo.push(metrics.trackClients(() => store.size as number));
+  if (typeof store.size === 'number') undo.push(countStoreOnce(store as { size: number }, metrics));
   const inProcess = options.store.inProcess === true;
   const breaker = options.faults.breaker as unknown as Partial<BreakerEmitter>;
   if (!inProcess && typeof breaker.on === 'function' && typeof breaker.off === 'function') {
@@ -52,5 +53,25 @@ export function attachMetrics(options: ParsedOptions): AttachedMetrics | undefin
       for (const u of undo) u();
       metrics.close();
     },
+  };
+}
+
+/** The limiters (their metrics) that share each in-process store, in the order they were created. */
+const storeUsers = new WeakMap<object, Set<LimiterMetrics>>();
+
+/**
+ * Counts the clients of a store that several limiters may share (the adapters' limiters on one MemoryStore)
+ * on the first of them that is still open, and 0 on the others: each limiter reporting the whole store
+ * would make `sum(slidegate_clients_tracked)` count every client once per limiter.
+ */
+function countStoreOnce(store: { size: number }, metrics: LimiterMetrics): () => void {
+  let users = storeUsers.get(store);
+  if (users === undefined) storeUsers.set(store, (users = new Set()));
+  const sharing = users;
+  sharing.add(metrics);
+  const untrack = metrics.trackClients(() => (sharing.values().next().value === metrics ? store.size : 0));
+  return () => {
+    untrack();
+    sharing.delete(metrics);
   };
 }

@@ -88,7 +88,7 @@ class Families {
     this.breakerState = gauge('slidegate_breaker_state', 'State of the circuit breaker around the store: 0 closed, 1 half-open, 2 open.');
     this.breakerTransitions = counter('slidegate_breaker_transitions_total', 'Circuit breaker state changes.', ['name']);
     this.configUpdates = counter('slidegate_config_updates_total', 'Client limits changed through updateLimit() on this limiter.', ['name']);
-    this.clientsTracked = gauge('slidegate_clients_tracked', 'Clients with state held in this process (local windows, leases, fallback windows).');
+    this.clientsTracked = gauge('slidegate_clients_tracked', 'Clients with state held in this process (local windows, leases, fallback windows); a store shared by several limiters is counted on the first of them, so a sum counts each client once.');
     this.adaptiveFactor = gauge('slidegate_adaptive_factor', 'The load-adaptive factor applied to every limit (1 when adaptive limits are off).');
   }
 

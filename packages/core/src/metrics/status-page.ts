@@ -1,3 +1,4 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import type { RateLimiter } from '../rate-limiter';
 import type { ClientLimit } from '../types';
 import { ErrorCodes, typeError } from '../errors';
@@ -18,17 +19,53 @@ export interface StatusReport {
   limiters: StatusSnapshot[];
 }
 
-/** The status page's JSON for one or several limiters (each created with `metrics` on), shown in this order. */
-export function statusReport(limiters: RateLimiter | readonly RateLimiter[]): StatusReport {
+/** Options of `statusReport` and `statusSnapshot`. */
+export interface StatusOptions {
+  /**
+   * How the most limited clients are named. Client ids are often secrets (API keys) or personal data (IP
+   * addresses), and the page may be seen by more people than should see them.
+   * - `'hashed'`: `#` and 12 hex digits of an HMAC-SHA256 under a key drawn when the process starts: one id keeps
+   *   one name in this process, and names cannot be turned back into ids (not even short ones such as IPs).
+   * - `'full'`: the ids as they are.
+   * @default 'hashed'
+   */
+  clientIds?: 'hashed' | 'full';
+}
+
+const CLIENT_ID_MODES = ['hashed', 'full'];
+const CLIENT_ID_KEY = randomBytes(32);
+
+/** The name `clientIds: 'hashed'` gives a client id in this process. */
+export function hashClientId(clientId: string): string {
+  return `#${createHmac('sha256', CLIENT_ID_KEY).update(clientId).digest('hex').slice(0, 12)}`;
+}
+
+function checkStatusOptions(options: StatusOptions | undefined, where: string): 'hashed' | 'full' {
+  if (options === undefined) return 'hashed';
+  if (typeof options !== 'object' || options === null) throw typeError(ErrorCodes.INVALID_ARGUMENT, `slidegate: ${where} options must be an object; got ${String(options)}`);
+  const mode = options.clientIds ?? 'hashed';
+  if (!CLIENT_ID_MODES.includes(mode)) {
+    throw typeError(ErrorCodes.INVALID_ARGUMENT, `slidegate: ${where} options.clientIds must be 'hashed' or 'full'; got ${JSON.stringify(mode)}`);
+  }
+  return mode;
+}
+
+/**
+ * The status page's JSON for one or several limiters (each created with `metrics` on), shown in this order.
+ * Client ids are hashed unless `options.clientIds` is `'full'`.
+ */
+export function statusReport(limiters: RateLimiter | readonly RateLimiter[], options?: StatusOptions): StatusReport {
   const list: readonly RateLimiter[] = Array.isArray(limiters) ? limiters : [limiters as RateLimiter];
-  return { time: Date.now(), limiters: list.map((limiter) => statusSnapshot(limiter)) };
+  const clientIds = checkStatusOptions(options, 'statusReport');
+  return { time: Date.now(), limiters: list.map((limiter) => statusSnapshot(limiter, { clientIds })) };
 }
 
 /**
  * The figures of one limiter for the status page. Needs a limiter created with `metrics` on (Prometheus may be
- * off: `metrics: { prometheus: false }`).
+ * off: `metrics: { prometheus: false }`). Client ids are hashed unless `options.clientIds` is `'full'`.
  */
-export function statusSnapshot(limiter: RateLimiter): StatusSnapshot {
+export function statusSnapshot(limiter: RateLimiter, options?: StatusOptions): StatusSnapshot {
+  const clientIds = checkStatusOptions(options, 'statusSnapshot');
   const metrics = limiter.metrics;
   if (metrics === undefined) {
     throw typeError(
@@ -37,8 +74,10 @@ export function statusSnapshot(limiter: RateLimiter): StatusSnapshot {
     );
   }
   const adaptive = limiter.adaptive;
+  const snapshot = metrics.snapshot();
+  if (clientIds === 'hashed') snapshot.topClients = snapshot.topClients.map((c) => ({ ...c, clientId: hashClientId(c.clientId) }));
   return {
-    ...metrics.snapshot(),
+    ...snapshot,
     limit: limiter.defaults,
     algorithm: limiter.algorithm,
     adaptive: {
@@ -98,6 +137,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
 <body>
 <header>
   <h1>slidegate status</h1>
+  <span class="muted" id="operator">An operator page: serve it on an internal port or behind your authentication.</span>
   <span class="muted"><span id="dot" class="dot"></span><span id="updated">connecting…</span></span>
   <span id="error"></span>
 </header>

@@ -148,8 +148,8 @@ export class RedisStore implements Store, PolicyStore {
     if (typeof url !== 'string') {
       throw typeError(
         ErrorCodes.INVALID_OPTION,
-        `slidegate: RedisStore.fromUrl url must be a string such as 'redis://127.0.0.1:6379'; got ${describe(url)}` +
-          (url === undefined ? ' (is REDIS_URL set? To keep limits in this process, pass no store)' : ''),
+        `slidegate: RedisStore.fromUrl url must be a string; got ${describe(url)}` +
+          (url === undefined ? " (is REDIS_URL set? Pass a URL such as 'redis://127.0.0.1:6379', or no store to keep limits in this process)" : ''),
       );
     }
     const o = checkPlainObject(options, 'RedisStore.fromUrl options');
