@@ -177,6 +177,9 @@ describe('npm pack: the packages install into a new app and work there', functio
     const version = (pkg: string): string => (JSON.parse(readFileSync(path.join(app, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
     expect(version('ioredis')).to.match(/^6\./);
     expect(version('fastify-plugin')).to.match(/^6\./);
+    // One copy of each: the store uses the ioredis the app has, and the plugin the fastify-plugin above.
+    expect(existsSync(path.join(app, 'node_modules', '@slidegate', 'core', 'node_modules', 'ioredis'))).to.equal(false);
+    expect(existsSync(path.join(app, 'node_modules', '@slidegate', 'fastify', 'node_modules', 'fastify-plugin'))).to.equal(false);
   });
 
   for (const framework of Object.keys(PROGRAMS)) {
