@@ -14,6 +14,9 @@ import { createApp as expressApp } from '../examples/express/app.mjs';
 import { createApp as koaApp } from '../examples/koa/app.mjs';
 // @ts-ignore: plain ESM JavaScript without type declarations.
 import { createApp as fastifyApp } from '../examples/fastify/app.mjs';
+// @ts-ignore: plain ESM JavaScript without type declarations.
+import { createApp as honoApp } from '../examples/hono/app.mjs';
+import { serve } from '@hono/node-server';
 
 // The examples are copied into services: they must be safe to copy. No published admin token in production,
 // none by surprise elsewhere, no guessing it by trying, and no client ids (API keys) on the status page.
@@ -49,6 +52,14 @@ const EXAMPLES: Record<string, { start(store: MemoryStore): Promise<Example> }> 
       const example = await fastifyApp({ store, adminToken: 'test-token' });
       await example.app.listen({ port: 0, host: '127.0.0.1' });
       return { server: example.app.server as Server, close: () => example.close() };
+    },
+  },
+  hono: {
+    async start(store) {
+      const example = honoApp({ store, adminToken: 'test-token' });
+      const server = serve({ fetch: example.app.fetch as (request: Request) => Response, port: 0, hostname: '127.0.0.1' }) as Server;
+      await once(server, 'listening');
+      return { server, close: async () => (server.close(), await example.close()) };
     },
   },
 };

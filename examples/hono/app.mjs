@@ -4,15 +4,16 @@ import { Hono } from 'hono';
 import { Registry } from 'prom-client';
 import { renderMetrics, STATUS_PAGE_HTML, statusReport } from '@slidegate/core';
 import { rateLimit } from '@slidegate/hono';
+import { ADMIN_LIMIT, adminTokenFromEnv, isAdminRequest } from '../admin-token.mjs';
 
-/** The admin token when ADMIN_TOKEN is not set: fine on a laptop, never in production. */
-export const DEFAULT_ADMIN_TOKEN = 'dev-admin-token';
+export { DEFAULT_ADMIN_TOKEN } from '../admin-token.mjs';
 
 /**
  * @param {{ store: import('@slidegate/core').Store, adminToken?: string, limiterOptions?: object }} options
+ *   adminToken: default ADMIN_TOKEN (see adminTokenFromEnv: required in production)
  *   limiterOptions: other RateLimiter options (failureMode, timeoutMs, ...) for both limiters
  */
-export function createApp({ store, adminToken = process.env.ADMIN_TOKEN || DEFAULT_ADMIN_TOKEN, limiterOptions }) {
+export function createApp({ store, adminToken = adminTokenFromEnv(), limiterOptions }) {
   const app = new Hono();
   // A registry of this app's own (not prom-client's global one), so two apps in one process do not collide.
   const registry = new Registry();
@@ -35,9 +36,11 @@ export function createApp({ store, adminToken = process.env.ADMIN_TOKEN || DEFAU
 
   app.get('/api/data', requireApiKey, apiKeyLimit, (c) => c.json({ apiKey: c.req.header('x-api-key'), data: [1, 2, 3], remaining: c.get('rateLimit').decision.remaining }));
 
-  app.get('/admin/limits/:key', requireAdmin(adminToken), async (c) => c.json({ key: c.req.param('key'), ...(await apiKeyLimit.getLimit(c.req.param('key'))) }));
+  // Admin requests by client IP, so a token cannot be guessed by trying.
+  const adminLimit = rateLimit({ name: 'admin', ...ADMIN_LIMIT, store });
+  app.get('/admin/limits/:key', adminLimit, requireAdmin(adminToken), async (c) => c.json({ key: c.req.param('key'), ...(await apiKeyLimit.getLimit(c.req.param('key'))) }));
 
-  app.post('/admin/limits/:key', requireAdmin(adminToken), async (c) => {
+  app.post('/admin/limits/:key', adminLimit, requireAdmin(adminToken), async (c) => {
     const { limit, windowSeconds } = await c.req.json().catch(() => ({}));
     try {
       await apiKeyLimit.updateLimit(c.req.param('key'), limit, windowSeconds);
@@ -48,7 +51,8 @@ export function createApp({ store, adminToken = process.env.ADMIN_TOKEN || DEFAU
     return c.json({ key: c.req.param('key'), limit, windowSeconds });
   });
 
-  // Operators' routes, not limited. In production, serve them on an internal port or behind your auth.
+  // Operators' routes, not limited. In production, serve them on an internal port or behind your auth. The status
+  // page names clients by a hash of their id (API keys are secrets); statusReport(..., { clientIds: 'full' }) shows them.
   app.get('/metrics', async (c) => {
     const { contentType, body } = await renderMetrics(registry);
     return c.body(body, 200, { 'content-type': contentType });
@@ -60,7 +64,7 @@ export function createApp({ store, adminToken = process.env.ADMIN_TOKEN || DEFAU
   });
 
   const close = async () => {
-    await Promise.all([publicLimit.close(), apiKeyLimit.close()]);
+    await Promise.all([publicLimit.close(), apiKeyLimit.close(), adminLimit.close()]);
   };
   return { app, close };
 }
@@ -72,7 +76,7 @@ async function requireApiKey(c, next) {
 
 function requireAdmin(token) {
   return async (c, next) => {
-    if (c.req.header('authorization') === `Bearer ${token}`) return next();
+    if (isAdminRequest(c.req.header('authorization'), token)) return next();
     return c.json({ error: 'admin routes need Authorization: Bearer <ADMIN_TOKEN>' }, 401);
   };
 }

@@ -2,13 +2,15 @@
 import { once } from 'node:events';
 import { serve } from '@hono/node-server';
 import { fileURLToPath } from 'node:url';
-import { createApp, DEFAULT_ADMIN_TOKEN } from './app.mjs';
+import { adminTokenFromEnv, DEFAULT_ADMIN_TOKEN } from '../admin-token.mjs';
+import { createApp } from './app.mjs';
 import { storeFromEnv } from './store.mjs';
 import { tryItText } from '../try-it.mjs';
 
 export async function main(env = process.env) {
   const port = Number(env.PORT ?? 3000);
-  const adminToken = env.ADMIN_TOKEN || DEFAULT_ADMIN_TOKEN;
+  // Refuses to start in production without ADMIN_TOKEN; warns loudly when it falls back to the default.
+  const adminToken = adminTokenFromEnv(env);
   const { store, description } = storeFromEnv(env);
   const { app, close } = createApp({ store, adminToken });
   const server = serve({ fetch: app.fetch, port });
