@@ -1,6 +1,7 @@
 import { MemoryStore } from '@slidegate/core';
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,6 +18,7 @@ import { createApp as fastifyApp } from '../examples/fastify/app.mjs';
 // @ts-ignore: plain ESM JavaScript without type declarations.
 import { createApp as honoApp } from '../examples/hono/app.mjs';
 import { serve } from '@hono/node-server';
+import { createApp as nestApp } from '../examples/nestjs/app';
 
 // The examples are copied into services: they must be safe to copy. No published admin token in production,
 // none by surprise elsewhere, no guessing it by trying, and no client ids (API keys) on the status page.
@@ -62,6 +64,13 @@ const EXAMPLES: Record<string, { start(store: MemoryStore): Promise<Example> }> 
       return { server, close: async () => (server.close(), await example.close()) };
     },
   },
+  nestjs: {
+    async start(store) {
+      const { app, close } = await nestApp({ store, adminToken: 'test-token' });
+      await app.listen(0, '127.0.0.1');
+      return { server: app.getHttpServer() as Server, close };
+    },
+  },
 };
 
 describe('examples: the admin token', () => {
@@ -69,11 +78,15 @@ describe('examples: the admin token', () => {
     expect(() => adminTokenFromEnv({ NODE_ENV: 'production' })).to.throw(/ADMIN_TOKEN is not set and NODE_ENV is production: refusing to start/);
     expect(adminTokenFromEnv({ NODE_ENV: 'production', ADMIN_TOKEN: 's3cret' })).to.equal('s3cret');
     for (const name of Object.keys(EXAMPLES)) {
-      const server = path.resolve(__dirname, '..', 'examples', name, 'server.mjs');
-      const env = { ...process.env, NODE_ENV: 'production', PORT: '0', REDIS_URL: '' };
+      const dir = path.resolve(__dirname, '..', 'examples', name);
+      const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production', PORT: '0', REDIS_URL: '' };
       delete env.ADMIN_TOKEN;
+      // The NestJS example is TypeScript, run through tsx with its own tsconfig (decorators), as its npm start does.
+      const typescript = existsSync(path.join(dir, 'server.ts'));
+      if (typescript) env.TSX_TSCONFIG_PATH = path.join(dir, 'tsconfig.json');
+      const args = typescript ? ['--import', 'tsx', path.join(dir, 'server.ts')] : [path.join(dir, 'server.mjs')];
       const exit = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const child = execFile(process.execPath, [server], { env, timeout: 15_000 }, (_error, _stdout, stderr) => resolve({ code: child.exitCode, stderr }));
+        const child = execFile(process.execPath, args, { env, cwd: dir, timeout: 30_000 }, (_error, _stdout, stderr) => resolve({ code: child.exitCode, stderr }));
       });
       expect(exit.code, name).to.equal(1);
       expect(exit.stderr, name).to.match(/refusing to start with the published default admin token/);

@@ -9,9 +9,10 @@ import type { Request, Response } from 'express';
 import { Registry } from 'prom-client';
 import { renderMetrics, STATUS_PAGE_HTML, statusReport, type Store } from '@slidegate/core';
 import { SkipRateLimit, SlidegateGuard, SlidegateModule, SlidegateService } from '@slidegate/nestjs';
+// @ts-expect-error: plain ESM JavaScript without type declarations, shared by the examples.
+import { ADMIN_LIMIT, adminTokenFromEnv, DEFAULT_ADMIN_TOKEN, isAdminRequest } from '../admin-token.mjs';
 
-/** The admin token when ADMIN_TOKEN is not set: fine on a laptop, never in production. */
-export const DEFAULT_ADMIN_TOKEN = 'dev-admin-token';
+export { DEFAULT_ADMIN_TOKEN };
 const ADMIN_TOKEN = Symbol('ADMIN_TOKEN');
 const REGISTRY = Symbol('REGISTRY');
 
@@ -46,13 +47,14 @@ class ApiController {
 class AdminGuard implements CanActivate {
   constructor(@Inject(ADMIN_TOKEN) private readonly token: string) {}
   canActivate(context: ExecutionContext): boolean {
-    if (context.switchToHttp().getRequest<Request>().get('authorization') === `Bearer ${this.token}`) return true;
+    if (isAdminRequest(context.switchToHttp().getRequest<Request>().get('authorization'), this.token)) return true;
     throw new UnauthorizedException('admin routes need Authorization: Bearer <ADMIN_TOKEN>');
   }
 }
 
+// Limited by the 'admin' limit only (see createApp), checked before the token: the limit guard is global.
 @Controller('admin/limits')
-@SkipRateLimit()
+@SkipRateLimit({ public: true, api: true })
 @UseGuards(AdminGuard)
 class AdminController {
   constructor(@Inject(SlidegateService) private readonly limits: SlidegateService) {}
@@ -75,7 +77,8 @@ class AdminController {
   }
 }
 
-// Operators' routes, not limited. In production, serve them on an internal port or behind your auth.
+// Operators' routes, not limited. In production, serve them on an internal port or behind your auth. The status
+// page names clients by a hash of their id (API keys are secrets); statusReport(..., { clientIds: 'full' }) shows them.
 @Controller()
 @SkipRateLimit()
 class OpsController {
@@ -106,7 +109,7 @@ class OpsController {
 }
 
 /** limiterOptions: other RateLimiter options (failureMode, timeoutMs, ...) for both limits. */
-export async function createApp({ store, adminToken = process.env.ADMIN_TOKEN || DEFAULT_ADMIN_TOKEN, limiterOptions = {} }: { store: Store; adminToken?: string; limiterOptions?: object }) {
+export async function createApp({ store, adminToken = adminTokenFromEnv() as string, limiterOptions = {} }: { store: Store; adminToken?: string; limiterOptions?: object }) {
   // A registry of this app's own (not prom-client's global one), so two apps in one process do not collide.
   const registry = new Registry();
   const withMetrics = (name: string) => ({ ...limiterOptions, metrics: { registry, name } });
@@ -121,6 +124,8 @@ export async function createApp({ store, adminToken = process.env.ADMIN_TOKEN ||
           // By API key: 5 requests a minute each, unless the admin route gives a key its own limit. Requests
           // without a key are not counted: ApiKeyGuard refuses them.
           { name: 'api', limit: 5, windowSeconds: 60, limiterOptions: withMetrics('api'), keyGenerator: (req: Request) => req.get('x-api-key') ?? '', skip: (req: Request) => !req.get('x-api-key') },
+          // Admin requests by client IP, so a token cannot be guessed by trying; other routes do not count.
+          { name: 'admin', ...(ADMIN_LIMIT as { limit: number; windowSeconds: number }), skip: (req: Request) => !req.path.startsWith('/admin/') },
         ],
       }),
     ],

@@ -2,6 +2,8 @@
 // From the repository root: npm run build && npm start -w examples/nestjs (tsx, with this folder's tsconfig.json)
 import { fileURLToPath } from 'node:url';
 import { createApp, DEFAULT_ADMIN_TOKEN } from './app';
+// @ts-expect-error: plain ESM JavaScript without type declarations, shared by the examples.
+import { adminTokenFromEnv } from '../admin-token.mjs';
 // @ts-expect-error: plain ESM JavaScript without type declarations, shared with the other examples.
 import { storeFromEnv } from './store.mjs';
 // @ts-expect-error: plain ESM JavaScript without type declarations, shared by the examples.
@@ -9,7 +11,8 @@ import { tryItText } from '../try-it.mjs';
 
 export async function main(env = process.env) {
   const port = Number(env.PORT ?? 3000);
-  const adminToken = env.ADMIN_TOKEN || DEFAULT_ADMIN_TOKEN;
+  // Refuses to start in production without ADMIN_TOKEN; warns loudly when it falls back to the default.
+  const adminToken = adminTokenFromEnv(env) as string;
   const { store, description } = storeFromEnv(env);
   const { app } = await createApp({ store, adminToken });
   await app.listen(port);
