@@ -64,8 +64,9 @@ describe('leases on RedisStore (one process)', function () {
   });
 
   for (const algorithm of ['sliding-window', 'sliding-log', 'sliding-counter'] as Algorithm[]) {
-    it(`${algorithm}: every decision equals the no-lease one (all fields but source), with concurrent bursts and late timestamps`, async () => {
+    it(`${algorithm}: with the defaults (leases, denial cache) every decision equals the store's own (all fields but source), with concurrent bursts and late timestamps`, async () => {
       let leaseDecisions = 0;
+      let cacheDecisions = 0;
       await fc.assert(
         fc.asyncProperty(
           fc.integer({ min: 0, max: 40 }),
@@ -80,8 +81,9 @@ describe('leases on RedisStore (one process)', function () {
           ),
           async (limit, windowSeconds, steps) => {
             run++;
-            const leased = limiter({ limit, windowSeconds, algorithm, store: storeFor(`eq-lease-${run}`), lease: true });
-            const plain = limiter({ limit, windowSeconds, algorithm, store: storeFor(`eq-plain-${run}`) });
+            // RedisStore's defaults: leases and the denial cache on.
+            const leased = limiter({ limit, windowSeconds, algorithm, store: storeFor(`eq-lease-${run}`) });
+            const plain = limiter({ limit, windowSeconds, algorithm, store: storeFor(`eq-plain-${run}`), lease: false, denialCache: false });
             let t = T;
             for (const [i, step] of steps.entries()) {
               const at = t + step.dt;
@@ -91,6 +93,7 @@ describe('leases on RedisStore (one process)', function () {
                 const expected = await plain.check('c', { timestamp: at, cost: step.cost });
                 expect(comparable(d), `step ${i} request ${j} ${JSON.stringify(step)}`).to.deep.equal(comparable(expected));
                 if (d.source === 'lease') leaseDecisions++;
+                if (d.source === 'cache') cacheDecisions++;
               }
             }
           },
@@ -100,12 +103,13 @@ describe('leases on RedisStore (one process)', function () {
       // That leases took part at all. How many varies with the random limits drawn: 29 to 111 over 36 local runs,
       // 7 once in CI (2026-12-06): a higher floor would fail on the draw, not on leases.
       expect(leaseDecisions, 'decisions made from leases').to.be.greaterThan(0);
+      expect(cacheDecisions, 'denials answered from the denial cache').to.be.greaterThan(0);
     });
   }
 
   it("an idle lease goes back to Redis: another instance can use the units", async () => {
     const leasing = limiter({ limit: 100, windowSeconds: 60, store: storeFor('idle'), lease: { idleMs: 20 } });
-    const plain = limiter({ limit: 100, windowSeconds: 60, store: storeFor('idle') });
+    const plain = limiter({ limit: 100, windowSeconds: 60, store: storeFor('idle'), lease: false });
     for (let i = 0; i < 10; i++) await leasing.check('c', { timestamp: T });
     const during = await plain.check('c', { timestamp: T });
     expect(during.remaining, 'units sit leased').to.be.lessThan(100 - 11);
@@ -117,7 +121,7 @@ describe('leases on RedisStore (one process)', function () {
     const a = limiter({ limit: 100, windowSeconds: 60, store: storeFor('update'), lease: true });
     // idleMs 1000: within this test only the change channel can make b give its units back.
     const b = limiter({ limit: 100, windowSeconds: 60, store: storeFor('update'), lease: { idleMs: 1000 } });
-    const plain = limiter({ limit: 100, windowSeconds: 60, store: storeFor('update') });
+    const plain = limiter({ limit: 100, windowSeconds: 60, store: storeFor('update'), lease: false });
     for (let i = 0; i < 10; i++) expect((await b.check('c', { timestamp: T })).allowed).to.equal(true);
     await a.updateLimit('c', 14, 60);
     await sleep(150); // pub/sub delivery; well before b's sweep would retire the lease (300 ms)

@@ -75,12 +75,13 @@ async function checkInvariant(connection: { url?: string; cluster?: ReadonlyArra
   const setup = new RedisStore({ client, prefix });
   const admin = new RateLimiter({ ...DEFAULTS, store: setup, timeoutMs: 10_000 });
   await admin.updateLimit(OWN.id, OWN.limit, OWN.windowSeconds);
-  const rounds = 240;
-  const roundsPerSecond = 6; // 40 virtual seconds: 8 default windows, 13 of the own one
+  // 40 virtual seconds (8 default windows, 13 of the own one) at 2.5 times real time, from one epoch for all workers.
+  // The epoch leaves the workers time to start and connect.
+  const clock = { virtualSeconds: 40, speed: 2.5, epochMs: Date.now() + 2500 };
   try {
     const results = await Promise.all(
       Array.from({ length: WORKERS }, (_, w) =>
-        runWorker({ ...connection, prefix, clients: CLIENTS, ...DEFAULTS, algorithm, seed: 1000 + w * 7919, rounds, roundsPerSecond, concurrency: 16, t0: T0 }),
+        runWorker({ ...connection, prefix, clients: CLIENTS, ...DEFAULTS, algorithm, seed: 1000 + w * 7919, ...clock, concurrency: 16, t0: T0 }),
       ),
     );
     const all = results.flatMap((r) => r.allowed);

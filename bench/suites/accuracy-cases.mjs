@@ -87,7 +87,8 @@ export async function replayMemory({ subject, scenario, params }) {
 
 /**
  * slidegate on RedisStore with the trace's own timestamps (no waiting): `instances` limiters, each with its own
- * connection, take the requests in turn; `lease` turns local quota leases on where RateLimiter supports them.
+ * connection, take the requests in turn. `lease`: RedisStore's defaults (local quota leases and the denial cache
+ * on); otherwise both off, every decision the store's own.
  */
 export async function replaySlidegateRedis({ scenario, params, algorithm = 'sliding-window', instances = 1, lease = false, parallel = 64, clientLimit }) {
   const events = firstClients(makeTrace(scenario, params), clientLimit);
@@ -102,7 +103,7 @@ export async function replaySlidegateRedis({ scenario, params, algorithm = 'slid
       clients.push(client);
       const store = new core.RedisStore({ client, prefix });
       stores.push(store);
-      limiters.push(new core.RateLimiter({ limit: params.L, windowSeconds: params.W, algorithm, store, ...patientStoreOptions(core), ...(lease ? { lease: true } : {}) }));
+      limiters.push(new core.RateLimiter({ limit: params.L, windowSeconds: params.W, algorithm, store, ...patientStoreOptions(core), ...(lease ? {} : { lease: false, denialCache: false }) }));
     }
     const admitted = new Uint8Array(events.length);
     const sources = {};

@@ -2,8 +2,11 @@
 // Answers GET / with a small JSON body, behind no limiter, slidegate, or the framework's usual limiter, on the
 // memory store or Redis, or behind a step that only sets slidegate's two draft-8 headers at fixed values
 // ('headers-only': what sending the default headers costs any limiter, with no decision), or slidegate with
-// `headers: false` ('slidegate-noheaders': the decision alone, with no header to send). Every limit is
-// 1e9 per 60 s, so every request is allowed: this measures overhead.
+// `headers: false` ('slidegate-noheaders': the decision alone, with no header to send). 'slidegate-redis' is
+// RedisStore with the defaults (leases and the denial cache on), 'slidegate-redis-nolease' the same with
+// `lease: false`. Traffic shapes (4th argument): 'hot' (default) and 'many' allow 1e9 per 60 s, so every request
+// is allowed and this measures overhead; 'hot' and 'flood' key on the client IP (one client), 'many' on the
+// x-client header (the suite sends 10,000 keys round robin); 'flood' allows the 5th argument's limit per 10 s.
 // Reports { port } (or { error }) over IPC, then serves until killed; answers 'next-tick' with { nextTickNs }
 // (bench/lib/next-tick-probe.mjs) and 'cpu' with { cpuMicros, userMicros } (bench/lib/cpu-probe.mjs). Each
 // server loads what an application would, in the same order for every variant: the framework, then its
@@ -16,11 +19,14 @@ import { answerCpuProbe } from '../lib/cpu-probe.mjs';
 
 // The Redis helpers (and ioredis) load only for a Redis variant, as in an application on the memory store.
 const redisHelpers = () => import('../lib/redis.mjs');
-const [framework, variant, basePrefix = (await redisHelpers()).uniquePrefix('http')] = process.argv.slice(2);
-/** Keys of one server live under the suite's prefix, which the suite deletes afterwards. */
-const prefixFor = (tag) => `${basePrefix}${tag}:`;
-const LIMIT = 1_000_000_000;
-const WINDOW_SECONDS = 60;
+const [framework, variant, basePrefix = (await redisHelpers()).uniquePrefix('http'), shape = 'hot', floodLimit = '100'] = process.argv.slice(2);
+/** Keys of one server live under the suite's prefix (and shape), which the suite deletes afterwards. */
+const prefixFor = (tag) => `${basePrefix}${shape}:${tag}:`;
+const FLOOD_WINDOW_SECONDS = 10;
+const LIMIT = shape === 'flood' ? Number(floodLimit) : 1_000_000_000;
+const WINDOW_SECONDS = shape === 'flood' ? FLOOD_WINDOW_SECONDS : 60;
+/** The 'many' shape's client key; the other shapes key on the client IP (the limiters' default). */
+const headerKey = shape !== 'many' ? undefined : framework === 'hono' ? (c) => c.req.header('x-client') : (req) => req.headers['x-client'];
 const BODY = { ok: true };
 
 async function redisClient({ safe = false } = {}) {
@@ -32,9 +38,11 @@ async function redisClient({ safe = false } = {}) {
 async function slidegateOptions(redis) {
   const options = { limit: LIMIT, windowSeconds: WINDOW_SECONDS };
   if (variant === 'slidegate-noheaders') options.headers = false;
+  if (headerKey) options.keyGenerator = headerKey;
   if (redis) {
     const { RedisStore } = await import('@slidegate/core');
-    options.store = new RedisStore({ client: await redisClient({ safe: true }), prefix: prefixFor('slidegate') });
+    options.store = new RedisStore({ client: await redisClient({ safe: true }), prefix: prefixFor(variant) });
+    if (variant === 'slidegate-redis-nolease') options.limiterOptions = { lease: false };
   }
   return options;
 }
@@ -44,10 +52,11 @@ async function express() {
   const app = expressApp();
   if (variant.startsWith('slidegate')) {
     const { rateLimit } = await import('@slidegate/express');
-    app.use(rateLimit(await slidegateOptions(variant.endsWith('redis'))));
+    app.use(rateLimit(await slidegateOptions(variant.includes('redis'))));
   } else if (variant.startsWith('peer')) {
     const { rateLimit } = await import('express-rate-limit');
     const options = { windowMs: WINDOW_SECONDS * 1000, limit: LIMIT, standardHeaders: 'draft-8', legacyHeaders: false };
+    if (headerKey) options.keyGenerator = headerKey;
     if (variant.endsWith('redis')) {
       const { RedisStore } = await import('rate-limit-redis');
       const client = await redisClient();
@@ -68,7 +77,7 @@ async function koa() {
   const app = new Koa();
   if (variant.startsWith('slidegate')) {
     const { rateLimit } = await import('@slidegate/koa');
-    app.use(rateLimit(await slidegateOptions(variant.endsWith('redis'))));
+    app.use(rateLimit(await slidegateOptions(variant.includes('redis'))));
   } else if (variant.startsWith('peer')) {
     const { default: ratelimit } = await import('koa-ratelimit');
     const redis = variant.endsWith('redis');
@@ -78,7 +87,7 @@ async function koa() {
         db: redis ? await redisClient() : new Map(),
         duration: WINDOW_SECONDS * 1000,
         max: LIMIT,
-        id: (ctx) => ctx.ip,
+        id: headerKey ?? ((ctx) => ctx.ip),
         ...(redis ? { namespace: prefixFor('koa') } : {}),
       }),
     );
@@ -98,10 +107,11 @@ async function fastify() {
   const app = Fastify({ logger: false });
   if (variant.startsWith('slidegate')) {
     const { slidegate } = await import('@slidegate/fastify');
-    await app.register(slidegate, await slidegateOptions(variant.endsWith('redis')));
+    await app.register(slidegate, await slidegateOptions(variant.includes('redis')));
   } else if (variant.startsWith('peer')) {
     const { default: rateLimit } = await import('@fastify/rate-limit');
     const options = { max: LIMIT, timeWindow: WINDOW_SECONDS * 1000 };
+    if (headerKey) options.keyGenerator = headerKey;
     if (variant.endsWith('redis')) Object.assign(options, { redis: await redisClient(), nameSpace: prefixFor('fastify') });
     await app.register(rateLimit, options);
   } else if (variant === 'headers-only') {
@@ -118,11 +128,11 @@ async function hono() {
   const app = new Hono();
   if (variant.startsWith('slidegate')) {
     const { rateLimit } = await import('@slidegate/hono');
-    app.use(rateLimit(await slidegateOptions(variant.endsWith('redis'))));
+    app.use(rateLimit(await slidegateOptions(variant.includes('redis'))));
   } else if (variant.startsWith('peer')) {
     const { rateLimiter, RedisStore } = await import('hono-rate-limiter');
     // hono-rate-limiter has no default key; the socket's address is what @slidegate/hono keys on.
-    const options = { windowMs: WINDOW_SECONDS * 1000, limit: LIMIT, keyGenerator: (c) => c.env.incoming.socket.remoteAddress };
+    const options = { windowMs: WINDOW_SECONDS * 1000, limit: LIMIT, keyGenerator: headerKey ?? ((c) => c.env.incoming.socket.remoteAddress) };
     if (variant.endsWith('redis')) {
       const client = await redisClient();
       // Its RedisStore takes an Upstash-style client: scriptLoad and evalsha(sha, keys, args).
@@ -159,7 +169,7 @@ async function nestjs({ platform = 'express' } = {}) {
   const providers = [];
   if (variant.startsWith('slidegate')) {
     const { SlidegateGuard, SlidegateModule } = await import('@slidegate/nestjs');
-    imports.push(SlidegateModule.forRoot(await slidegateOptions(variant.endsWith('redis'))));
+    imports.push(SlidegateModule.forRoot(await slidegateOptions(variant.includes('redis'))));
     providers.push({ provide: APP_GUARD, useClass: SlidegateGuard });
   } else if (variant.startsWith('peer')) {
     const { ThrottlerGuard, ThrottlerModule } = await import('@nestjs/throttler');
@@ -169,7 +179,13 @@ async function nestjs({ platform = 'express' } = {}) {
       options.storage = new ThrottlerStorageRedisService(await redisClient());
     }
     imports.push(ThrottlerModule.forRoot(options));
-    providers.push({ provide: APP_GUARD, useClass: ThrottlerGuard });
+    // The 'many' shape keys on the x-client header: the documented way is a guard whose getTracker reads it.
+    class HeaderGuard extends ThrottlerGuard {
+      getTracker(req) {
+        return Promise.resolve(req.headers['x-client']);
+      }
+    }
+    providers.push({ provide: APP_GUARD, useClass: headerKey ? HeaderGuard : ThrottlerGuard });
   }
   class AppModule {}
   Module({ imports, controllers: [AppController], providers })(AppModule);

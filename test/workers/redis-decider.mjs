@@ -39,9 +39,14 @@ async function main() {
   const allowed = [];
   let denied = 0;
   let fallback = 0;
-  for (let round = 0; round < job.rounds; round++) {
-    // Time moves one second every `roundsPerSecond` rounds: it crosses second and window boundaries.
-    const now = job.t0 + Math.floor(round / job.roundsPerSecond);
+  // One virtual clock for every worker, running `speed` times real time from the parent's `epochMs`: it crosses
+  // second and window boundaries. Never slower than real time, because Redis forgets a client after W seconds
+  // of real time without a write (SPEC, Expiry): a clock that a loaded machine slows below real time, as a
+  // clock counting rounds was, lets a window's units expire while the window is still open on that clock.
+  const clock = () => job.t0 + Math.floor((Math.max(0, Date.now() - job.epochMs) * job.speed) / 1000);
+  // Every worker starts at the epoch, connected: none loses the first windows to a slow start.
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, job.epochMs - Date.now())));
+  for (let now = clock(); now < job.t0 + job.virtualSeconds; now = clock()) {
     const batch = [];
     for (let i = 0; i < job.concurrency; i++) {
       const clientId = job.clients[Math.floor(next() * job.clients.length)];
@@ -51,7 +56,8 @@ async function main() {
       const timestamp = Math.max(0, now - late) + next() * 0.99;
       batch.push(
         limiter.check(clientId, { timestamp, cost }).then((decision) => {
-          if (decision.source !== 'store') fallback++;
+          // Leases and the denial cache are on (RedisStore's defaults): their decisions count as the store's.
+          if (decision.source === 'fallback') fallback++;
           else if (decision.allowed) allowed.push([clientId, decision.timestamp, cost]);
           else denied++;
         }),

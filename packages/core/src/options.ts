@@ -1,6 +1,6 @@
 import { ErrorCodes } from './errors';
 import { FAULT_OPTION_KEYS, parseFaultOptions, type FaultOptions } from './faults/fault-options';
-import { checkLeaseStore, parseLeaseOptions, type ParsedLeaseOptions } from './leases/lease-options';
+import { parseLeaseOptions, type ParsedLeaseOptions } from './leases/lease-options';
 import { parseAdaptiveOptions, type ParsedAdaptiveOptions } from './adaptive/adaptive-options';
 import { parseMetricsOptions, type ParsedMetricsOptions } from './metrics/metrics-options';
 import { MemoryStore } from './stores/memory-store';
@@ -34,6 +34,8 @@ export interface ParsedOptions {
   faults: FaultOptions;
   /** Local quota leases, or `undefined` when off. */
   lease: ParsedLeaseOptions | undefined;
+  /** True when repeated denials are answered locally (`RateLimiterOptions.denialCache`). */
+  denialCache: boolean;
   /** Metrics, or `undefined` when off. */
   metrics: ParsedMetricsOptions | undefined;
   /** Load-adaptive limits, or `undefined` when off. */
@@ -44,7 +46,7 @@ export interface ParsedOptions {
   maxClockSkewSeconds: number;
 }
 
-const KNOWN_OPTIONS = ['limit', 'windowSeconds', 'store', 'algorithm', 'bucketMs', 'now', 'lease', 'metrics', 'adaptive', 'policies', 'tiers', 'shadow', 'maxClockSkewSeconds', ...FAULT_OPTION_KEYS] as const;
+const KNOWN_OPTIONS = ['limit', 'windowSeconds', 'store', 'algorithm', 'bucketMs', 'now', 'lease', 'denialCache', 'metrics', 'adaptive', 'policies', 'tiers', 'shadow', 'maxClockSkewSeconds', ...FAULT_OPTION_KEYS] as const;
 const STORE_METHODS = ['check', 'release', 'getLimit', 'setLimit', 'onLimitChange', 'close'] as const;
 
 export const DEFAULT_ALGORITHM: Algorithm = 'sliding-window';
@@ -84,11 +86,11 @@ export function parseOptions(options: RateLimiterOptions | PolicyRateLimiterOpti
     store = checkStore(o.store);
   }
   const faults = parseFaultOptions(o, store);
-  const lease = parseLeaseOptions(o.lease);
-  if (lease !== undefined) checkLeaseStore(store);
+  const lease = parseLeaseOptions(o.lease, store);
+  const denialCache = parseDenialCache(o.denialCache, store);
   if (policy.policies !== undefined) checkPolicyMode(store, algorithm);
   const maxClockSkewSeconds = checkClockSkew(o.maxClockSkewSeconds ?? DEFAULT_MAX_CLOCK_SKEW_SECONDS);
-  return { limit, windowSeconds, store, ownsStore, algorithm, bucketMs, now, faults, lease, metrics, adaptive, policy, maxClockSkewSeconds };
+  return { limit, windowSeconds, store, ownsStore, algorithm, bucketMs, now, faults, lease, denialCache, metrics, adaptive, policy, maxClockSkewSeconds };
 }
 
 function checkClockSkew(value: unknown): number {
@@ -111,4 +113,11 @@ function checkStore(store: unknown): Store {
     }
   }
   return store as Store;
+}
+
+/** Left out: on for a shared store, where each denial would otherwise be a round trip; off in-process, where it saves nothing. */
+function parseDenialCache(value: unknown, store: Store): boolean {
+  if (value === undefined) return store.shared === true;
+  if (typeof value !== 'boolean') throw typeError(ErrorCodes.INVALID_OPTION, `slidegate: RateLimiter options.denialCache must be a boolean; got ${describe(value)}`);
+  return value;
 }

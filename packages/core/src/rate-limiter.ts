@@ -4,6 +4,7 @@ import { defaultNow, parseOptions, type ParsedOptions } from './options';
 import type { ResilientStore } from './faults/resilient-store';
 import { wrapStore } from './faults/wrap-store';
 import { LeaseManager } from './leases/lease-manager';
+import { DenialCache } from './leases/denial-cache';
 import { AdaptiveLimit } from './adaptive/adaptive-limit';
 import { attachMetrics } from './metrics/attach-metrics';
 import type { LimiterMetrics } from './metrics/limiter-metrics';
@@ -40,6 +41,9 @@ export class RateLimiter {
   readonly #defaults: ClientLimit;
   /** Local quota leases when `lease` is on; decisions then go through it instead of straight to the store. */
   readonly #leases: LeaseManager | undefined;
+  /** Store denials repeated locally until their retryAfter, when `denialCache` is on. */
+  readonly #denials: DenialCache | undefined;
+  readonly #stopHearingLimits: (() => void) | undefined;
   readonly #metrics: LimiterMetrics | undefined;
   readonly #detachMetrics: (() => void) | undefined;
   readonly #adaptive: AdaptiveLimit | undefined;
@@ -74,7 +78,7 @@ export class RateLimiter {
         policies,
         tiers,
         bucketMs: parsed.bucketMs,
-        onTiersChanged: () => this.#leases?.invalidateAll(),
+        onTiersChanged: () => this.#forgetAll(),
       });
       this.#policy.reloadTiers().catch(() => undefined);
     }
@@ -89,6 +93,11 @@ export class RateLimiter {
     const { lease, store, algorithm, now, bucketMs } = this.#options;
     this.#leases =
       lease === undefined ? undefined : new LeaseManager({ store, algorithm, bucketMs, defaults: this.#defaults, lease, now });
+    // Needs the request's time on this instance's clock, which a store that keeps its own does not take.
+    if (this.#options.denialCache && !store.hasOwnClock) {
+      const denials = (this.#denials = new DenialCache());
+      this.#stopHearingLimits = store.onLimitChange((clientId) => (clientId === undefined ? denials.invalidateAll() : denials.invalidate(clientId)));
+    }
     // Clients holding a lease on this instance count as tracked here, beside the store's own.
     const leases = this.#leases;
     if (leases !== undefined) this.#metrics?.trackClients(() => leases.size);
@@ -153,7 +162,7 @@ export class RateLimiter {
    */
   tryCheckSync(clientId: string, cost = 1): Decision | undefined {
     const { store } = this.#options;
-    if (store.checkSync === undefined || this.#leases !== undefined) return undefined;
+    if (store.checkSync === undefined || this.#leases !== undefined) return this.#tryLocally(clientId, cost);
     checkClientId(clientId);
     checkCost(cost, 'tryCheckSync cost');
     if (this.#closed) throw new ClosedError();
@@ -168,7 +177,8 @@ export class RateLimiter {
   /**
    * The client's decision as `check` would make it for one more unit, recording nothing: a request
    * that costs more than any limit is always denied, and a denial records nothing (the Store contract).
-   * `limit - remaining` is then what the window holds. Units leased to an instance count as used.
+   * `limit - remaining` is then what the window holds. Units leased to another instance count as used;
+   * this instance's own unspent lease does not (it is still this instance's to give).
    */
   peek(clientId: string, options?: Pick<CheckOptions, 'timestamp'>): Promise<Decision> {
     let timestamp: number | undefined;
@@ -186,7 +196,10 @@ export class RateLimiter {
     const limitFactor = this.#adaptive === undefined ? 1 : this.#adaptive.factor;
     const { algorithm, bucketMs } = this.#options;
     const request = { clientId, timestamp, cost: PEEK_COST, defaults: this.#defaults, algorithm, bucketMs, extra: 0, limitFactor };
-    const decision = this.#options.store.check(request);
+    const held = this.#leases?.unspent(clientId) ?? 0;
+    const read = this.#options.store.check(request);
+    // As a lease decision does: units leased here and not yet spent are added back to what remains.
+    const decision = held === 0 ? read : read.then((d) => ({ ...d, remaining: Math.min(d.limit, d.remaining + held) }));
     return this.#relabel === undefined ? decision : decision.then(this.#relabel);
   }
 
@@ -208,6 +221,8 @@ export class RateLimiter {
     // A lease decision's units were recorded in the bucket of the lease's time, which holds the
     // decision's effective time too. Decisions carry seconds (ms precision); stores take ms.
     await this.#options.store.release(clientId, this.#options.algorithm, { at: toMs(decision.timestamp), units: cost }, this.#defaults);
+    // The units given back free capacity that a remembered denial would not know of.
+    this.#denials?.invalidate(clientId);
   }
 
   /**
@@ -221,9 +236,52 @@ export class RateLimiter {
     if (typeof store.reset !== 'function') {
       throw typeError(ErrorCodes.INVALID_OPTION, 'slidegate: RateLimiter reset() needs a store with a reset(clientId) method (MemoryStore and RedisStore have one)');
     }
-    // The lease goes first, so no unit leased before the reset is spent after it.
+    // The lease goes first, so no unit leased before the reset is spent after it; a remembered denial
+    // after, so none made before the reset outlives it.
     this.#leases?.invalidate(clientId);
     await store.reset(clientId);
+    this.#denials?.invalidate(clientId);
+  }
+
+  /**
+   * `tryCheckSync` on a store that is not in-process: the decision when this instance can make it on
+   * its own (a lease covers the request, or a remembered denial still holds), else `undefined`.
+   */
+  #tryLocally(clientId: string, cost: number): Decision | undefined {
+    if ((this.#leases === undefined && this.#denials === undefined) || this.#options.store.hasOwnClock) return undefined;
+    checkClientId(clientId);
+    checkCost(cost, 'tryCheckSync cost');
+    if (this.#closed) throw new ClosedError();
+    const timestamp = checkTimestamp(this.#options.now(), 'the value returned by RateLimiter options.now()', ErrorCodes.INVALID_OPTION);
+    const metrics = this.#metrics;
+    const startedAt = metrics === undefined ? -1 : metrics.startTimer();
+    const decision = this.#decideLocally(clientId, timestamp, cost, this.#adaptive === undefined ? 1 : this.#adaptive.factor);
+    if (decision === undefined) return undefined;
+    metrics?.decision(clientId, decision, startedAt);
+    return this.#relabel === undefined ? decision : this.#relabel(decision);
+  }
+
+  /** A decision this instance makes without the store: from the client's lease, or its remembered denial. */
+  #decideLocally(clientId: string, timestamp: number, cost: number, limitFactor: number): Decision | undefined {
+    // A lease first: its units are recorded in the store, so spending them is exact even while a denial of another cost is remembered.
+    const spent = this.#leases?.trySpend(clientId, timestamp, cost);
+    if (spent !== undefined) {
+      this.#denials?.forgetAllowed(clientId);
+      return spent;
+    }
+    // Timestamps here are whole ms, as the cache keeps them.
+    return this.#denials?.lookup(clientId, timestamp, cost, limitFactor);
+  }
+
+  /** Drops what this instance holds for the client (lease, remembered denial): its limit changed. */
+  #forget(clientId: string): void {
+    this.#leases?.invalidate(clientId);
+    this.#denials?.invalidate(clientId);
+  }
+
+  #forgetAll(): void {
+    this.#leases?.invalidateAll();
+    this.#denials?.invalidateAll();
   }
 
   /** The seed API: true when the request at `timestamp` (default: now) is allowed, and records it if so. */
@@ -249,7 +307,7 @@ export class RateLimiter {
       bucketMs: this.#options.bucketMs,
     });
     // Other instances learn of the change through store.onLimitChange; this one drops its lease now.
-    this.#leases?.invalidate(clientId);
+    this.#forget(clientId);
     this.#metrics?.configUpdated();
   }
 
@@ -283,7 +341,7 @@ export class RateLimiter {
     const config = mode.config(policies);
     if (this.#closed) throw new ClosedError();
     await mode.setPolicies(clientId, config);
-    this.#leases?.invalidate(clientId);
+    this.#forget(clientId);
     this.#metrics?.configUpdated();
   }
 
@@ -334,6 +392,8 @@ export class RateLimiter {
     const r = checkReservation(reservation);
     const actual = checkActualCost(actualCost);
     if (this.#closed) throw new ClosedError();
+    // A refund frees capacity that a remembered denial would not know of.
+    this.#denials?.invalidate(r.clientId);
     return mode.settle(r, actual, this.#adaptive === undefined ? 1 : this.#adaptive.factor);
   }
 
@@ -353,6 +413,7 @@ export class RateLimiter {
       // The adaptive proposal is withdrawn while the store is still open, too.
       if (this.#adaptive !== undefined) await this.#adaptive.close();
       this.#policy?.close();
+      this.#stopHearingLimits?.();
       // Leases first: their unspent units go back while the store is still open.
       if (this.#leases !== undefined) await this.#leases.close();
       if (this.#resilient !== undefined) await this.#resilient.close();
@@ -423,12 +484,12 @@ export class RateLimiter {
     }
     const startedAt = metrics === undefined ? -1 : metrics.startTimer();
     const limitFactor = this.#adaptive === undefined ? 1 : this.#adaptive.factor;
-    if (metrics !== undefined && this.#leases !== undefined && timestamp !== undefined) {
-      // A lease that covers the request decides synchronously: count it now, with no extra promise tick.
-      const spent = this.#leases.trySpend(clientId, timestamp, cost);
-      if (spent !== undefined) {
-        metrics.decision(clientId, spent, startedAt);
-        return Promise.resolve(spent);
+    if (timestamp !== undefined) {
+      // A lease or a remembered denial decides synchronously: no store call, no extra promise tick.
+      const local = this.#decideLocally(clientId, timestamp, cost, limitFactor);
+      if (local !== undefined) {
+        metrics?.decision(clientId, local, startedAt);
+        return Promise.resolve(local);
       }
     }
     // With leases the store never keeps its own clock (refused at construction), so timestamp is set.
@@ -445,10 +506,12 @@ export class RateLimiter {
             extra: 0,
             limitFactor,
           });
-    // Without metrics the store's own promise goes back untouched: no extra tick.
-    if (metrics === undefined) return decision;
+    const denials = this.#denials;
+    // Without metrics or denial cache the store's own promise goes back untouched: no extra tick.
+    if (metrics === undefined && denials === undefined) return decision;
     return decision.then((d) => {
-      metrics.decision(clientId, d, startedAt);
+      denials?.remember(clientId, d, cost, limitFactor);
+      metrics?.decision(clientId, d, startedAt);
       return d;
     });
   }

@@ -19,8 +19,12 @@ import type { PolicyStatus } from './policies/policy-types';
  */
 export type Algorithm = 'sliding-window' | 'sliding-log' | 'sliding-counter';
 
-/** Where a decision was made. */
-export type DecisionSource = 'store' | 'lease' | 'fallback';
+/**
+ * Where a decision was made: `'store'` (the store's atomic check), `'lease'` (local quota leased from
+ * the store), `'cache'` (a denial repeated locally until the store's `retryAfter` runs out; see
+ * `RateLimiterOptions.denialCache`) or `'fallback'` (the store failed).
+ */
+export type DecisionSource = 'store' | 'lease' | 'cache' | 'fallback';
 
 /** A client's limit: at most `limit` units in any window of `windowSeconds` seconds. */
 export interface ClientLimit {
@@ -163,6 +167,14 @@ export interface Store {
    */
   readonly inProcess?: boolean;
   /**
+   * True for a store that several instances (processes, hosts) share, such as RedisStore. Every
+   * decision then costs a round trip, so `RateLimiter` turns on local quota leases by default
+   * (`lease`, unless the store keeps its own clock) and answers repeated denials locally
+   * (`denialCache`). Leave it out (or false) for a store that lives in one process.
+   * @default false
+   */
+  readonly shared?: boolean;
+  /**
    * Optional, for an `inProcess` store: `check` answered synchronously. With metrics on, the limiter
    * counts the decision as it returns instead of chaining a `.then` onto its promise, which would
    * cost an in-memory decision about a quarter of its speed.
@@ -286,10 +298,20 @@ export interface RateLimiterOptions {
    * costs one store call per batch instead of one per request. The shared window stays exact (no
    * window ever holds more than L); other instances may be denied while units sit leased here
    * (under-admission, bounded by `maxUnits` per client per instance). Not available with a store
-   * that keeps its own clock (`hasOwnClock`).
-   * @default false
+   * that keeps its own clock (`hasOwnClock`). `false` turns leases off. See docs/leases.md.
+   * @default true for a `shared` store (RedisStore) that does not keep its own clock; false otherwise
    */
   lease?: boolean | LeaseOptions;
+  /**
+   * Local denial cache: once the store denies a client with `retryAfter` r, this instance answers
+   * the client's requests of the same cost as denied (`source: 'cache'`) until r has passed, without
+   * asking the store, or until the client's limit changes (here or on any instance). It never admits
+   * more; it may deny a request that capacity freed early on another instance (a returned lease)
+   * would have let through. An over-limit client then costs the store nothing until it may pass.
+   * `false` asks the store for every request not decided from a lease.
+   * @default true for a `shared` store (RedisStore); false otherwise
+   */
+  denialCache?: boolean;
   /**
    * What decides when the store fails, takes longer than `timeoutMs`, or its breaker is open.
    * Ignored for an in-process store (`MemoryStore`), which cannot fail that way.

@@ -86,6 +86,36 @@ describe('leases: behaviour on one and several instances', function () {
     for (const c of toClose.splice(0)) await c.close();
   });
 
+  describe('sizing by rate', () => {
+    it('a client seen less often than idleMs gets no lease: one store call per request, none to give units back', async () => {
+      const store = new CountingStore(track(memoryStore()), 0);
+      const limiter = track(new RateLimiter({ limit: 1000, windowSeconds: 60, store, lease: true }));
+      const sources: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        sources.push((await limiter.check('slow', { timestamp: T })).source);
+        await sleep(250); // longer than idleMs (200): a lease would be given back before it is used
+      }
+      expect(sources).to.deep.equal(['store', 'store', 'store', 'store', 'store']);
+      expect([store.checks, store.releases]).to.deep.equal([5, 0]);
+    });
+
+    it('a client seen back to back gets leases that double with demand', async () => {
+      const store = new CountingStore(track(memoryStore()), 0);
+      const limiter = track(new RateLimiter({ limit: 1000, windowSeconds: 60, store, lease: true }));
+      for (let i = 0; i < 100; i++) await limiter.check('hot', { timestamp: T });
+      // 1 + 1 + 2 + 4 + 8 + 16 + 32 + 64 > 100: about eight acquisitions, not a hundred.
+      expect(store.checks).to.be.at.most(10);
+    });
+
+    it("peek counts this instance's unspent lease as its own, as a lease decision does", async () => {
+      const store = new CountingStore(track(memoryStore()), 0);
+      const limiter = track(new RateLimiter({ limit: 1000, windowSeconds: 60, store, lease: true }));
+      for (let i = 0; i < 3; i++) await limiter.check('c', { timestamp: T });
+      expect(store.inner.size, 'a lease is held').to.be.greaterThan(0);
+      expect((await limiter.peek('c', { timestamp: T })).remaining).to.equal(997);
+    });
+  });
+
   describe('concurrency', () => {
     it('10,000 concurrent checks for one client allow exactly L, with a handful of store calls', async () => {
       const store = new CountingStore(track(memoryStore()), 1);
@@ -331,6 +361,20 @@ describe('leases: behaviour on one and several instances', function () {
     it('refuses leases with a store that keeps its own clock', () => {
       const own: Store = { ...bindAll(track(memoryStore())), hasOwnClock: true, inProcess: true };
       expect(() => new RateLimiter({ ...base, store: own, lease: true })).to.throw(TypeError, /keeps its own clock .*clock: 'redis'/);
+    });
+
+    it('are on by default for a shared store, off for an in-process one and for a shared store with its own clock; lease: false opts out', async () => {
+      const sources = async (options: Partial<ConstructorParameters<typeof RateLimiter>[0]>): Promise<Set<string>> => {
+        const limiter = track(new RateLimiter({ ...base, limit: 1000, ...options }));
+        const seen = new Set<string>();
+        for (let i = 0; i < 20; i++) seen.add((await limiter.check('x', { timestamp: options.store?.hasOwnClock === true ? undefined : T })).source);
+        return seen;
+      };
+      const shared = (hasOwnClock = false): Store => ({ ...bindAll(track(memoryStore())), hasOwnClock, shared: true });
+      expect(await sources({ store: shared() })).to.deep.equal(new Set(['store', 'lease']));
+      expect(await sources({ store: shared(), lease: false })).to.deep.equal(new Set(['store']));
+      expect(await sources({})).to.deep.equal(new Set(['store']));
+      expect(await sources({ store: shared(true) }), 'no lease and no error: the store keeps its own clock').to.deep.equal(new Set(['store']));
     });
   });
 

@@ -20,16 +20,18 @@ describe('status figures: per-second history and the most limited clients', () =
       m.tick();
     }
     m.decision('c', decision(true, 'lease'), -1);
+    m.decision('c', decision(false, 'cache'), -1);
     const s = m.snapshot();
     expect(s.series).to.have.length(11); // 10 closed seconds kept, plus the one in progress
     expect(s.series.map((p) => p.allowed)).to.deep.equal([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 1]);
     expect(s.series.slice(0, 10).every((p) => p.denied === 1)).to.equal(true);
     expect(s.series[0]!.t).to.equal(1_002_000);
     expect(s.series.every((p) => p.factor === 1)).to.equal(true);
-    expect(s.totals).to.deep.include({ allowed: 67, denied: 12 });
+    expect(s.totals).to.deep.include({ allowed: 67, denied: 13 });
     expect(s.totals.bySource).to.deep.equal({
       store: { allowed: 66, denied: 6 },
       lease: { allowed: 1, denied: 0 },
+      cache: { allowed: 0, denied: 1 },
       fallback: { allowed: 0, denied: 6 },
     });
     m.close();

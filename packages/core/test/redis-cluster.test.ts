@@ -91,7 +91,8 @@ describe('RedisStore on a Redis Cluster (3 masters)', function () {
     'RedisStore on a Cluster',
     async ({ limit, windowSeconds, algorithm, bucketMs, now }) => {
       const store = new RedisStore({ client: client as Cluster, prefix });
-      const limiter = new RateLimiter({ limit, windowSeconds, algorithm, bucketMs, store, now, timeoutMs: 10_000, maxClockSkewSeconds: Infinity });
+      // The store's own decisions: leases and the denial cache (on by default) are tested on their own.
+      const limiter = new RateLimiter({ limit, windowSeconds, algorithm, bucketMs, store, now, timeoutMs: 10_000, maxClockSkewSeconds: Infinity, lease: false, denialCache: false });
       return {
         limiter,
         cleanup: async () => {

@@ -31,8 +31,9 @@ describeStoreContract(
   'RedisStore',
   async ({ limit, windowSeconds, algorithm, bucketMs, now }) => {
     const store = new RedisStore({ client: await connection(), prefix });
-    // A generous deadline: the contract compares store decisions, never fallback ones.
-    const limiter = new RateLimiter({ limit, windowSeconds, algorithm, bucketMs, store, now, timeoutMs: 10_000, maxClockSkewSeconds: Infinity });
+    // A generous deadline: the contract compares store decisions, never fallback ones; nor lease or
+    // cached ones (the defaults on a shared store), which lease-equivalence and denial-cache tests cover.
+    const limiter = new RateLimiter({ limit, windowSeconds, algorithm, bucketMs, store, now, timeoutMs: 10_000, maxClockSkewSeconds: Infinity, lease: false, denialCache: false });
     return {
       limiter,
       cleanup: async () => {

@@ -57,6 +57,7 @@ type Outcome<T> = { ok: true; value: T } | { ok: false; error: StoreError; store
 export class ResilientStore implements Store {
   readonly inner: Store;
   readonly hasOwnClock: boolean;
+  readonly shared: boolean;
   readonly #options: ResilientStoreOptions;
   readonly #breaker: Breaker;
   /** Clients' configured limits as last seen, so a fallback never loses a configured limit. */
@@ -77,6 +78,7 @@ export class ResilientStore implements Store {
   constructor(inner: Store, options: ResilientStoreOptions) {
     this.inner = inner;
     this.hasOwnClock = inner.hasOwnClock;
+    this.shared = inner.shared === true;
     this.#options = options;
     this.#breaker = options.breaker;
     this.#limits = new LRUCache({ max: options.maxClients ?? DEFAULT_MAX_CLIENTS });

@@ -49,6 +49,8 @@ class LeaseEntry {
   lastUsedMs = 0;
   /** Units decided for the client since its previous acquisition: the demand the next lease is sized for. */
   spent = 0;
+  /** Real ms (performance.now) when the previous acquisition was sent: with `spent`, the client's rate. */
+  acquiredAtMs = -Infinity;
   /** Bumped when the client's limit changes, so an acquisition in flight at that moment grants nothing. */
   generation = 0;
   acquiring = false;
@@ -142,6 +144,11 @@ export class LeaseManager {
     return this.#canSpend(entry, timestamp, cost, nowMs) ? spend(entry, timestamp, cost, nowMs) : undefined;
   }
 
+  /** The client's leased units on this instance not yet spent (recorded as used in the store). */
+  unspent(clientId: string): number {
+    return this.#entries.get(clientId)?.units ?? 0;
+  }
+
   /** Drops the client's lease (its units go back to the store) so its new limit applies from the next decision. */
   invalidate(clientId: string): void {
     const entry = this.#entries.get(clientId);
@@ -210,11 +217,14 @@ export class LeaseManager {
           cost,
           spent: entry.spent,
           waiting: entry.waitingUnits,
+          elapsedMs: nowMs - entry.acquiredAtMs,
+          horizonMs: Math.min(this.#options.idleMs, LEASE_SPEND_MS),
           maxUnits: this.#options.maxUnits,
           share: this.#options.share,
         });
     entry.acquiring = true;
     entry.spent = 0;
+    entry.acquiredAtMs = nowMs;
     const generation = entry.generation;
     const sentAtLogicalMs = this.#logicalMs;
     // A request older than what a lease decided here is decided at that time, as the store would

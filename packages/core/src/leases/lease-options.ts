@@ -34,9 +34,21 @@ const NAME = 'RateLimiter options.lease';
 export const MIN_IDLE_MS = 10;
 export const MAX_IDLE_MS = 1000;
 
-/** `false`/`undefined` turn leases off; `true` takes the defaults; an object overrides them field by field. */
-export function parseLeaseOptions(value: unknown): ParsedLeaseOptions | undefined {
-  if (value === undefined || value === false) return undefined;
+/** What the lease default depends on: a store's `shared` and `hasOwnClock` flags. */
+export interface LeaseStoreTraits {
+  readonly hasOwnClock: boolean;
+  readonly shared?: boolean;
+}
+
+/**
+ * `false` turns leases off; `true` takes the defaults; an object overrides them field by field.
+ * Left out, leases are on for a shared store (where every decision is a round trip) that does not
+ * keep its own clock, and off otherwise: an in-process store decides as fast as a lease would.
+ */
+export function parseLeaseOptions(value: unknown, store: LeaseStoreTraits): ParsedLeaseOptions | undefined {
+  if (value === undefined) return store.shared === true && !store.hasOwnClock ? { ...DEFAULT_LEASE_OPTIONS } : undefined;
+  if (value === false) return undefined;
+  checkLeaseStore(store);
   if (value === true) return { ...DEFAULT_LEASE_OPTIONS };
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw typeError(ErrorCodes.INVALID_OPTION, `slidegate: ${NAME} must be true, false or a LeaseOptions object; got ${describe(value)}`);
@@ -72,7 +84,7 @@ function shareOf(value: unknown): number {
  * clock (RedisStore `clock: 'redis'`) the instance cannot tell, so the combination is refused
  * rather than risking a unit spent in a second the store has already left.
  */
-export function checkLeaseStore(store: { readonly hasOwnClock: boolean }): void {
+function checkLeaseStore(store: LeaseStoreTraits): void {
   if (store.hasOwnClock) {
     throw typeError(
       ErrorCodes.INVALID_OPTION,

@@ -14,11 +14,13 @@ export const DECISION_LABELS: readonly (readonly ['allowed' | 'denied', Decision
   ['denied', 'store'],
   ['denied', 'lease'],
   ['denied', 'fallback'],
+  // A remembered denial (the denial cache) is never an allowance: one counter.
+  ['denied', 'cache'],
 ];
 
 /** Running totals since the limiter started; exporters read them, only `LimiterMetrics` writes them. */
 export interface MetricTotals {
-  /** Six counters, in the order of `DECISION_LABELS`. */
+  /** One counter per entry of `DECISION_LABELS`, in its order. */
   readonly decisions: number[];
   readonly storeRoundTrips: Map<string, number>;
   readonly storeErrors: Map<string, number>;
@@ -61,7 +63,7 @@ export type LatencyObserver = (seconds: number) => void;
 export class LimiterMetrics implements LimiterEvents {
   readonly name: string;
   readonly totals: MetricTotals = {
-    decisions: [0, 0, 0, 0, 0, 0],
+    decisions: DECISION_LABELS.map(() => 0),
     storeRoundTrips: new Map(),
     storeErrors: new Map(),
     leaseGrants: 0,
@@ -138,7 +140,7 @@ export class LimiterMetrics implements LimiterEvents {
   /** Hot path: counts one decision; `startedAt` comes from `startTimer()`. */
   decision(clientId: string, decision: Decision, startedAt: number): void {
     const source = decision.source;
-    const index = (decision.allowed ? 0 : 3) + (source === 'store' ? 0 : source === 'lease' ? 1 : 2);
+    const index = source === 'cache' ? 6 : (decision.allowed ? 0 : 3) + (source === 'store' ? 0 : source === 'lease' ? 1 : 2);
     this.totals.decisions[index]!++;
     if (!decision.allowed && this.#top !== undefined && --this.#untilDenied <= 0) {
       this.#untilDenied = this.#deniedEvery;
@@ -207,7 +209,7 @@ export class LimiterMetrics implements LimiterEvents {
   tick(): void {
     const d = this.totals.decisions;
     const allowed = d[0]! + d[1]! + d[2]!;
-    const denied = d[3]! + d[4]! + d[5]!;
+    const denied = d[3]! + d[4]! + d[5]! + d[6]!;
     this.#history.record(this.#secondStart, allowed, denied, this.#factor);
     // Sampling for the next second, from this one's traffic: about samplesPerSecond timed.
     const perSecond = this.#samplesPerSecond || 1;
@@ -229,7 +231,7 @@ export class LimiterMetrics implements LimiterEvents {
   snapshot(): MetricsSnapshot {
     const d = this.totals.decisions;
     const allowed = d[0]! + d[1]! + d[2]!;
-    const denied = d[3]! + d[4]! + d[5]!;
+    const denied = d[3]! + d[4]! + d[5]! + d[6]!;
     return {
       name: this.name,
       time: this.#now(),
@@ -239,6 +241,7 @@ export class LimiterMetrics implements LimiterEvents {
         bySource: {
           store: { allowed: d[0]!, denied: d[3]! },
           lease: { allowed: d[1]!, denied: d[4]! },
+          cache: { allowed: 0, denied: d[6]! },
           fallback: { allowed: d[2]!, denied: d[5]! },
         },
       },

@@ -24,6 +24,7 @@ export class ObservedStore implements Store {
   readonly inner: Store;
   readonly hasOwnClock: boolean;
   readonly inProcess?: boolean;
+  readonly shared?: boolean;
   readonly checkSync?: (request: StoreCheckRequest) => StoreDecision;
   readonly heartbeat?: (instanceId: string, ttlSeconds: number) => Promise<number>;
   readonly shareFactor?: (proposal: FactorProposal) => Promise<number>;
@@ -35,6 +36,7 @@ export class ObservedStore implements Store {
     this.#events = events;
     this.hasOwnClock = inner.hasOwnClock;
     if (inner.inProcess !== undefined) this.inProcess = inner.inProcess;
+    if (inner.shared !== undefined) this.shared = inner.shared;
     if (typeof inner.checkSync === 'function') {
       const checkSync = inner.checkSync.bind(inner);
       this.checkSync = (request) => {

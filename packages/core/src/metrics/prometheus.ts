@@ -61,7 +61,7 @@ class Families {
     const counter = (name: string, help: string, labelNames: string[]): Counter =>
       new prom.Counter({ name, help, labelNames, registers, collect });
     const gauge = (name: string, help: string): Gauge => new prom.Gauge({ name, help, labelNames: ['name'], registers, collect });
-    this.decisions = counter('slidegate_decisions_total', 'Decisions made, by result (allowed, denied) and source (store, lease, fallback).', [
+    this.decisions = counter('slidegate_decisions_total', 'Decisions made, by result (allowed, denied) and source (store, lease, cache, fallback).', [
       'name',
       'result',
       'source',
@@ -102,7 +102,7 @@ class Families {
 class Member {
   readonly #metrics: LimiterMetrics;
   readonly #families: Families;
-  readonly #pushedDecisions = [0, 0, 0, 0, 0, 0];
+  readonly #pushedDecisions = DECISION_LABELS.map(() => 0);
   readonly #pushedRoundTrips = new Map<string, number>();
   readonly #pushedErrors = new Map<string, number>();
   #pushedLeaseGrants = 0;

@@ -114,6 +114,8 @@ interface CachedLimit {
  */
 export class RedisStore implements Store, PolicyStore {
   readonly hasOwnClock: boolean;
+  /** Shared by every instance on the same Redis: leases and the denial cache are on by default (see `Store.shared`). */
+  readonly shared = true;
   readonly prefix: string;
   readonly #redis: RedisClientAdapter;
   /** Where the client connects, for failure messages (`Store.endpoint`); undefined for a hand-written adapter. */

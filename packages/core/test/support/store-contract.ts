@@ -3,6 +3,9 @@
  *
  *   describeStoreContract('MemoryStore', async (o) => ({ limiter: new RateLimiter({ ...o, store }), cleanup }));
  *
+ * For a shared store (RedisStore) give the limiter `lease: false, denialCache: false`: the contract
+ * compares the store's own decisions, and leases and the denial cache have tests of their own.
+ *
  * Model-based property tests (fast-check) drive random sequences of check / isAllowed / updateLimit /
  * getLimit through a RateLimiter on the store and compare every field of every decision with the
  * plain reference model in ./model.ts ('sliding-window', 'sliding-log'), or with the SPEC's
