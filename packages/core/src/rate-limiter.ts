@@ -236,9 +236,9 @@ export class RateLimiter {
     if (typeof store.reset !== 'function') {
       throw typeError(ErrorCodes.INVALID_OPTION, 'slidegate: RateLimiter reset() needs a store with a reset(clientId) method (MemoryStore and RedisStore have one)');
     }
-    // The lease goes first, so no unit leased before the reset is spent after it; a remembered denial
-    // after, so none made before the reset outlives it.
-    this.#leases?.invalidate(clientId);
+    // The lease goes first, so no unit leased before the reset is spent after it (nor its clock sent
+    // to the fresh record); a remembered denial after, so none made before the reset outlives it.
+    this.#leases?.forget(clientId);
     await store.reset(clientId);
     this.#denials?.invalidate(clientId);
   }

@@ -156,6 +156,22 @@ export class LeaseManager {
     this.#drop(clientId, entry, this.#now());
   }
 
+  /**
+   * Forgets the client outright, giving nothing back and no clock to the store: its record there is
+   * being reset (RateLimiter.reset), so neither its units nor its clock may reach the fresh one.
+   */
+  forget(clientId: string): void {
+    const entry = this.#entries.get(clientId);
+    if (entry === undefined) return;
+    entry.generation++;
+    entry.units = 0;
+    entry.storeRemaining = 0;
+    entry.clock = -1;
+    entry.storeClock = -1;
+    // An acquisition in flight keeps the entry for its waiters; its grant is given back (generation).
+    if (!entry.acquiring) this.#entries.delete(clientId);
+  }
+
   /** Drops every lease: some limit may have changed unseen. */
   invalidateAll(): void {
     const nowMs = this.#now();
