@@ -1,4 +1,5 @@
-import { Global, Module, type DynamicModule, type FactoryProvider, type ModuleMetadata } from '@nestjs/common';
+import { Global, Inject, Module, type DynamicModule, type FactoryProvider, type ModuleMetadata, type OnModuleInit } from '@nestjs/common';
+import { DiscoveryModule, DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import type { SlidegateModuleOptions } from './options';
 import { SlidegateService } from './slidegate-service';
 
@@ -13,8 +14,27 @@ export interface SlidegateModuleAsyncOptions extends Pick<ModuleMetadata, 'impor
  * or `forRoot({ store, limits: [{ name: 'short', ... }, { name: 'long', ... }] })`. Options are validated here.
  */
 @Global()
-@Module({})
-export class SlidegateModule {
+@Module({ imports: [DiscoveryModule] })
+export class SlidegateModule implements OnModuleInit {
+  constructor(
+    @Inject(SlidegateService) private readonly service: SlidegateService,
+    @Inject(DiscoveryService) private readonly discovery: DiscoveryService,
+    @Inject(MetadataScanner) private readonly scanner: MetadataScanner,
+    @Inject(Reflector) private readonly reflector: Reflector,
+  ) {}
+
+  /**
+   * Resolves every controller method's limits now, as the guard would on its first request, so that a
+   * decorator naming a limit the module lacks (or a route limit that cannot be built) fails start-up, not each request.
+   */
+  onModuleInit(): void {
+    for (const { metatype } of this.discovery.getControllers()) {
+      if (typeof metatype !== 'function') continue;
+      const prototype = metatype.prototype as Record<string, object>;
+      for (const method of this.scanner.getAllMethodNames(prototype)) this.service.forRoute(prototype[method]!, metatype, this.reflector);
+    }
+  }
+
   static forRoot(options: SlidegateModuleOptions): DynamicModule {
     const service = new SlidegateService(options);
     return { module: SlidegateModule, providers: [{ provide: SlidegateService, useFactory: () => service }], exports: [SlidegateService] };

@@ -1,6 +1,6 @@
 import type { OnApplicationShutdown } from '@nestjs/common';
 import type { Reflector } from '@nestjs/core';
-import { HttpLimiter, type ClientLimit, type HttpRateLimitOptions, type RequestAccess } from '@slidegate/core';
+import { ErrorCodes, HttpLimiter, type ClientLimit, type HttpRateLimitOptions, type RequestAccess } from '@slidegate/core';
 import { ALL_LIMITS, RATE_LIMIT_METADATA, SKIP_METADATA } from './decorators';
 import type { NestRequest, RouteLimit, SlidegateLimitOptions, SlidegateModuleOptions } from './options';
 
@@ -89,16 +89,23 @@ export class SlidegateService implements OnApplicationShutdown {
     const controllerSkip = read<boolean>(SKIP_METADATA, controller);
     const handlerOwn = read<RouteLimit>(RATE_LIMIT_METADATA, handler);
     const controllerOwn = read<RouteLimit>(RATE_LIMIT_METADATA, controller);
-    const route = `${controller.name ?? 'controller'}.${handler.name ?? 'handler'}`;
-    for (const name of [handlerSkip, controllerSkip, handlerOwn, controllerOwn].flatMap((m) => Object.keys(m ?? {}))) {
-      if (name !== ALL_LIMITS) this.limiter(name); // a name the module lacks is a mistake, reported on the route's first request
+    const site = controller.name ?? 'controller';
+    const route = `${site}.${handler.name ?? 'handler'}`;
+    // A name the module lacks is a mistake in the code: SlidegateModule resolves every route at start-up, so it fails there.
+    const named = [['@SkipRateLimit()', route, handlerSkip], ['@SkipRateLimit()', site, controllerSkip], ['@RateLimit()', route, handlerOwn], ['@RateLimit()', site, controllerOwn]] as const;
+    for (const [decorator, where, metadata] of named) {
+      const unknown = Object.keys(metadata ?? {}).find((name) => name !== ALL_LIMITS && !this.#limits.has(name));
+      if (unknown !== undefined) {
+        const message = `slidegate: ${decorator} on ${where} names limit ${JSON.stringify(unknown)}, which SlidegateModule does not have; it has ${[...this.#limits.keys()].join(', ')}`;
+        throw Object.assign(new TypeError(message), { code: ErrorCodes.INVALID_OPTION });
+      }
     }
     const limiters: Limiter[] = [];
     for (const [name, { options, http }] of this.#limits) {
       if (handlerSkip?.[name] ?? handlerSkip?.[ALL_LIMITS] ?? controllerSkip?.[name] ?? controllerSkip?.[ALL_LIMITS] ?? false) continue;
       const own = handlerOwn?.[name] ?? controllerOwn?.[name];
       if (own === undefined) limiters.push(http);
-      else limiters.push(this.#ownLimiter(name, options, own, handlerOwn?.[name] !== undefined ? route : controller.name ?? 'controller'));
+      else limiters.push(this.#ownLimiter(name, options, own, handlerOwn?.[name] !== undefined ? route : site));
     }
     return limiters;
   }
@@ -112,6 +119,12 @@ export class SlidegateService implements OnApplicationShutdown {
       const rest: HttpRateLimitOptions<NestRequest, never, NestRequest> = { ...options };
       delete rest.limiter;
       const prefix = `${options.prefix ?? (options.name === undefined ? '' : `${options.name}:`)}${site}:`;
+      // Its own metrics name as well: two open limiters may not share one on a registry ('default' is core's default name).
+      const metrics = rest.limiterOptions?.metrics;
+      if (metrics !== undefined && metrics !== false) {
+        const base = metrics === true ? {} : metrics;
+        rest.limiterOptions = { ...rest.limiterOptions, metrics: { ...base, name: `${base.name ?? 'default'}:${site}` } };
+      }
       http = new HttpLimiter<NestRequest, never, NestRequest>({ ...rest, ...own, prefix }, nestAccess, `@RateLimit() on ${site}`);
       this.#own.set(id, http);
     }
