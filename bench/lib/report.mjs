@@ -5,7 +5,7 @@ import path from 'node:path';
 import { renderMarkdown } from './table.mjs';
 import { fmt } from './stats.mjs';
 
-/** Headline figures issue 8 asks for, in report order, with what each one is. */
+/** Headline figures, in report order, with what each one is. */
 export const HEADLINES = [
   ['memory_hot_ops', 'core', "check() decisions/s, 'sliding-window' on MemoryStore, 1 hot client (sequential awaits)"],
   ['rlflex_memory_hot_ops', 'core', 'rate-limiter-flexible RateLimiterMemory consume(), same loop, same run'],

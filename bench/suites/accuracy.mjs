@@ -1,4 +1,4 @@
-// Suite `accuracy` (issue 8 item 3): the same request trace through slidegate's algorithms and the peers'
+// Suite `accuracy`: the same request trace through slidegate's algorithms and the peers'
 // limiters, each with limit L per window W: how far over L each goes, and how much of L it uses under load.
 import { fileURLToPath } from 'node:url';
 import { runInChild } from '../lib/child.mjs';

@@ -1,4 +1,4 @@
-// Suite `core` (issue 2): in-process check() speed and memory per client, beside the peers' in-memory stores
+// Suite `core`: in-process check() speed and memory per client, beside the peers' in-memory stores
 // and the async-Map ceiling, all measured in this run.
 import { fileURLToPath } from 'node:url';
 import { runInChild } from '../lib/child.mjs';
@@ -94,7 +94,7 @@ export async function run({ quick, args, log }) {
     { target: "'sliding-window' <= 200 bytes per tracked client (ids excluded)", measured: `${memOurs.bytes_per_client} B`, met: memOurs.bytes_per_client <= 200 },
   ];
   tables.unshift({
-    title: 'Targets (issue 2)',
+    title: 'Targets',
     columns: [
       { key: 'target', label: 'target', align: 'left' },
       { key: 'measured', label: 'measured', align: 'left' },

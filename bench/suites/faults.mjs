@@ -1,4 +1,4 @@
-// Suite `faults` (issue 6): decision latency while Redis is down against healthy, and the time from Redis's
+// Suite `faults`: decision latency while Redis is down against healthy, and the time from Redis's
 // return to the first decision made by the shared store again.
 import { fileURLToPath } from 'node:url';
 import { runInChild } from '../lib/child.mjs';

@@ -1,4 +1,4 @@
-// Suite `http` (issue 5, issue 8 item 2, issue 26): req/s through each framework with no limiter, slidegate, and
+// Suite `http`: req/s through each framework with no limiter, slidegate, and
 // the framework's usual limiter, memory store and Redis, for three traffic shapes (one hot client, one client
 // flooding at about 10x its limit, 10,000 clients round robin), with Redis commands per request from a
 // redis-server of the suite's own; autocannon in this process, the server in its own.
@@ -339,9 +339,9 @@ export async function run({ quick, args, log }) {
     settings: { ...settings, redis_variants: Boolean(withRedis), shapes },
     raw: { rows },
     tables: [
-      { title: 'Targets (issue 5)', columns: [{ key: 'target', label: 'target', align: 'left' }, { key: 'measured', label: 'measured', align: 'left' }, { key: 'met', label: 'met' }], rows: targets },
+      { title: 'Targets', columns: [{ key: 'target', label: 'target', align: 'left' }, { key: 'measured', label: 'measured', align: 'left' }, { key: 'met', label: 'met' }], rows: targets },
       {
-        title: 'Targets (issue 26): RedisStore with its defaults (leases, denial cache)',
+        title: 'Targets, RedisStore with its defaults: RedisStore with its defaults (leases, denial cache)',
         columns: [{ key: 'target', label: 'target', align: 'left' }, { key: 'measured', label: 'measured', align: 'left' }, { key: 'met', label: 'met' }],
         rows: leaseTargets,
       },
@@ -419,7 +419,7 @@ export async function run({ quick, args, log }) {
   };
 }
 
-/** The targets of issue 26: RedisStore with its defaults against the memory store and the peer's Redis store, per framework. */
+/** The targets of RedisStore with its defaults against the memory store and the peer's Redis store, per framework. */
 function leaseTargetRows(rows, frameworks, rounds, floodCommands) {
   const get = (framework, shape, variant) => rows.find((r) => r.framework === framework && r.shape === shape && r.variant === variant);
   // Per-round ratios with more than one round (each round's runs seconds apart), else the ratio of the two runs.

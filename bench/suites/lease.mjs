@@ -1,4 +1,4 @@
-// Suite `lease` (issue 4): a hot client on RedisStore with and without local quota leases, Redis commands per
+// Suite `lease`: a hot client on RedisStore with and without local quota leases, Redis commands per
 // decision, and how much of L instances holding leases leave unused (under-admission) or admit above it.
 import { fileURLToPath } from 'node:url';
 import { runInChild } from '../lib/child.mjs';
@@ -71,7 +71,7 @@ export async function run({ quick, args, log }) {
     raw: { speed, sequential, share },
     tables: [
       {
-        title: 'Targets (issue 4)',
+        title: 'Targets',
         columns: [{ key: 'target', label: 'target', align: 'left' }, { key: 'measured', label: 'measured', align: 'left' }, { key: 'met', label: 'met' }],
         rows: [
           { target: 'hot client with leases >= 10x without', measured: `${ratio(withLease.ops_per_s, without.ops_per_s)}x`, met: ratio(withLease.ops_per_s, without.ops_per_s) >= 10 },

@@ -1,4 +1,4 @@
-// Suite `redis` (issue 3): RedisStore check() beside a raw EVALSHA round trip and RateLimiterRedis, on the same
+// Suite `redis`: RedisStore check() beside a raw EVALSHA round trip and RateLimiterRedis, on the same
 // Redis in the same run; bytes per client in Redis for each algorithm.
 import { fileURLToPath } from 'node:url';
 import { runInChild } from '../lib/child.mjs';
@@ -117,7 +117,7 @@ export async function run({ quick, args, log }) {
 
   const tables = [
     {
-      title: 'Targets (issue 3)',
+      title: 'Targets',
       columns: [
         { key: 'target', label: 'target', align: 'left' },
         { key: 'measured', label: 'measured', align: 'left' },

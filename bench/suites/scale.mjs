@@ -1,4 +1,4 @@
-// Suite `scale` (issue 8 item 4): cost per decision as clients grow (1, 10^3, 10^5, 10^6) and as instances grow
+// Suite `scale`: cost per decision as clients grow (1, 10^3, 10^5, 10^6) and as instances grow
 // (1, 2, 4 processes on one Redis; a Redis Cluster of 3 masters).
 import { fileURLToPath } from 'node:url';
 import { runInChild } from '../lib/child.mjs';
