@@ -60,6 +60,7 @@ export type {
   HeadersMode,
   HttpOutcome,
   HttpRateLimitOptions,
+  RateLimitControls,
   LimitedBody,
   LimitedMessage,
   MaybePromise,

@@ -1,4 +1,4 @@
-import { HttpLimiter, trustsAnyProxy, type TrustFunction, type ClientLimit, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimiter } from '@slidegate/core';
+import { HttpLimiter, trustsAnyProxy, type TrustFunction, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimitControls } from '@slidegate/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { clientIp } from './client-ip';
 
@@ -12,18 +12,7 @@ export type ExpressRateLimitOptions = HttpRateLimitOptions<Request, ExpressLimit
 export type RequestWithRateLimit = Request & { rateLimit?: RateLimitInfo };
 
 /** The middleware, with the limiter behind it for run-time limits. */
-export interface ExpressRateLimitMiddleware extends RequestHandler {
-  readonly limiter: RateLimiter;
-  /** Gives one client key (as the key generator returns it: an IP, an API key) its own limit. */
-  updateLimit(clientKey: string, limit: number, windowSeconds: number): Promise<void>;
-  /** Removes one client key's own limit (own limits never expire): the default applies again. */
-  deleteLimit(clientKey: string): Promise<void>;
-  getLimit(clientKey: string): Promise<ClientLimit>;
-  /** Forgets one client key's counts; never rejects (a failure is a process warning). */
-  resetKey(clientKey: string): Promise<void>;
-  /** Closes the limiter when the options created it. */
-  close(): Promise<void>;
-}
+export interface ExpressRateLimitMiddleware extends RequestHandler, RateLimitControls {}
 
 /** Express 4 and 5 both resolve `req.ip` through the app's 'trust proxy' setting. */
 const expressAccess = {
@@ -53,14 +42,7 @@ export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMid
       next(error);
     }
   };
-  return Object.assign(middleware, {
-    limiter: http.limiter,
-    updateLimit: (clientKey: string, limit: number, windowSeconds: number) => http.updateLimit(clientKey, limit, windowSeconds),
-    deleteLimit: (clientKey: string) => http.deleteLimit(clientKey),
-    getLimit: (clientKey: string) => http.getLimit(clientKey),
-    resetKey: (clientKey: string) => http.resetKey(clientKey),
-    close: () => http.close(),
-  });
+  return Object.assign(middleware, http.controls());
 }
 
 type Settler = HttpLimiter<Request, ExpressLimitHandler, Response>;

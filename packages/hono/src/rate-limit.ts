@@ -1,4 +1,4 @@
-import { HttpLimiter, trustsAnyProxy, type ClientLimit, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimiter, type RequestAccess } from '@slidegate/core';
+import { HttpLimiter, trustsAnyProxy, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimitControls, type RequestAccess } from '@slidegate/core';
 import type { Context, MiddlewareHandler, Next } from 'hono';
 import { clientAddress, compileTrust, incomingOf, type Trust, type TrustProxy } from './client-address';
 
@@ -15,18 +15,7 @@ export interface HonoRateLimitOptions extends HttpRateLimitOptions<Context, Hono
 }
 
 /** The middleware, with the limiter behind it for run-time limits. */
-export interface HonoRateLimitMiddleware extends MiddlewareHandler {
-  readonly limiter: RateLimiter;
-  /** Gives one client key (as the key generator returns it: an IP, an API key) its own limit. */
-  updateLimit(clientKey: string, limit: number, windowSeconds: number): Promise<void>;
-  /** Removes one client key's own limit (own limits never expire): the default applies again. */
-  deleteLimit(clientKey: string): Promise<void>;
-  getLimit(clientKey: string): Promise<ClientLimit>;
-  /** Forgets one client key's counts; never rejects (a failure is a process warning). */
-  resetKey(clientKey: string): Promise<void>;
-  /** Closes the limiter when the options created it. */
-  close(): Promise<void>;
-}
+export interface HonoRateLimitMiddleware extends MiddlewareHandler, RateLimitControls {}
 
 declare module 'hono' {
   interface ContextVariableMap {
@@ -72,14 +61,7 @@ export function rateLimit(options: HonoRateLimitOptions): HonoRateLimitMiddlewar
       return Promise.reject(error);
     }
   };
-  return Object.assign(middleware, {
-    limiter: http.limiter,
-    updateLimit: (clientKey: string, limit: number, windowSeconds: number) => http.updateLimit(clientKey, limit, windowSeconds),
-    deleteLimit: (clientKey: string) => http.deleteLimit(clientKey),
-    getLimit: (clientKey: string) => http.getLimit(clientKey),
-    resetKey: (clientKey: string) => http.resetKey(clientKey),
-    close: () => http.close(),
-  });
+  return Object.assign(middleware, http.controls());
 }
 
 function apply(

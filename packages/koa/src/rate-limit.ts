@@ -1,4 +1,4 @@
-import { HttpLimiter, type ClientLimit, type HeaderLine, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimiter, type RequestAccess } from '@slidegate/core';
+import { HttpLimiter, type HeaderLine, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimitControls, type RequestAccess } from '@slidegate/core';
 import { KoaClientAddress } from './client-address';
 import type { Context, Middleware, Next } from 'koa';
 
@@ -32,18 +32,7 @@ export interface KoaRateLimitOptions extends Omit<HttpRateLimitOptions<Context, 
 }
 
 /** The middleware, with the limiter behind it for run-time limits. */
-export interface KoaRateLimitMiddleware extends Middleware {
-  readonly limiter: RateLimiter;
-  /** Gives one client key (as the key generator returns it: an IP, an API key) its own limit. */
-  updateLimit(clientKey: string, limit: number, windowSeconds: number): Promise<void>;
-  /** Removes one client key's own limit (own limits never expire): the default applies again. */
-  deleteLimit(clientKey: string): Promise<void>;
-  getLimit(clientKey: string): Promise<ClientLimit>;
-  /** Forgets one client key's counts; never rejects (a failure is a process warning). */
-  resetKey(clientKey: string): Promise<void>;
-  /** Closes the limiter when the options created it. */
-  close(): Promise<void>;
-}
+export interface KoaRateLimitMiddleware extends Middleware, RateLimitControls {}
 
 /**
  * What the shared layer reads of a Koa request. The address follows `app.proxy` (and `app.proxyIpHeader`,
@@ -81,14 +70,7 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware 
       return Promise.reject(error);
     }
   };
-  return Object.assign(middleware, {
-    limiter: http.limiter,
-    updateLimit: (clientKey: string, limit: number, windowSeconds: number) => http.updateLimit(clientKey, limit, windowSeconds),
-    deleteLimit: (clientKey: string) => http.deleteLimit(clientKey),
-    getLimit: (clientKey: string) => http.getLimit(clientKey),
-    resetKey: (clientKey: string) => http.resetKey(clientKey),
-    close: () => http.close(),
-  });
+  return Object.assign(middleware, http.controls());
 }
 
 /** What `apply` needs beside the outcome, fixed when the middleware is made. */

@@ -7,7 +7,7 @@ import { ipKey, isIpAddress, normalizeIp } from './client-ip';
 import { RateLimitHeaders, retryAfterHeader } from './headers';
 import { RequestRateLimit } from './rate-limit-info';
 import { limitedBody, parseHttpOptions, storeErrorActionOf, type ParsedHttpOptions } from './parse-http-options';
-import type { HeaderLine, HttpOutcome, HttpRateLimitOptions, LimitedBody, RateLimitInfo, StoreErrorAction } from './types';
+import type { HeaderLine, HttpOutcome, HttpRateLimitOptions, LimitedBody, RateLimitControls, RateLimitInfo, StoreErrorAction } from './types';
 
 /** What an adapter tells the shared layer about its framework's requests. */
 export interface RequestAccess<Req> {
@@ -109,6 +109,18 @@ export class HttpLimiter<Req, Handler = never, Res = never> {
    */
   resetKey(clientKey: string): Promise<void> {
     return resetQuietly(this.#o.limiter, this.keyFor(clientKey), clientKey);
+  }
+
+  /** The run-time controls an adapter attaches to its middleware, bound to this limiter. */
+  controls(): RateLimitControls {
+    return {
+      limiter: this.limiter,
+      updateLimit: (clientKey, limit, windowSeconds) => this.updateLimit(clientKey, limit, windowSeconds),
+      deleteLimit: (clientKey) => this.deleteLimit(clientKey),
+      getLimit: (clientKey) => this.getLimit(clientKey),
+      resetKey: (clientKey) => this.resetKey(clientKey),
+      close: () => this.close(),
+    };
   }
 
   /** True when finished requests may give their unit back (skipFailedRequests or skipSuccessfulRequests). */

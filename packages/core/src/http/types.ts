@@ -56,6 +56,20 @@ export interface RateLimitInfo {
 }
 
 /** Options common to every adapter; `Res` is what `requestWasSuccessful` gets beside the request. */
+/** What each adapter's middleware carries beside the handler: its limiter and the run-time controls. */
+export interface RateLimitControls {
+  readonly limiter: RateLimiter;
+  /** Gives one client key (as the key generator returns it: an IP, an API key) its own limit. */
+  updateLimit(clientKey: string, limit: number, windowSeconds: number): Promise<void>;
+  /** Removes one client key's own limit (own limits never expire): the default applies again. */
+  deleteLimit(clientKey: string): Promise<void>;
+  getLimit(clientKey: string): Promise<ClientLimit>;
+  /** Forgets one client key's counts; never rejects (a failure is a process warning). */
+  resetKey(clientKey: string): Promise<void>;
+  /** Closes the limiter when the options created it. */
+  close(): Promise<void>;
+}
+
 export interface HttpRateLimitOptions<Req, Handler = never, Res = never> {
   /**
    * A limiter to use (and share between routes or middlewares: they then share one budget per key).
