@@ -7,6 +7,8 @@ export {
   type RedisStoreUrlOptions,
   type RedisStoreClock,
 } from './stores/redis-store';
+export { ClusterStore, type ClusterStoreOptions } from './stores/cluster-store';
+export { ClusterPrimary, type ClusterPrimaryOptions } from './stores/cluster/cluster-primary';
 export { parseOptions, DEFAULT_ALGORITHM } from './options';
 export {
   ErrorCodes,

@@ -1,0 +1,135 @@
+/**
+ * ClusterStore on one host with no Redis: a real node:cluster primary (test/workers/cluster-host.mjs
+ * on the BUILT @slidegate/core) and 4 worker processes deciding one hot client on the real clock,
+ * with leases. From every admitted decision: no window of W seconds ever held more than L across
+ * the workers, and the limit was reached (exact: L per window). The fault cases: a worker killed
+ * mid-flight, workers started before the primary serves, a primary that stops and serves again.
+ */
+import { fork } from 'node:child_process';
+import path from 'node:path';
+import { expect } from 'chai';
+import { ClusterStore } from '@slidegate/core';
+
+const HOST = path.join(__dirname, 'workers', 'cluster-host.mjs');
+
+interface Report {
+  worker?: number;
+  allowed?: number[];
+  fallback?: number;
+  denied?: number;
+  lease?: number;
+  phase?: 'old' | 'gap' | 'new';
+  killedAt?: number;
+  servedAt?: number;
+  stoppedAt?: number;
+  done?: boolean;
+}
+
+interface Job {
+  scenario: 'steady' | 'kill' | 'late' | 'restart';
+  workers: number;
+  limit: number;
+  windowSeconds: number;
+  durationMs: number;
+  concurrency: number;
+  lease: boolean;
+  leaseUnits: number;
+  killAfterMs?: number;
+}
+
+const BASE: Job = { scenario: 'steady', workers: 4, limit: 200, windowSeconds: 1, durationMs: 3000, concurrency: 16, lease: true, leaseUnits: 20 };
+
+function runHost(job: Job): Promise<Report[]> {
+  return new Promise((resolve, reject) => {
+    const child = fork(HOST, [JSON.stringify(job)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const reports: Report[] = [];
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('the cluster host took longer than 30 s'));
+    }, 30_000);
+    child.on('message', (m) => reports.push(m as Report));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (reports.some((r) => r.done === true)) resolve(reports);
+      else reject(new Error(`the cluster host exited with code ${String(code)} before it was done`));
+    });
+  });
+}
+
+/** The most units admitted in any window (t - W, t] of real time (ms), over every worker's decisions. */
+function heaviestWindow(times: number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let heaviest = 0;
+  let start = 0;
+  for (let end = 0; end < sorted.length; end++) {
+    while ((sorted[start] as number) <= (sorted[end] as number) - windowMs) start++;
+    heaviest = Math.max(heaviest, end - start + 1);
+  }
+  return heaviest;
+}
+
+const sum = (reports: Report[], field: 'fallback' | 'denied' | 'lease'): number => reports.reduce((n, r) => n + (r[field] ?? 0), 0);
+
+describe('ClusterStore: several processes on one host share every window (node:cluster, no Redis)', function () {
+  this.timeout(60_000);
+
+  it('refuses to be made outside a worker, and servePrimary outside the primary, naming the fix', async () => {
+    // This mocha process has no IPC channel.
+    const send = process.send;
+    process.send = undefined;
+    try {
+      expect(() => new ClusterStore()).to.throw(TypeError, /must be created in a node:cluster worker .* in the primary call ClusterStore\.servePrimary\(\)/);
+    } finally {
+      process.send = send;
+    }
+    const notPrimary = { isPrimary: false } as unknown as NonNullable<Parameters<typeof ClusterStore.servePrimary>[0]>['cluster'];
+    expect(() => ClusterStore.servePrimary({ cluster: notPrimary })).to.throw(TypeError, /must be called in the node:cluster primary/);
+    expect(() => ClusterStore.servePrimary({ bogus: 1 } as never)).to.throw(TypeError, /bogus/);
+  });
+
+  it('4 workers, leases on: exactly L per window across them, decided mostly inside the workers', async () => {
+    const reports = await runHost(BASE);
+    const allowed = reports.flatMap((r) => r.allowed ?? []);
+    expect(sum(reports, 'fallback'), 'no decision fell back').to.equal(0);
+    expect(new Set(reports.filter((r) => (r.allowed?.length ?? 0) > 0).map((r) => r.worker)).size, 'every worker admitted some').to.equal(4);
+    expect(heaviestWindow(allowed, BASE.windowSeconds * 1000), 'the most admitted in any window').to.equal(BASE.limit);
+    expect(sum(reports, 'lease'), 'decisions made from leases in the workers').to.be.greaterThan(allowed.length / 2);
+  });
+
+  it('a worker SIGKILLed mid-flight: what it admitted stays counted, no window goes over L', async () => {
+    const job: Job = { ...BASE, scenario: 'kill', killAfterMs: 1200 };
+    const reports = await runHost(job);
+    const killedAt = reports.find((r) => r.killedAt !== undefined)?.killedAt as number;
+    const fromKilled = reports.filter((r) => r.worker === 0).flatMap((r) => r.allowed ?? []);
+    expect(fromKilled.length, 'the killed worker had admitted requests').to.be.greaterThan(0);
+    expect(Math.max(...fromKilled)).to.be.at.most(killedAt);
+    const allowed = reports.flatMap((r) => r.allowed ?? []);
+    expect(heaviestWindow(allowed, job.windowSeconds * 1000)).to.equal(job.limit);
+    expect(sum(reports, 'fallback')).to.equal(0);
+  });
+
+  it('workers started before the primary serves decide in fallback (closed: nothing admitted), then join the store', async () => {
+    const job: Job = { ...BASE, scenario: 'late', durationMs: 4000 };
+    const reports = await runHost(job);
+    const servedAt = reports.find((r) => r.servedAt !== undefined)?.servedAt as number;
+    expect(sum(reports, 'fallback'), 'decisions before the store was served').to.be.greaterThan(0);
+    const allowed = reports.flatMap((r) => r.allowed ?? []);
+    expect(Math.min(...allowed), 'nothing admitted before serving').to.be.at.least(servedAt - 1000);
+    expect(heaviestWindow(allowed, job.windowSeconds * 1000)).to.equal(job.limit);
+  });
+
+  it('a primary that stops serving and serves again: workers fall back meanwhile, return, and start from fresh windows', async () => {
+    const job: Job = { ...BASE, scenario: 'restart', durationMs: 3000 };
+    const reports = await runHost(job);
+    const stoppedAt = reports.find((r) => r.stoppedAt !== undefined)?.stoppedAt as number;
+    const servedAt = reports.find((r) => r.servedAt !== undefined)?.servedAt as number;
+    expect(servedAt).to.be.greaterThan(stoppedAt);
+    expect(sum(reports, 'fallback'), 'decisions while nothing served').to.be.greaterThan(0);
+    const admitted = (phase: Report['phase']): number[] => reports.filter((r) => r.phase === phase).flatMap((r) => r.allowed ?? []);
+    expect(admitted('new').length, 'admitted again after serving resumed').to.be.greaterThan(0);
+    // Each server's windows hold at most L; the new one starts empty, as a restarted store does.
+    expect(heaviestWindow(admitted('old'), 1000)).to.equal(job.limit);
+    expect(heaviestWindow(admitted('new'), 1000)).to.be.at.most(job.limit);
+  });
+});

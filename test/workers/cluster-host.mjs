@@ -1,0 +1,105 @@
+// One host with no Redis, as test/cluster-store.test.ts runs it: this process is a node:cluster
+// primary that serves ClusterStore (on the BUILT @slidegate/core) and forks worker copies of itself;
+// each worker decides requests of one hot client through `new ClusterStore()` with leases, on the
+// real clock, and reports every decision it makes as it makes it. Input: one JSON argument
+// (`job`); output: IPC messages to the test ({ allowed: [[t, cost]...], fallback, denied } per
+// worker round, then { done }).
+import cluster from 'node:cluster';
+import { ClusterStore, RateLimiter } from '@slidegate/core';
+
+const job = JSON.parse(process.argv[2]);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function primary() {
+  const report = (m) => process.send?.(m);
+  let server;
+  // 'late': the workers start before the store is served, and decide in fallback until it is.
+  if (job.scenario !== 'late') server = await ClusterStore.servePrimary();
+  const workers = [];
+  const exited = [];
+  const admitted = [];
+  // Which server a round's decisions came from: 'old' before close(), 'gap' until served again, 'new' after.
+  let phase = 'old';
+  const rounds = [];
+  // The scenario's clock starts once every worker decides (forking 4 Node processes takes seconds on a busy machine).
+  const allDeciding = async () => {
+    while (rounds.filter((n) => n > 0).length < job.workers) await sleep(10);
+  };
+  for (let i = 0; i < job.workers; i++) {
+    const worker = cluster.fork();
+    worker.on('message', (m) => {
+      if (m && m.round) {
+        admitted[i] = (admitted[i] ?? 0) + m.round.allowed.length;
+        rounds[i] = (rounds[i] ?? 0) + 1;
+        report({ worker: i, phase, ...m.round });
+      }
+    });
+    exited.push(new Promise((resolve) => worker.on('exit', resolve)));
+    workers.push(worker);
+  }
+  await allDeciding();
+  if (job.scenario === 'late') {
+    await sleep(300);
+    server = await ClusterStore.servePrimary();
+    report({ servedAt: Date.now() });
+  }
+  if (job.scenario === 'kill') {
+    await sleep(job.killAfterMs);
+    // Mid-flight: once the worker has admitted some of its own (a loaded machine starts workers slowly).
+    while ((admitted[0] ?? 0) < 5) await sleep(10);
+    workers[0].process.kill('SIGKILL');
+    report({ killedAt: Date.now() });
+  }
+  if (job.scenario === 'restart') {
+    await sleep(500);
+    phase = 'gap';
+    await server.close();
+    report({ stoppedAt: Date.now() });
+    await sleep(400);
+    server = await ClusterStore.servePrimary();
+    phase = 'new';
+    report({ servedAt: Date.now() });
+  }
+  await Promise.all(exited);
+  await server.close();
+  report({ done: true });
+  process.exit(0);
+}
+
+async function worker() {
+  const store = new ClusterStore();
+  const limiter = new RateLimiter({
+    limit: job.limit,
+    windowSeconds: job.windowSeconds,
+    store,
+    lease: job.lease ? { maxUnits: job.leaseUnits } : undefined,
+    // A fallback decision admits nothing, so every admitted unit was decided by the shared store.
+    failureMode: 'closed',
+    // Generous: 5 processes share 2 cores in CI, and this test is about what is admitted, not latency.
+    timeoutMs: 1000,
+  });
+  // Time runs from the end of the first round, so a slow start does not eat the scenario.
+  let until = Infinity;
+  while (Date.now() < until) {
+    const batch = [];
+    for (let i = 0; i < job.concurrency; i++) batch.push(limiter.check('hot'));
+    const decisions = await Promise.all(batch);
+    const round = { allowed: [], fallback: 0, denied: 0, lease: 0 };
+    for (const d of decisions) {
+      if (d.source === 'fallback') round.fallback++;
+      else if (d.allowed) round.allowed.push(Math.round(d.timestamp * 1000));
+      else round.denied++;
+      if (d.source === 'lease') round.lease++;
+    }
+    process.send({ round });
+    if (until === Infinity) until = Date.now() + job.durationMs;
+    // Let the IPC channel and the other workers breathe: this is a load, not a spin.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await limiter.close();
+  await store.close();
+  process.disconnect();
+}
+
+if (cluster.isPrimary) await primary();
+else await worker();
