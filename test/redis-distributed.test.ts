@@ -10,7 +10,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { Redis, type Cluster } from 'ioredis';
 import { RateLimiter, RedisStore, SAFE_REDIS_OPTIONS } from '@slidegate/core';
-import { sharedRedis, startCluster, type RedisCluster, type SharedRedis } from '@slidegate/test-utils';
+import { REDIS_CLIENT_KINDS, sharedRedis, startCluster, type RedisCluster, type SharedRedis } from '@slidegate/test-utils';
 import { deleteKeys, uniquePrefix } from '../packages/core/test/redis-helpers';
 
 const WORKER = path.join(__dirname, 'workers', 'redis-decider.mjs');
@@ -70,7 +70,11 @@ function heaviestWindow(records: Allowed[], windowSeconds: number): number {
   return heaviest;
 }
 
-async function checkInvariant(connection: { url?: string; cluster?: ReadonlyArray<{ host: string; port: number }> }, client: Redis | Cluster, algorithm: string): Promise<void> {
+async function checkInvariant(
+  connection: { url?: string; cluster?: ReadonlyArray<{ host: string; port: number }>; clientKind?: string },
+  client: Redis | Cluster,
+  algorithm: string,
+): Promise<void> {
   const prefix = uniquePrefix(`distributed-${algorithm}`);
   const setup = new RedisStore({ client, prefix });
   const admin = new RateLimiter({ ...DEFAULTS, store: setup, timeoutMs: 10_000 });
@@ -165,6 +169,14 @@ describe('distributed invariant: 4 processes on one RedisStore', function () {
         await checkInvariant({ url: shared.url }, client, algorithm);
       });
     }
+
+    // The same 4 processes on each other supported client ('sliding-window': the client only moves
+    // the script calls, which the algorithm does not change).
+    for (const kind of REDIS_CLIENT_KINDS.filter((k) => k.name !== 'ioredis 5')) {
+      it(`${kind.name}: 'sliding-window': no window of any client ever holds more than L`, async () => {
+        await checkInvariant({ url: shared.url, clientKind: kind.name }, client, 'sliding-window');
+      });
+    }
   });
 
   describe('Redis Cluster (3 masters)', () => {
@@ -184,5 +196,11 @@ describe('distributed invariant: 4 processes on one RedisStore', function () {
     it("'sliding-window': no window of any client ever holds more than L", async () => {
       await checkInvariant({ cluster: cluster.startupNodes }, client, 'sliding-window');
     });
+
+    for (const name of ['node-redis 5', 'node-redis 4']) {
+      it(`${name} Cluster: 'sliding-window': no window of any client ever holds more than L`, async () => {
+        await checkInvariant({ cluster: cluster.startupNodes, clientKind: name }, client, 'sliding-window');
+      });
+    }
   });
 });

@@ -3,6 +3,7 @@
 // allowed decision. Input: one JSON argument (see the test); output: one IPC message.
 import { Cluster, Redis } from 'ioredis';
 import { RateLimiter, RedisStore, SAFE_REDIS_OPTIONS } from '@slidegate/core';
+import { redisClientKind } from '@slidegate/test-utils';
 
 const job = JSON.parse(process.argv[2]);
 
@@ -20,9 +21,13 @@ function random(seed) {
 async function main() {
   // On standalone Redis the settings slidegate asks of a client (no offline queue: decide once connected).
   // On a Cluster ioredis' defaults, as in the parent (test/redis-distributed.test.ts says why).
-  const client = job.cluster ? new Cluster(job.cluster, { enableAutoPipelining: true }) : new Redis(job.url, { ...SAFE_REDIS_OPTIONS, enableAutoPipelining: true });
-  client.on('error', () => undefined);
-  if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
+  // Another supported client (job.clientKind: 'node-redis 4', 'iovalkey', ...), made with its safe settings.
+  const other = job.clientKind === undefined ? undefined : await (job.cluster ? redisClientKind(job.clientKind).cluster(job.cluster) : redisClientKind(job.clientKind).standalone(job.url));
+  const client = other?.client ?? (job.cluster ? new Cluster(job.cluster, { enableAutoPipelining: true }) : new Redis(job.url, { ...SAFE_REDIS_OPTIONS, enableAutoPipelining: true }));
+  if (other === undefined) {
+    client.on('error', () => undefined);
+    if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
+  }
   const store = new RedisStore({ client, prefix: job.prefix });
   const limiter = new RateLimiter({
     limit: job.limit,
@@ -67,7 +72,8 @@ async function main() {
   }
   await limiter.close();
   await store.close();
-  await client.quit().catch(() => client.disconnect());
+  if (other !== undefined) await other.close();
+  else await client.quit().catch(() => client.disconnect());
   process.send({ allowed, denied, fallback }, () => process.exit(0));
 }
 

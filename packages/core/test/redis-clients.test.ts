@@ -7,7 +7,8 @@
  */
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import { REDIS_CLIENT_KINDS, sharedRedis, startRedis, type ConnectedClient, type RedisServer, type SharedRedis } from '@slidegate/test-utils';
+import { REDIS_CLIENT_KINDS, sharedRedis, startCluster, startRedis, type ConnectedClient, type RedisCluster, type RedisServer, type SharedRedis } from '@slidegate/test-utils';
+import type { Cluster } from 'ioredis';
 import { RateLimiter, RedisStore } from '../src/index';
 import { describeStoreContract } from './support/store-contract';
 import { describeEquivalence } from './redis-equivalence';
@@ -177,6 +178,56 @@ describe('RedisStore on every supported Redis client', function () {
           await writer.close();
           await close();
         }
+      });
+    }
+  });
+
+  describe('on a Redis Cluster (3 masters)', () => {
+    let cluster: RedisCluster;
+    let clusterAdmin: Cluster;
+    before(async () => {
+      cluster = await startCluster();
+      clusterAdmin = cluster.client();
+    });
+    after(async () => {
+      await cluster?.stop();
+    });
+
+    for (const kind of KINDS) {
+      describe(`${kind.name} Cluster`, () => {
+        let connected: ConnectedClient | undefined;
+        const connection = async (): Promise<object> => (connected ??= await kind.cluster(cluster.startupNodes)).client;
+        after(async () => {
+          await connected?.close();
+        });
+
+        describeEquivalence(`${kind.name} Cluster`, async () => ({ client: await connection(), admin: clusterAdmin, cleanup: async () => undefined }), 10);
+
+        it('batches per slot, and a limit change reaches another Cluster client within 1 s', async () => {
+          const prefix = uniquePrefix('cluster-clients');
+          const store = new RedisStore({ client: await connection(), prefix });
+          expect(store.clientName).to.match(/[Cc]luster/);
+          const other = new RedisStore({ client: clusterAdmin, prefix });
+          const heard: (string | undefined)[] = [];
+          store.onLimitChange((id) => heard.push(id));
+          const limiter = new RateLimiter({ limit: 2, windowSeconds: 10, store, timeoutMs: 5_000 });
+          try {
+            // 30 clients over every slot's master, three checks each in one turn: batches split by slot.
+            const ids = Array.from({ length: 30 }, (_, i) => `spread-${i}`);
+            const decisions = await Promise.all(ids.flatMap((id) => [1, 2, 3].map(() => limiter.check(id, { timestamp: 1_000 }))));
+            expect(decisions.filter((d) => d.allowed).length, JSON.stringify(decisions.map((d, i) => [ids[Math.floor(i / 3)], d.allowed, d.remaining, d.limit]).filter((_, i) => i % 3 === 2 && decisions[i]?.allowed))).to.equal(60);
+            expect(decisions.every((d) => d.source === 'store')).to.equal(true);
+            await within(2_000, () => store.subscribed, 'subscribed');
+            await other.setLimit({ clientId: 'spread-0', limit: { limit: 9, windowSeconds: 20 }, defaults: { limit: 2, windowSeconds: 10 }, algorithm: 'sliding-window' });
+            await within(1_000, () => heard.includes('spread-0'), 'the change heard');
+            expect(await store.getLimit('spread-0')).to.deep.equal({ limit: 9, windowSeconds: 20 });
+          } finally {
+            await limiter.close();
+            await store.close();
+            await other.close();
+            await deleteKeys(clusterAdmin, prefix);
+          }
+        });
       });
     }
   });

@@ -50,6 +50,7 @@ interface IoredisModule {
 }
 interface IoredisClient {
   status: string;
+  nodes?(role: string): { status: string; connect(): Promise<unknown> }[];
   on(event: string, listener: (...args: unknown[]) => void): unknown;
   once(event: string, listener: (...args: unknown[]) => void): unknown;
   disconnect(): void;
@@ -91,6 +92,11 @@ function ioredisKind(name: string, module: string): RedisClientKind {
       const client = new (load<IoredisModule>(module).Cluster)(nodes, SAFE_IOREDIS_CLUSTER);
       client.on('error', () => undefined);
       await ready(client);
+      // ioredis connects to each master on its first command, and without an offline queue that
+      // command fails: connect them all first, as an application would by warming up.
+      const masters = client.nodes?.('master') ?? [];
+      await Promise.all(masters.map((n) => (n.status === 'wait' ? n.connect().catch(() => undefined) : undefined)));
+      for (let i = 0; i < 250 && masters.some((n) => n.status !== 'ready'); i++) await new Promise((r) => setTimeout(r, 20));
       return { client, close: () => Promise.resolve(client.disconnect()) };
     },
   };
