@@ -37,7 +37,7 @@ interface Job {
   killAfterMs?: number;
 }
 
-const BASE: Job = { scenario: 'steady', workers: 4, limit: 200, windowSeconds: 1, durationMs: 3000, concurrency: 16, lease: true, leaseUnits: 20 };
+const BASE: Job = { scenario: 'steady', workers: 4, limit: 200, windowSeconds: 1, durationMs: 2000, concurrency: 16, lease: true, leaseUnits: 20 };
 
 function runHost(job: Job): Promise<Report[]> {
   return new Promise((resolve, reject) => {
@@ -110,7 +110,7 @@ describe('ClusterStore: several processes on one host share every window (node:c
   });
 
   it('workers started before the primary serves decide in fallback (closed: nothing admitted), then join the store', async () => {
-    const job: Job = { ...BASE, scenario: 'late', durationMs: 4000 };
+    const job: Job = { ...BASE, scenario: 'late', durationMs: 3000 };
     const reports = await runHost(job);
     const servedAt = reports.find((r) => r.servedAt !== undefined)?.servedAt as number;
     expect(sum(reports, 'fallback'), 'decisions before the store was served').to.be.greaterThan(0);
@@ -120,7 +120,7 @@ describe('ClusterStore: several processes on one host share every window (node:c
   });
 
   it('a primary that stops serving and serves again: workers fall back meanwhile, return, and start from fresh windows', async () => {
-    const job: Job = { ...BASE, scenario: 'restart', durationMs: 3000 };
+    const job: Job = { ...BASE, scenario: 'restart', durationMs: 2000 };
     const reports = await runHost(job);
     const stoppedAt = reports.find((r) => r.stoppedAt !== undefined)?.stoppedAt as number;
     const servedAt = reports.find((r) => r.servedAt !== undefined)?.servedAt as number;

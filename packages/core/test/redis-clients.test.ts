@@ -85,9 +85,9 @@ describe('RedisStore on every supported Redis client', function () {
               },
             };
           },
-          { numRuns: 15 },
+          { numRuns: 10 },
         );
-        describeEquivalence(kind.name, async () => ({ client: await connection(), admin, cleanup: async () => undefined }), 20);
+        describeEquivalence(kind.name, async () => ({ client: await connection(), admin, cleanup: async () => undefined }), 12);
       }
 
       it('a limit set through another client reaches this one over pub/sub within 1 s, both ways', async () => {

@@ -95,7 +95,7 @@ function ioredisKind(name: string, module: string): RedisClientKind {
       // ioredis connects to each master on its first command, and without an offline queue that
       // command fails: connect them all first, as an application would by warming up.
       const masters = client.nodes?.('master') ?? [];
-      await Promise.all(masters.map((n) => (n.status === 'wait' ? n.connect().catch(() => undefined) : undefined)));
+      await Promise.all(masters.filter((n) => n.status === 'wait').map((n) => n.connect().catch(() => undefined)));
       for (let i = 0; i < 250 && masters.some((n) => n.status !== 'ready'); i++) await new Promise((r) => setTimeout(r, 20));
       return { client, close: () => Promise.resolve(client.disconnect()) };
     },
