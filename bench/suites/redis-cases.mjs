@@ -3,11 +3,22 @@ import { RateLimiter } from '@slidegate/core';
 import * as core from '@slidegate/core';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import Redis from 'ioredis';
-import { commandMicros, commandsProcessed, connect, deleteUnder, memoryUnder, uniquePrefix } from '../lib/redis.mjs';
+import { commandMicros, commandsProcessed, connect, deleteUnder, memoryUnder, REDIS_URL as REDIS_URL_FOR_KINDS, uniquePrefix } from '../lib/redis.mjs';
 import { startThrowawayRedis } from '../lib/throwaway-redis.mjs';
 import { concurrentOps, sequentialOps } from '../lib/measure.mjs';
 import { latencySummaryUs } from '../lib/stats.mjs';
 import { patientStoreOptions } from '../lib/available.mjs';
+import { redisClientKind } from '@slidegate/test-utils';
+
+/** The raw EVALSHA of the trivial script through a client's own API (each client's fastest way to call it). */
+async function rawEvalsha(kind, client, key) {
+  if (kind.startsWith('node-redis')) {
+    const sha = await client.scriptLoad(TRIVIAL_SCRIPT);
+    return () => client.evalSha(sha, { keys: [key] });
+  }
+  const sha = await client.script('LOAD', TRIVIAL_SCRIPT);
+  return () => client.evalsha(sha, 1, key);
+}
 
 const WINDOW_SECONDS = 60;
 const TRIVIAL_SCRIPT = 'return 1';
@@ -40,6 +51,47 @@ async function makeSubject(params, client, prefix) {
     return { decide: (i) => limiter.check(keys[i % n]).then(count), sources, close: async () => { await limiter.close(); await store.close?.(); } };
   }
   throw new Error(`bench: unknown redis subject ${subject} (autoPipelining ${autoPipelining})`);
+}
+
+/**
+ * The per-client rows: the same hot-client measurement through one supported client (ioredis 6,
+ * iovalkey, node-redis 4 and 5...), slidegate beside that client's own raw EVALSHA, each made with
+ * the client's safe settings (test-utils' REDIS_CLIENT_KINDS).
+ */
+export async function clientSpeed(params) {
+  const kind = redisClientKind(params.clientKind);
+  const { client, close } = await kind.standalone(REDIS_URL_FOR_KINDS);
+  const admin = connect({ safe: true });
+  await admin.connect();
+  const prefix = uniquePrefix(`redis-client-${params.subject}`);
+  try {
+    let decide;
+    let sources;
+    let closeSubject = async () => {};
+    if (params.subject === 'raw-evalsha') {
+      decide = await rawEvalsha(params.clientKind, client, `${prefix}hot-client`);
+    } else {
+      const store = new core.RedisStore({ client, prefix });
+      const limiter = new RateLimiter({ limit: 1_000_000_000, windowSeconds: WINDOW_SECONDS, algorithm: 'sliding-window', store });
+      sources = {};
+      decide = () =>
+        limiter.check('hot-client').then((d) => {
+          sources[d.source] = (sources[d.source] ?? 0) + 1;
+        });
+      closeSubject = async () => {
+        await limiter.close();
+        await store.close();
+      };
+    }
+    await concurrentOps(decide, { concurrency: params.concurrency, durationMs: Math.min(300, params.durationMs) });
+    const { ops_per_s, latencies } = await concurrentOps(decide, { concurrency: params.concurrency, durationMs: params.durationMs });
+    await closeSubject();
+    return { ...params, ops_per_s, ...latencySummaryUs(latencies), ...(sources ? sourceShares(sources) : {}) };
+  } finally {
+    await deleteUnder(admin, prefix);
+    admin.disconnect();
+    await close();
+  }
 }
 
 /** Decisions/s and latency at one concurrency (1: sequential awaits; more: that many loops in flight). */

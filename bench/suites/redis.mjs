@@ -81,6 +81,31 @@ export async function run({ quick, args, log }) {
     r.vs_rlflex = r.concurrency === c ? ratio(num(r.ops_per_s), rlflexBest) : null;
   }
 
+  // One row pair per supported client: slidegate (hot client, c256) beside that client's own raw EVALSHA.
+  const CLIENT_KINDS = ['ioredis 5', 'ioredis 6', 'iovalkey', 'node-redis 5', 'node-redis 4'];
+  const perClient = [];
+  for (const clientKind of RedisStore ? CLIENT_KINDS : []) {
+    const measured = {};
+    for (const subject of ['raw-evalsha', 'slidegate']) {
+      log(`redis: ${clientKind} ${subject} c${c}`);
+      try {
+        measured[subject] = await runInChild(CASES, 'clientSpeed', { clientKind, subject, concurrency: c, durationMs: settings.durationMs });
+      } catch (error) {
+        measured[subject] = { ops_per_s: `failed: ${String(error.message).split('\n')[0]}` };
+      }
+    }
+    const raw = num(measured['raw-evalsha'].ops_per_s);
+    const ours = num(measured.slidegate.ops_per_s);
+    perClient.push({
+      client: clientKind,
+      raw_ops_per_s: measured['raw-evalsha'].ops_per_s,
+      slidegate_ops_per_s: measured.slidegate.ops_per_s,
+      vs_own_raw: ratio(ours, raw),
+      store_share: measured.slidegate.store_share,
+      p99_us: measured.slidegate.p99_us,
+    });
+  }
+
   const cost = [];
   const costPlan = [
     { subject: 'raw-evalsha', label: 'raw ioredis EVALSHA (return 1)' },
@@ -131,6 +156,11 @@ export async function run({ quick, args, log }) {
           { target: `${what} >= 0.7x the best raw EVALSHA`, measured: value ? `${ratio(value, rawBest)}x` : NOT_AVAILABLE, met: value ? ratio(value, rawBest) >= 0.7 : null },
           { target: `${what} >= 1.3x RateLimiterRedis`, measured: value ? `${ratio(value, rlflexBest)}x` : NOT_AVAILABLE, met: value ? ratio(value, rlflexBest) >= 1.3 : null },
         ]),
+        ...perClient.map((r) => ({
+          target: `${r.client}: hot client c${c} >= 0.7x its own raw EVALSHA`,
+          measured: typeof r.vs_own_raw === 'number' ? `${r.vs_own_raw}x` : NOT_AVAILABLE,
+          met: typeof r.vs_own_raw === 'number' ? r.vs_own_raw >= 0.7 : null,
+        })),
         { target: "<= 200 bytes per client in Redis ('sliding-window', a few requests)", measured: typeof oursBytes === 'number' ? `${oursBytes} B` : NOT_AVAILABLE, met: typeof oursBytes === 'number' ? oursBytes <= 200 : null },
       ],
     },
@@ -149,6 +179,18 @@ export async function run({ quick, args, log }) {
         { key: 'store_share', label: 'share decided by Redis', digits: 3 },
       ],
       rows,
+    },
+    {
+      title: `Every supported client: hot client, ${c} in flight, slidegate beside the same client's raw EVALSHA (one row pair per client, each in its own process)`,
+      columns: [
+        { key: 'client', label: 'client', align: 'left' },
+        { key: 'raw_ops_per_s', label: 'raw EVALSHA/s' },
+        { key: 'slidegate_ops_per_s', label: 'slidegate decisions/s' },
+        { key: 'vs_own_raw', label: 'x own raw EVALSHA', digits: 2 },
+        { key: 'p99_us', label: 'slidegate p99 us', digits: 0 },
+        { key: 'store_share', label: 'share decided by Redis', digits: 3 },
+      ],
+      rows: perClient,
     },
     {
       title: `Redis's own cost per decision (hot client, concurrency 64, ${settings.costDecisions.toLocaleString('en-US')} decisions, on a redis-server of its own)`,
@@ -173,7 +215,7 @@ export async function run({ quick, args, log }) {
   const cBars = rows.filter((r) => r.concurrency === c && r.clients === 1);
   return {
     settings,
-    raw: { rows, cost, memory },
+    raw: { rows, perClient, cost, memory },
     tables,
     charts: [
       {
@@ -193,6 +235,7 @@ export async function run({ quick, args, log }) {
       raw_evalsha_ops_c256: rawBest,
       rlflex_redis_ops_c256: rlflexBest,
       redis_bytes_per_client: typeof oursBytes === 'number' ? oursBytes : null,
+      redis_clients_vs_own_raw: Object.fromEntries(perClient.map((r) => [r.client, r.vs_own_raw])),
     },
     notes: [
       'Every row runs in its own process on its own ioredis connection and key prefix (slidegate-bench:...), deleted afterwards; the shared server is never flushed.',
