@@ -10,7 +10,7 @@ import { machineInfo } from './lib/machine.mjs';
 import { renderText } from './lib/table.mjs';
 import { writeReport } from './lib/report.mjs';
 
-const SUITES = ['core', 'redis', 'accuracy', 'lease', 'http', 'faults', 'scale'];
+const SUITES = ['core', 'redis', 'cluster', 'accuracy', 'lease', 'http', 'faults', 'scale'];
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 const args = parseArgs(process.argv.slice(2));
