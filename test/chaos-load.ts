@@ -197,12 +197,14 @@ export function makeRig(client: Redis | Cluster, label: string, extra: Partial<R
   return { client, store, limiter, resilient, breakerEvents, errors, load };
 }
 
-export async function closeRig(rig: Rig | undefined): Promise<void> {
+/** Closes the rig; `closeClient` for a client that is not ioredis (node-redis closes its own way). */
+export async function closeRig(rig: Rig | undefined, closeClient?: () => Promise<void>): Promise<void> {
   if (rig === undefined) return;
   await rig.load.stop();
   await rig.limiter.close();
   await rig.store.close();
-  rig.client.disconnect();
+  if (closeClient !== undefined) await closeClient();
+  else rig.client.disconnect();
 }
 
 /** With enableOfflineQueue off, commands sent before the connection is ready fail at once: wait for it. */

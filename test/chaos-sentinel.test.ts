@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import { SAFE_REDIS_OPTIONS } from '@slidegate/core';
+import { SAFE_NODE_REDIS_OPTIONS, SAFE_REDIS_OPTIONS } from '@slidegate/core';
 import { startSentinelGroup, type SentinelGroup } from '@slidegate/test-utils';
 import {
   closeRig,
@@ -56,5 +56,32 @@ describe('chaos: Sentinel failover with a load running (real master, replica and
     const serverInfo = await (rig.client as Redis).info('server');
     expect(Number(/tcp_port:(\d+)/.exec(serverInfo)?.[1]), 'ioredis talks to the promoted replica').to.equal(promoted.port);
     expect(await limitAfterRecovery(rig, 'vip')).to.deep.equal({ limit: VIP_LIMIT, windowSeconds: WINDOW });
+  });
+
+  it("node-redis 5 createSentinel: master SIGKILLed, fallback in the gap, the Sentinel client follows the promoted replica, back on the store within 5 s", async () => {
+    await closeRig(rig);
+    rig = undefined;
+    await group?.stop();
+    group = await startSentinelGroup({ replicas: 1, sentinels: 3 });
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the client under test
+    const { createSentinel } = require('redis') as { createSentinel(o: object): { connect(): Promise<unknown>; on(e: string, l: () => void): unknown; destroy(): void } };
+    const sentinel = createSentinel({ name: group.masterName, sentinelRootNodes: group.sentinelAddresses, nodeClientOptions: SAFE_NODE_REDIS_OPTIONS });
+    sentinel.on('error', () => undefined);
+    await sentinel.connect();
+    const nodeRig = makeRig(sentinel as unknown as Redis, 'sentinel-node-redis');
+    try {
+      expect(nodeRig.store.clientName).to.equal('node-redis 5 sentinel');
+      await nodeRig.limiter.updateLimit('vip', VIP_LIMIT, WINDOW);
+      nodeRig.load.start();
+      await sleep(300);
+      await group.killMaster();
+      const recoveredAt = Date.now();
+      expect(await storeDecisionAfter(nodeRig, recoveredAt)).to.equal(true);
+      await sleep(300);
+      await nodeRig.load.stop();
+      expectFaultInvariants(nodeRig, unhandled, recoveredAt);
+    } finally {
+      await closeRig(nodeRig, () => Promise.resolve(sentinel.destroy()));
+    }
   });
 });
