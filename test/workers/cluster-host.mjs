@@ -62,8 +62,8 @@ async function primary() {
   }
   await Promise.all(exited);
   await server.close();
-  report({ done: true });
-  process.exit(0);
+  // Exit only once the last message is written: process.exit() right after send() can drop it.
+  process.send?.({ done: true }, () => process.exit(0));
 }
 
 async function worker() {
