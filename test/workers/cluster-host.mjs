@@ -72,7 +72,7 @@ async function worker() {
     limit: job.limit,
     windowSeconds: job.windowSeconds,
     store,
-    lease: job.lease ? { maxUnits: job.leaseUnits } : undefined,
+    lease: job.lease ? { maxUnits: job.leaseUnits } : false,
     // A fallback decision admits nothing, so every admitted unit was decided by the shared store.
     failureMode: 'closed',
     // Generous: 5 processes share 2 cores in CI, and this test is about what is admitted, not latency.

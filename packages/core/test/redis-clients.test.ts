@@ -210,7 +210,8 @@ describe('RedisStore on every supported Redis client', function () {
           const other = new RedisStore({ client: clusterAdmin, prefix });
           const heard: (string | undefined)[] = [];
           store.onLimitChange((id) => heard.push(id));
-          const limiter = new RateLimiter({ limit: 2, windowSeconds: 10, store, timeoutMs: 5_000 });
+          // Every check goes to the store (the batching is under test): no leases, no denial cache.
+          const limiter = new RateLimiter({ limit: 2, windowSeconds: 10, store, timeoutMs: 5_000, lease: false, denialCache: false });
           try {
             // 30 clients over every slot's master, three checks each in one turn: batches split by slot.
             const ids = Array.from({ length: 30 }, (_, i) => `spread-${i}`);
