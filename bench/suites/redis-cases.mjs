@@ -42,7 +42,7 @@ async function makeSubject(params, client, prefix) {
   }
   if (subject === 'slidegate') {
     const store = new core.RedisStore({ client, prefix, ...(params.maxBatch ? { maxBatch: params.maxBatch } : {}) });
-    const limiter = new RateLimiter({ limit: 1_000_000_000, windowSeconds: WINDOW_SECONDS, algorithm, store, ...(params.patient ? patientStoreOptions(core) : {}), ...(params.lease ? { lease: true } : {}) });
+    const limiter = new RateLimiter({ limit: 1_000_000_000, windowSeconds: WINDOW_SECONDS, algorithm, store, ...(params.patient ? patientStoreOptions(core) : {}), lease: params.lease === true });
     // Counted so a row decided by the fallback (a store call over its timeout) cannot pass for a Redis figure.
     const sources = {};
     const count = (d) => {
@@ -72,7 +72,9 @@ export async function clientSpeed(params) {
       decide = await rawEvalsha(params.clientKind, client, `${prefix}hot-client`);
     } else {
       const store = new core.RedisStore({ client, prefix });
-      const limiter = new RateLimiter({ limit: 1_000_000_000, windowSeconds: WINDOW_SECONDS, algorithm: 'sliding-window', store });
+      // Leases off and a patient timeout: the row measures the client's translation layer and one script call a
+      // decision, never the fallback.
+      const limiter = new RateLimiter({ limit: 1_000_000_000, windowSeconds: WINDOW_SECONDS, algorithm: 'sliding-window', store, lease: false, ...patientStoreOptions(core) });
       sources = {};
       decide = () =>
         limiter.check('hot-client').then((d) => {
@@ -153,7 +155,7 @@ export async function bytes({ subject, algorithm, clients, requests }) {
     } else {
       const store = new core.RedisStore({ client, prefix });
       // A patient store timeout: a decision sent to the fallback on a busy machine would write nothing to Redis.
-      const limiter = new RateLimiter({ limit: 1_000_000_000, windowSeconds: WINDOW_SECONDS, algorithm, store, ...patientStoreOptions(core) });
+      const limiter = new RateLimiter({ limit: 1_000_000_000, windowSeconds: WINDOW_SECONDS, algorithm, store, lease: false, ...patientStoreOptions(core) });
       decide = (key, r) =>
         limiter.check(key, { timestamp: t0 + r }).then((d) => {
           if (d.source !== 'store') notFromStore++;
