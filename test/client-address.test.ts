@@ -74,6 +74,15 @@ const adapters: Array<[string, Make]> = [
   ],
 ];
 
+/** What the warnings tell each adapter's users to set: trust proxies by address, or by one hop (Unix socket). */
+const SETTINGS: Record<string, { trust: string; hop: string }> = {
+  express: { trust: "app.set('trust proxy', '10.0.0.0/8')", hop: "app.set('trust proxy', 1)" },
+  koa: { trust: 'app.maxIpsCount = <number of proxies>', hop: 'app.proxy = true, app.maxIpsCount = 1' },
+  fastify: { trust: "Fastify({ trustProxy: '10.0.0.0/8' })", hop: 'Fastify({ trustProxy: (address, hop) => hop < 1 })' },
+};
+/** Another framework's name in a warning, which should name this adapter's setting only. */
+const otherFramework = (name: string) => new RegExp(['Express', 'Koa', 'Fastify', 'Hono'].filter((n) => n.toLowerCase() !== name).join('|'));
+
 /** Status codes of `n` GET / requests over `target` (a Unix socket path or a TCP port). */
 async function statuses(target: string | number, n: number, headers: Record<string, string> = {}): Promise<number[]> {
   const codes: number[] = [];
@@ -123,7 +132,7 @@ describe('client addresses: never pooled silently, never chosen by the client (r
         it(`behind a Unix socket (trust proxy ${trust}): one client no longer locks out everyone; one warning`, async () => {
           const warnings = await warningsDuring(() => onSocket({}, trust, async (socket) => expect(await statuses(socket, 3)).to.deep.equal([200, 200, 200])));
           expect(warnings.map((w) => w.code)).to.deep.equal(['SLIDEGATE_UNKNOWN_CLIENT_ADDRESS']);
-          expect(warnings[0]?.message).to.include('unknownAddress');
+          expect(warnings[0]?.message).to.include('unknownAddress').and.include(SETTINGS[name]!.hop).and.not.match(otherFramework(name));
         });
       }
 
@@ -142,6 +151,7 @@ describe('client addresses: never pooled silently, never chosen by the client (r
       it('trust proxy that trusts anyone warns once', async () => {
         const warnings = await warningsDuring(() => served({ limit: 5 }, 'any', async (port) => void (await statuses(port, 2, { 'x-forwarded-for': '203.0.113.5' })), false));
         expect(warnings.map((w) => w.code)).to.deep.equal(['SLIDEGATE_PERMISSIVE_TRUST_PROXY']);
+        expect(warnings[0]?.message).to.include(SETTINGS[name]!.trust).and.not.match(otherFramework(name));
       });
 
       it('a non-IP string in a trusted X-Forwarded-For position is not a key: such requests are keyed by the peer', async () => {

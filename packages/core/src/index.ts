@@ -49,8 +49,18 @@ export type { TopClient } from './metrics/top-clients';
 export { AdaptiveLimit } from './adaptive/adaptive-limit';
 export { DEFAULT_ADAPTIVE, type AdaptiveOptions, type AdaptiveScope, type LoadSignal } from './adaptive/adaptive-options';
 export { redisShareFactor, SHARE_FACTOR_SCRIPT } from './adaptive/redis-shared-factor';
-// The shared HTTP layer of @slidegate/express, @slidegate/koa and @slidegate/fastify.
+// The shared HTTP layer of the adapters (@slidegate/express, koa, fastify, hono, nestjs).
 export { HttpLimiter, resetQuietly, type RequestAccess } from './http/http-limiter';
+export {
+  EXPRESS_REQUEST_ACCESS,
+  FASTIFY_REQUEST_ACCESS,
+  TRUST_PROXY_SETTINGS,
+  accessByRequest,
+  type ExpressLikeRequest,
+  type FastifyLikeRequest,
+  type TrustProxySetting,
+} from './http/platform-access';
+export { setNodeHeaders, settleWhenSent } from './http/node-response';
 export { storeKey } from './http/store-key';
 export { RequestRateLimit } from './http/rate-limit-info';
 export { windowSecondsOf, durationInWords } from './duration';

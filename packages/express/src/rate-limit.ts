@@ -1,4 +1,4 @@
-import { HttpLimiter, trustsAnyProxy, type TrustFunction, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimitControls } from '@slidegate/core';
+import { EXPRESS_REQUEST_ACCESS, HttpLimiter, settleWhenSent, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimitControls, type RequestAccess } from '@slidegate/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { clientIp } from './client-ip';
 
@@ -14,14 +14,8 @@ export type RequestWithRateLimit = Request & { rateLimit?: RateLimitInfo };
 /** The middleware, with the limiter behind it for run-time limits. */
 export interface ExpressRateLimitMiddleware extends RequestHandler, RateLimitControls {}
 
-/** Express 4 and 5 both resolve `req.ip` through the app's 'trust proxy' setting. */
-const expressAccess = {
-  ip: clientIp,
-  forwardedForIgnored: (req: Request): boolean => req.headers['x-forwarded-for'] !== undefined && !trustsProxy(req),
-  // Express compiles every 'trust proxy' form (true, a hop count, addresses, a function) into one function.
-  permissiveProxy: (req: Request): boolean => trustsAnyProxy(req.app.get('trust proxy fn') as TrustFunction),
-  socketAddress: (req: Request): string | undefined => req.socket?.remoteAddress,
-};
+/** Express 4 and 5 both resolve `req.ip` through the app's 'trust proxy' setting; `clientIp` reads it the cheap way. */
+const expressAccess: RequestAccess<Request> = { ...EXPRESS_REQUEST_ACCESS, ip: clientIp };
 
 /**
  * Rate-limiting middleware for Express 4 and 5:
@@ -61,7 +55,7 @@ function apply(outcome: HttpOutcome, handler: ExpressLimitHandler | undefined, s
     }
   }
   if (outcome.kind === 'allowed') {
-    if (settle !== undefined) settleWhenDone(settle, req, res, outcome.info);
+    if (settle !== undefined) settleWhenSent(settle, req, res, res, outcome.info);
     return next();
   }
   if (handler !== undefined && outcome.info !== undefined) {
@@ -69,21 +63,4 @@ function apply(outcome: HttpOutcome, handler: ExpressLimitHandler | undefined, s
     return;
   }
   res.status(outcome.statusCode).type(outcome.body.contentType).send(outcome.body.text);
-}
-
-/** Once the response is sent (or the connection closed before it was), asks whether its unit should count. */
-function settleWhenDone(http: Settler, req: Request, res: Response, info: RateLimitInfo): void {
-  let done = false;
-  const settle = (statusCode: number | undefined): void => {
-    if (done) return;
-    done = true;
-    void http.settle(req, res, info, statusCode);
-  };
-  res.once('finish', () => settle(res.statusCode));
-  res.once('close', () => settle(res.writableEnded ? res.statusCode : undefined));
-}
-
-function trustsProxy(req: Request): boolean {
-  const setting: unknown = req.app.get('trust proxy');
-  return setting !== false && setting !== undefined && setting !== 0;
 }

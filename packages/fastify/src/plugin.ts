@@ -1,4 +1,4 @@
-import { durationInWords, HttpLimiter, PROXY_PROBE, type HeaderLine, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo } from '@slidegate/core';
+import { durationInWords, FASTIFY_REQUEST_ACCESS, HttpLimiter, type HeaderLine, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo } from '@slidegate/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -77,39 +77,6 @@ const ADAPTER_OPTIONS = ['errorResponseBuilder', 'onExceeding'];
 const DEFAULT_IPV6_SUBNET = 64;
 /** Options that give a route a limiter of its own rather than the plugin's. */
 const LIMITER_OPTIONS = ['limiter', 'limit', 'windowSeconds', 'windowMs', 'store', 'algorithm', 'limiterOptions'] as const;
-
-/** `request.ip` follows the server's `trustProxy`; `request.ips` only exists when it is on. */
-const fastifyAccess = {
-  ip: (request: FastifyRequest): string | undefined => request.ip,
-  forwardedForIgnored: (request: FastifyRequest): boolean => request.headers['x-forwarded-for'] !== undefined && request.ips === undefined,
-  permissiveProxy,
-  socketAddress: (request: FastifyRequest): string | undefined => request.raw.socket?.remoteAddress,
-};
-
-/** Whether a server's `trustProxy` trusts any proxy, per request prototype (one per server). */
-const permissiveByPrototype = new WeakMap<object, boolean>();
-
-/**
- * True when the server's `trustProxy` takes the client address from the left end of
- * X-Forwarded-For (`true`, `'0.0.0.0/0'`, ...). Fastify keeps its trust function to itself, so its
- * own `ip` getter is asked once, on a probe request that passed through public hops.
- */
-function permissiveProxy(request: FastifyRequest): boolean {
-  const prototype = Object.getPrototypeOf(request) as object;
-  let answer = permissiveByPrototype.get(prototype);
-  if (answer === undefined) {
-    try {
-      const socket = { remoteAddress: PROXY_PROBE.socketAddress };
-      const probe = Object.create(prototype) as { ip: unknown };
-      Object.defineProperty(probe, 'raw', { value: { headers: { 'x-forwarded-for': PROXY_PROBE.forwardedFor }, socket, connection: socket } });
-      answer = probe.ip === PROXY_PROBE.client;
-    } catch {
-      answer = false;
-    }
-    permissiveByPrototype.set(prototype, answer);
-  }
-  return answer;
-}
 
 function slidegatePlugin(fastify: FastifyInstance, options: FastifyRateLimitOptions, done: (error?: Error) => void): void {
   try {
@@ -215,7 +182,7 @@ function makeLimiter(options: FastifyRateLimitRouteOptions, label: string, adapt
   const { errorResponseBuilder, onExceeding, ...rest } = options;
   if (errorResponseBuilder !== undefined && typeof errorResponseBuilder !== 'function') throw new TypeError(`slidegate: ${label}.errorResponseBuilder must be a function; got ${typeof errorResponseBuilder}`);
   if (onExceeding !== undefined && typeof onExceeding !== 'function') throw new TypeError(`slidegate: ${label}.onExceeding must be a function; got ${typeof onExceeding}`);
-  const http = new HttpLimiter<FastifyRequest, FastifyLimitHandler, FastifyReply>(rest, fastifyAccess, label, adapterOptionNames.filter((name) => !ADAPTER_OPTIONS.includes(name)));
+  const http = new HttpLimiter<FastifyRequest, FastifyLimitHandler, FastifyReply>(rest, FASTIFY_REQUEST_ACCESS, label, adapterOptionNames.filter((name) => !ADAPTER_OPTIONS.includes(name)));
   extras.set(http, { errorResponseBuilder, onExceeding, customBody: rest.message !== undefined || rest.statusCode !== undefined, decided: new WeakMap() });
   return http;
 }

@@ -1,4 +1,4 @@
-import { HttpLimiter, trustsAnyProxy, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimitControls, type RequestAccess } from '@slidegate/core';
+import { HttpLimiter, TRUST_PROXY_SETTINGS, trustsAnyProxy, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimitControls, type RequestAccess } from '@slidegate/core';
 import type { Context, MiddlewareHandler, Next } from 'hono';
 import { clientAddress, compileTrust, incomingOf, type Trust, type TrustProxy } from './client-address';
 
@@ -35,6 +35,7 @@ function honoAccess(trust: Trust, trustsAll: boolean): RequestAccess<Context> {
     forwardedForIgnored: (c) => trust === undefined && incomingOf(c)?.headers['x-forwarded-for'] !== undefined,
     permissiveProxy: () => trustsAll,
     socketAddress: (c) => incomingOf(c)?.socket.remoteAddress,
+    proxySetting: () => TRUST_PROXY_SETTINGS.hono,
   };
 }
 

@@ -154,12 +154,15 @@ describe('@slidegate/hono behaviour', () => {
       expect(await statuses(untrusted, 1, '/', { 'x-forwarded-for': '198.51.100.2' })).to.deep.equal([429]);
     });
     expect(warnings.map((w) => w.code)).to.deep.equal(['SLIDEGATE_XFF_IGNORED']);
+    // Hono has no trust-proxy setting of its own: the warning names this adapter's option, and no other framework's.
+    expect(warnings[0]?.message).to.include("rateLimit({ trustProxy: '10.0.0.0/8' })").and.not.match(/Express|Koa|Fastify/);
     const permissive = await warningsDuring(async () => {
       const all = serverWith([limited({ limit: 1, windowSeconds: 60, trustProxy: true })]);
       expect(await statuses(all, 1, '/', { 'x-forwarded-for': '198.51.100.4, 127.0.0.1' })).to.deep.equal([200]);
       expect(await statuses(all, 1, '/', { 'x-forwarded-for': '198.51.100.5, 127.0.0.1' })).to.deep.equal([200]);
     });
     expect(permissive.map((w) => w.code)).to.deep.equal(['SLIDEGATE_PERMISSIVE_TRUST_PROXY']);
+    expect(permissive[0]?.message).to.include("rateLimit({ trustProxy: '10.0.0.0/8' })").and.not.match(/Express|Koa|Fastify/);
   });
 
   it('without a Node request (app.request) the client is unknown: one warning, never pooled, and a keyGenerator still works', async () => {

@@ -1,4 +1,4 @@
-import { HttpLimiter, type HeaderLine, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimitControls, type RequestAccess } from '@slidegate/core';
+import { HttpLimiter, TRUST_PROXY_SETTINGS, type HeaderLine, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimitControls, type RequestAccess } from '@slidegate/core';
 import { KoaClientAddress } from './client-address';
 import type { Context, Middleware, Next } from 'koa';
 
@@ -45,6 +45,7 @@ function koaAccess(): RequestAccess<Context> {
     forwardedForIgnored: (ctx) => ctx.req.headers['x-forwarded-for'] !== undefined && !ctx.app.proxy,
     permissiveProxy: (ctx) => ctx.app.proxy && !(ctx.app.maxIpsCount > 0),
     socketAddress: (ctx) => ctx.req.socket?.remoteAddress,
+    proxySetting: () => TRUST_PROXY_SETTINGS.koa,
   };
 }
 

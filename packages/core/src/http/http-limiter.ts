@@ -7,6 +7,7 @@ import { ipKey, isIpAddress, normalizeIp } from './client-ip';
 import { RateLimitHeaders, retryAfterHeader } from './headers';
 import { RequestRateLimit } from './rate-limit-info';
 import { limitedBody, parseHttpOptions, storeErrorActionOf, type ParsedHttpOptions } from './parse-http-options';
+import type { TrustProxySetting } from './platform-access';
 import type { HeaderLine, HttpOutcome, HttpRateLimitOptions, LimitedBody, RateLimitControls, RateLimitInfo, StoreErrorAction } from './types';
 
 /** What an adapter tells the shared layer about its framework's requests. */
@@ -23,7 +24,20 @@ export interface RequestAccess<Req> {
   permissiveProxy?(req: Req): boolean;
   /** The address of the connecting peer (the socket's), when the framework's `ip` is not an IP address. */
   socketAddress?(req: Req): string | undefined;
+  /**
+   * How this framework trusts proxies, for the warnings (see `TRUST_PROXY_SETTINGS`).
+   * @default the Express, Koa and Fastify settings together
+   */
+  proxySetting?(req: Req): TrustProxySetting | undefined;
 }
+
+/** What the warnings name when the adapter does not say which framework it serves. */
+const ANY_PROXY_SETTING: TrustProxySetting = {
+  trust:
+    "Express: app.set('trust proxy', '10.0.0.0/8'); Koa: app.proxy = true with app.maxIpsCount = <number of proxies>; " +
+    "Fastify: Fastify({ trustProxy: '10.0.0.0/8' }); or the number of proxies",
+  hop: "Express: app.set('trust proxy', 1); Koa: app.proxy = true, app.maxIpsCount = 1; Fastify: trustProxy: (address, hop) => hop < 1",
+};
 
 const PASS: HttpOutcome = { kind: 'pass' };
 /** The shared key of requests without a client address, with `unknownAddress: 'pool'`. */
@@ -176,8 +190,8 @@ export class HttpLimiter<Req, Handler = never, Res = never> {
     const o = this.#o;
     if (o.keyGenerator === undefined) {
       let ip = this.#access.ip(req);
-      if (this.#checkXff && this.#access.forwardedForIgnored(req)) this.#warnXff();
-      if (this.#checkPermissive && this.#access.permissiveProxy?.(req) === true) this.#warnPermissive();
+      if (this.#checkXff && this.#access.forwardedForIgnored(req)) this.#warnXff(req);
+      if (this.#checkPermissive && this.#access.permissiveProxy?.(req) === true) this.#warnPermissive(req);
       let key = ip === undefined ? undefined : this.#ipKey(ip);
       if (key === undefined && ip !== undefined) {
         // Not an IP address: a value written into a trusted X-Forwarded-For position, never used as a
@@ -204,13 +218,13 @@ export class HttpLimiter<Req, Handler = never, Res = never> {
   /** A request whose client address cannot be determined: never pooled silently (`unknownAddress`). */
   #unknownAddress(req: Req): HttpOutcome | Promise<HttpOutcome> {
     const action = this.#o.unknownAddress;
+    const hop = this.#proxySetting(req).hop;
     this.#warnOnce(
       'unknown-address',
       'SLIDEGATE_UNKNOWN_CLIENT_ADDRESS',
       `slidegate: a request came without a client address (a Unix socket, or a proxy chain that trust proxy does not cover), so ` +
-        `it cannot be limited by IP; ${UNKNOWN_ADDRESS_EFFECT[action]} (${this.#label}.unknownAddress). Behind a proxy on a Unix ` +
-        `socket, trust it by hop count (Express: app.set('trust proxy', 1); Koa: app.proxy = true, app.maxIpsCount = 1; Fastify: ` +
-        `trustProxy: (address, hop) => hop < 1), or give a keyGenerator. Reported once.`,
+        `it cannot be limited by IP; ${UNKNOWN_ADDRESS_EFFECT[action]} (${this.#label}.unknownAddress). ` +
+        `${hop === undefined ? 'Give' : `Behind a proxy on a Unix socket, trust it by hop count (${hop}), or give`} a keyGenerator. Reported once.`,
     );
     if (action === 'skip') return PASS;
     if (action === 'deny') return { kind: 'limited', headers: [], info: undefined, statusCode: 503, body: UNKNOWN_ADDRESS_BODY };
@@ -302,27 +316,29 @@ export class HttpLimiter<Req, Handler = never, Res = never> {
     return { kind: 'limited', headers: [], info: undefined, statusCode: 503, body: STORE_DOWN_BODY };
   }
 
-  #warnXff(): void {
+  #warnXff(req: Req): void {
     this.#checkXff = false;
     this.#warnOnce(
       'xff',
       'SLIDEGATE_XFF_IGNORED',
       `slidegate: a request carried X-Forwarded-For but the framework's trust proxy setting is off, so every client behind ` +
         `that proxy shares the proxy's address as its rate-limit key. If this server runs behind a proxy or load balancer, enable ` +
-        `trust proxy for the proxy's addresses (Express: app.set('trust proxy', '10.0.0.0/8'); Koa: app.proxy = true with app.maxIpsCount = <number of proxies>; ` +
-        `Fastify: Fastify({ trustProxy: '10.0.0.0/8' })); if not, clients are spoofing the header and it is rightly ignored.`,
+        `trust proxy for the proxy's addresses (${this.#proxySetting(req).trust}); if not, clients are spoofing the header and it is rightly ignored.`,
     );
   }
 
-  #warnPermissive(): void {
+  #warnPermissive(req: Req): void {
     this.#checkPermissive = false;
     this.#warnOnce(
       'permissive',
       'SLIDEGATE_PERMISSIVE_TRUST_PROXY',
       `slidegate: trust proxy takes the client address from the left end of X-Forwarded-For, which any client can set, so ` +
-        `a client can pick its own rate-limit key. Trust only your proxies (Express: app.set('trust proxy', '10.0.0.0/8') or the ` +
-        `number of proxies; Koa: app.maxIpsCount = <number of proxies>; Fastify: Fastify({ trustProxy: '10.0.0.0/8' }) or the number).`,
+        `a client can pick its own rate-limit key. Trust only your proxies (${this.#proxySetting(req).trust}).`,
     );
+  }
+
+  #proxySetting(req: Req): TrustProxySetting {
+    return this.#access.proxySetting?.(req) ?? ANY_PROXY_SETTING;
   }
 
   #warnOnce(key: string, code: string, message: string): void {

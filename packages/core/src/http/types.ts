@@ -1,7 +1,7 @@
 /**
- * Options and results shared by the Express, Koa and Fastify adapters. Each adapter fills the
- * `Req` parameter with its framework's request (Express `Request`, Koa `Context`, Fastify
- * `FastifyRequest`) and `Handler` with its own handler signature.
+ * Options and results shared by the adapters. Each adapter fills the `Req` parameter with its
+ * framework's request (Express `Request`, Koa `Context`, Fastify `FastifyRequest`, Hono `Context`)
+ * and `Handler` with its own handler signature.
  */
 import type { RateLimiter } from '../rate-limiter';
 import type { Algorithm, ClientLimit, Decision, RateLimiterOptions, Store } from '../types';
