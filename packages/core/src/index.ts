@@ -52,6 +52,18 @@ export { redisShareFactor, SHARE_FACTOR_SCRIPT } from './adaptive/redis-shared-f
 // The shared HTTP layer of the adapters (@slidegate/express, koa, fastify, hono, nestjs).
 export { HttpLimiter, resetQuietly, type RequestAccess } from './http/http-limiter';
 export {
+  NamedHttpLimits,
+  decideEach,
+  routeLimitsOf,
+  routeSkipsOf,
+  ALL_LIMITS,
+  DEFAULT_LIMIT_NAME,
+  type NamedLimitsLabels,
+  type NamedLimitsOptions,
+  type RouteLevel,
+  type RouteLimit,
+} from './http/named-limits';
+export {
   EXPRESS_REQUEST_ACCESS,
   FASTIFY_REQUEST_ACCESS,
   TRUST_PROXY_SETTINGS,

@@ -1,4 +1,4 @@
-import type { HttpRateLimitOptions } from '@slidegate/core';
+import type { HttpRateLimitOptions, NamedLimitsOptions } from '@slidegate/core';
 
 /** The platform's request, as Nest's `switchToHttp().getRequest()` gives it: Express's `Request` or Fastify's `FastifyRequest`. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- typed by the platform the app runs on, as in Nest's own getRequest<T = any>()
@@ -16,17 +16,4 @@ export interface NamedLimit extends SlidegateLimitOptions {
 }
 
 /** `SlidegateModule.forRoot()`: one limit (named 'default'), or `limits`, each checked on every guarded request. */
-export interface SlidegateModuleOptions extends SlidegateLimitOptions {
-  /**
-   * Several limits (e.g. per second and per minute), each with a unique name; the options beside
-   * `limits` are their defaults (a shared `store`, `keyGenerator`, `headers`, ...).
-   * @default one limit, named 'default', from the options themselves
-   */
-  limits?: readonly NamedLimit[];
-}
-
-/** A route's or controller's own limit in `@RateLimit()`. */
-export interface RouteLimit {
-  limit: number;
-  windowSeconds: number;
-}
+export type SlidegateModuleOptions = NamedLimitsOptions<SlidegateLimitOptions>;

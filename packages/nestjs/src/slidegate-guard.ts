@@ -1,6 +1,6 @@
 import { HttpException, Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { HttpLimiter, HttpOutcome, LimitedBody, RateLimitInfo } from '@slidegate/core';
+import { decideEach, setNodeHeaders, settleWhenSent, type HttpLimiter, type HttpOutcome, type LimitedBody, type RateLimitInfo } from '@slidegate/core';
 import type { ServerResponse } from 'node:http';
 import type { NestRequest } from './options';
 import { SlidegateService } from './slidegate-service';
@@ -19,6 +19,9 @@ export class SlidegateException extends HttpException {
   }
 }
 
+/** Express's response, or Fastify's reply around Node's. */
+type PlatformResponse = ServerResponse | { raw: ServerResponse };
+
 /**
  * Checks every limit of `SlidegateModule` that applies to the route: register it globally
  * (`{ provide: APP_GUARD, useClass: SlidegateGuard }`) or with `@UseGuards(SlidegateGuard)`.
@@ -33,50 +36,20 @@ export class SlidegateGuard implements CanActivate {
   /** True, or throws `SlidegateException`; in-process decisions answer at once, without a promise. */
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (context.getType() !== 'http') return true;
-    const limiters = this.service.forRoute(context.getHandler(), context.getClass(), this.reflector);
     const http = context.switchToHttp();
-    return checkFrom(limiters, 0, http.getRequest(), http.getResponse());
+    const req = http.getRequest<object>();
+    const res = http.getResponse<PlatformResponse>();
+    const limiters = this.service.routeLimiters(context.getHandler(), context.getClass(), this.reflector);
+    return decideEach(limiters, req, (outcome, limiter) => apply(outcome, limiter, req, res));
   }
 }
 
-type Limiter = HttpLimiter<NestRequest, never, NestRequest>;
-/** Express's response, or Fastify's reply around Node's. */
-type PlatformResponse = ServerResponse | { raw: ServerResponse };
-
-function checkFrom(limiters: readonly Limiter[], start: number, req: NestRequest, res: PlatformResponse): boolean | Promise<boolean> {
-  for (let i = start; i < limiters.length; i++) {
-    const http = limiters[i]!;
-    const outcome = http.decide(req);
-    if (outcome instanceof Promise) return outcome.then((o) => (apply(o, http, req, res), checkFrom(limiters, i + 1, req, res)));
-    apply(outcome, http, req, res);
-  }
-  return true;
-}
-
-function apply(outcome: HttpOutcome, http: Limiter, req: NestRequest, res: PlatformResponse): void {
+function apply(outcome: HttpOutcome, http: HttpLimiter<NestRequest, never, NestRequest>, req: NestRequest, res: PlatformResponse): void {
   if (outcome.kind === 'pass') return;
   // The request's state as the other adapters put it (Express req.rateLimit, Fastify request.rateLimit): the last limit's.
   if (outcome.info !== undefined) (req as { rateLimit?: RateLimitInfo }).rateLimit = outcome.info;
-  // Fastify's reply wraps Node's response; Node merges what is set here with what the platform writes later.
   const raw = 'raw' in res ? res.raw : res;
-  if (!raw.headersSent) {
-    for (const header of outcome.headers) {
-      const previous = header.append ? raw.getHeader(header.key) : undefined;
-      raw.setHeader(header.key, previous === undefined ? header.value : `${String(previous)}, ${header.value}`);
-    }
-  }
+  setNodeHeaders(raw, outcome.headers);
   if (outcome.kind === 'limited') throw new SlidegateException(outcome.body, outcome.statusCode, outcome.info);
-  if (http.settles) settleWhenDone(http, req, res, raw, outcome.info);
-}
-
-/** skipFailedRequests / skipSuccessfulRequests: once the response is sent (or the connection closed first), ask whether it counts. */
-function settleWhenDone(http: Limiter, req: NestRequest, res: PlatformResponse, raw: ServerResponse, info: RateLimitInfo): void {
-  let done = false;
-  const settle = (statusCode: number | undefined): void => {
-    if (done) return;
-    done = true;
-    void http.settle(req, res, info, statusCode);
-  };
-  raw.once('finish', () => settle(raw.statusCode));
-  raw.once('close', () => settle(raw.writableEnded ? raw.statusCode : undefined));
+  if (http.settles) settleWhenSent(http, req, res, raw, outcome.info);
 }

@@ -30,8 +30,8 @@ export class SlidegateModule implements OnModuleInit {
   onModuleInit(): void {
     for (const { metatype } of this.discovery.getControllers()) {
       if (typeof metatype !== 'function') continue;
-      const prototype = metatype.prototype as Record<string, object>;
-      for (const method of this.scanner.getAllMethodNames(prototype)) this.service.forRoute(prototype[method]!, metatype, this.reflector);
+      const prototype = metatype.prototype as Record<string, object & { name: string }>;
+      for (const method of this.scanner.getAllMethodNames(prototype)) this.service.routeLimiters(prototype[method]!, metatype, this.reflector);
     }
   }
 

@@ -199,6 +199,8 @@ for (const [platform, create] of Object.entries(PLATFORMS)) {
         await service.updateLimit('alice', 4, 60);
         expect(await service.getLimit('alice')).to.deep.include({ limit: 4, windowSeconds: 60 });
         expect(await statuses(server, 3, '/guarded', { 'x-api-key': 'alice' })).to.deep.equal([200, 200, 429]);
+        await service.deleteLimit('alice');
+        expect(await service.getLimit('alice')).to.deep.include({ limit: 2, windowSeconds: 60 });
       });
     });
   }
@@ -213,6 +215,26 @@ for (const [platform, create] of Object.entries(PLATFORMS)) {
       const decisions = (await registry.getSingleMetric('slidegate_decisions_total')?.get())?.values ?? [];
       const names = new Set(decisions.map((v) => v.labels.name));
       expect([...names].sort()).to.deep.equal(['public', 'public:AppController.strict', 'public:ReportsController']);
+    });
+
+    it('metrics given once beside named limits serve every limit, each under its own name (a limit\'s own metrics keep theirs)', async () => {
+      const limits = [{ name: 'short', limit: 2, windowSeconds: 10 }, { name: 'long', limit: 3, windowSeconds: 60 }];
+      // The module's options for a registry, then the names of short, long, and the handler's own long limit.
+      const cases: Array<[(registry: Registry) => SlidegateModuleOptions, string[]]> = [
+        [(registry) => ({ limits, limiterOptions: { metrics: { registry } } }), ['short', 'long', 'long:NamedController.ownLong']],
+        [(registry) => ({ limits, limiterOptions: { metrics: { registry, name: 'api' } } }), ['api:short', 'api:long', 'api:long:NamedController.ownLong']],
+        [(registry) => ({ limits: [{ ...limits[0]!, limiterOptions: { metrics: { registry, name: 'fast' } } }, limits[1]!], limiterOptions: { metrics: { registry } } }), ['fast', 'long', 'long:NamedController.ownLong']],
+      ];
+      for (const [options, [short, long, ownLong]] of cases) {
+        const registry = new Registry();
+        const server = (await start(options(registry), [NamedController])).getHttpServer();
+        // short (2) and the handler's own long (1): the second request is refused by the own limit.
+        expect(await statuses(server, 2, '/named/own-long')).to.deep.equal([200, 429]);
+        const decisions = (await registry.getSingleMetric('slidegate_decisions_total')?.get())?.values ?? [];
+        const counted = (name: string | undefined) => decisions.filter((v) => v.labels.name === name).reduce((sum, v) => sum + v.value, 0);
+        expect([...new Set(decisions.map((v) => v.labels.name))].sort()).to.deep.equal([short, long, ownLong].sort());
+        expect([counted(short), counted(long), counted(ownLong)]).to.deep.equal([2, 0, 2]);
+      }
     });
 
     it('a decorator naming a limit the module lacks fails the app at start-up, naming the handler and the limits', async () => {
@@ -233,6 +255,9 @@ for (const [platform, create] of Object.entries(PLATFORMS)) {
         expect(await statuses(untrusted, 1, '/', { 'x-forwarded-for': '198.51.100.2' })).to.deep.equal([429]);
       });
       expect(warnings.map((w) => w.code)).to.deep.equal(['SLIDEGATE_XFF_IGNORED']);
+      // The platform's own setting, as a Nest app sets it.
+      const setting = platform === 'Express' ? "app.set('trust proxy', '10.0.0.0/8')" : "new FastifyAdapter({ trustProxy: '10.0.0.0/8' })";
+      expect(warnings[0]?.message).to.include(setting).and.not.match(/Koa|Fastify\(|Express:/);
     });
 
     it('req.rateLimit holds the decision; skipFailedRequests gives failed requests back; resetKey forgets a client', async () => {
