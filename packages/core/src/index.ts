@@ -42,6 +42,7 @@ export { redisHeartbeat, HEARTBEAT_SCRIPT } from './faults/redis-heartbeat';
 export { LimiterMetrics, type MetricsSnapshot } from './metrics/limiter-metrics';
 export { watchBreaker, type LimiterEvents, type BreakerEmitter } from './metrics/limiter-events';
 export type { MetricsOptions, MetricsRegistry } from './metrics/metrics-options';
+export { DEFAULT_METRICS_NAME } from './metrics/metrics-options';
 export { renderMetrics, LATENCY_BUCKETS_SECONDS, BREAKER_STATE_VALUES } from './metrics/prometheus';
 export { STATUS_PAGE_HTML, hashClientId, statusSnapshot, statusReport, type StatusOptions, type StatusSnapshot, type StatusReport } from './metrics/status-page';
 export type { RatePoint } from './metrics/rate-history';
@@ -56,6 +57,7 @@ export {
   decideEach,
   routeLimitsOf,
   routeSkipsOf,
+  withMetricsName,
   ALL_LIMITS,
   DEFAULT_LIMIT_NAME,
   type NamedLimitsLabels,

@@ -1,4 +1,4 @@
-import { durationInWords, FASTIFY_REQUEST_ACCESS, HttpLimiter, type HeaderLine, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo } from '@slidegate/core';
+import { DEFAULT_METRICS_NAME, durationInWords, FASTIFY_REQUEST_ACCESS, HttpLimiter, withMetricsName, type HeaderLine, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo } from '@slidegate/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -114,8 +114,11 @@ function register(fastify: FastifyInstance, options: FastifyRateLimitOptions): v
   // A second registration (stacked limiters) keeps the first's decorators, as @fastify/rate-limit does.
   if (!fastify.hasRequestDecorator('rateLimit')) fastify.decorateRequest('rateLimit', null);
   if (!fastify.hasDecorator('rateLimit')) {
+    let hooks = 0;
     fastify.decorate('rateLimit', (options?: FastifyRateLimitRouteOptions) => {
-      const http = options === undefined && base !== undefined ? base : makeLimiter(routeOptions(shared, options ?? {}, { method: 'hook', url: 'fastify.rateLimit()' }, base), 'fastify.rateLimit() options', ADAPTER_OPTIONS);
+      // Each hook made with a limit of its own counts apart (its own key space and metrics name).
+      const site = { method: 'hook', url: `fastify.rateLimit()#${++hooks}` };
+      const http = options === undefined && base !== undefined ? base : makeLimiter(routeOptions(shared, options ?? {}, site, base), 'fastify.rateLimit() options', ADAPTER_OPTIONS);
       if (http !== base) owned.push(http);
       return asyncHook(http);
     });
@@ -214,7 +217,9 @@ function routeOptions(shared: FastifyRateLimitRouteOptions, routeConfig: unknown
     merged.prefix = `${basePrefix}${[route.method].flat().join(',')}:${route.url}:`;
   }
   if (own.name === undefined) delete merged.name;
-  return merged;
+  // Metrics inherited from the plugin report this limiter under a name of its own (one registry, one name each).
+  if (own.limiterOptions?.metrics !== undefined) return merged;
+  return withMetricsName(merged, (given) => `${given ?? DEFAULT_METRICS_NAME}:${[route.method].flat().join(',')} ${route.url}`);
 }
 
 /**

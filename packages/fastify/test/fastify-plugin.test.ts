@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import request from 'supertest';
+import { Registry } from 'prom-client';
 import { RateLimiter, storeKey, type Decision } from '@slidegate/core';
 import { storeCases, warningsDuring, statuses as statusesOf } from '../../core/test/http-support';
 import slidegateDefault, { slidegate, type FastifyRateLimitOptions } from '../src/index';
@@ -256,5 +257,25 @@ describe('@slidegate/fastify behaviour', () => {
       const response = await request(broken.server).get('/');
       expect([response.status, (response.body as { message?: string }).message]).to.deep.equal([500, message]);
     }
+  });
+});
+
+describe('@slidegate/fastify metrics', () => {
+  it("metrics given to the plugin serve the routes' own limits and fastify.rateLimit() hooks, each under its own name", async () => {
+    const registry = new Registry();
+    const app = await appWith({ limit: 3, windowSeconds: 60, limiterOptions: { metrics: { registry, name: 'api' } } }, {}, (a) => {
+      a.get('/', async () => 'ok');
+      a.get('/strict', { config: { rateLimit: { limit: 1, windowSeconds: 60 } } }, async () => 'strict');
+      a.get('/hooked', { onRequest: [a.rateLimit({ limit: 2, windowSeconds: 60 })], config: { rateLimit: false } }, async () => 'a');
+      a.get('/hooked-too', { onRequest: [a.rateLimit({ limit: 2, windowSeconds: 60 })], config: { rateLimit: false } }, async () => 'b');
+    });
+    expect(await statuses(app, 4, '/')).to.deep.equal([200, 200, 200, 429]);
+    expect(await statuses(app, 2, '/strict')).to.deep.equal([200, 429]);
+    // Two hooks with limits of their own count apart: each allows its own 2.
+    expect(await statuses(app, 3, '/hooked')).to.deep.equal([200, 200, 429]);
+    expect(await statuses(app, 3, '/hooked-too')).to.deep.equal([200, 200, 429]);
+    const decisions = (await registry.getSingleMetric('slidegate_decisions_total')?.get())?.values ?? [];
+    const names = [...new Set(decisions.map((v) => v.labels.name))].sort();
+    expect(names).to.deep.equal(['api', 'api:GET /strict', 'api:hook fastify.rateLimit()#1', 'api:hook fastify.rateLimit()#2']);
   });
 });

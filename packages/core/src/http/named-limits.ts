@@ -174,7 +174,7 @@ export class NamedHttpLimits<Req, Handler = never, Res = never> {
  * `options` with its metrics (when on) named `name(the name given)`: limiters on one registry each
  * need a name label of their own. Anything else is left for the limiter to validate.
  */
-function withMetricsName<O extends AnyHttpOptions>(options: O, name: (given: string | undefined) => string): O {
+export function withMetricsName<O extends AnyHttpOptions>(options: O, name: (given: string | undefined) => string): O {
   const metrics: unknown = options.limiterOptions?.metrics;
   if (metrics !== true && (typeof metrics !== 'object' || metrics === null)) return options;
   const given = metrics === true ? undefined : (metrics as { name?: unknown }).name;
