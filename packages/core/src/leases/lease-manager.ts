@@ -1,3 +1,5 @@
+// The module's export, not the global: Node 20's global `performance` is an accessor, a call on every read (each spend).
+import { performance } from 'node:perf_hooks';
 import type { Algorithm, ClientLimit, Decision, LeaseRelease, Store, StoreDecision } from '../types';
 import { defaultNow } from '../options';
 import { LEASE_MAX_AGE_MS, LEASE_SPEND_MS, type ParsedLeaseOptions } from './lease-options';
