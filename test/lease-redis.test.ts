@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
-import { RateLimiter, RedisStore, SAFE_REDIS_OPTIONS, type Algorithm, type Decision } from '@slidegate/core';
+import { HttpLimiter, RateLimiter, RedisStore, SAFE_REDIS_OPTIONS, type Algorithm, type Decision, type HttpOutcome } from '@slidegate/core';
 import { sharedRedis, type SharedRedis } from '@slidegate/test-utils';
 
 const T = 1_700_000_000;
@@ -106,6 +106,28 @@ describe('leases on RedisStore (one process)', function () {
       expect(cacheDecisions, 'denials answered from the denial cache').to.be.greaterThan(0);
     });
   }
+
+  it('a decision from a lease needs no promise: tryCheckSync makes it, and HttpLimiter.decide returns the outcome itself', async () => {
+    const leased = limiter({ limit: 1000, windowSeconds: 60, store: storeFor('sync') });
+    const http = new HttpLimiter<{ key: string }>({ limiter: leased, keyGenerator: (req: { key: string }) => req.key }, { ip: () => undefined, forwardedForIgnored: () => false }, 'test');
+    const outcomes: Array<{ sync: boolean; outcome: HttpOutcome }> = [];
+    // Back to back, as a hot client comes: the first requests go to Redis, then leases serve the rest.
+    for (let i = 0; i < 40; i++) {
+      const answer = http.decide({ key: 'hot' });
+      outcomes.push(answer instanceof Promise ? { sync: false, outcome: await answer } : { sync: true, outcome: answer });
+    }
+    const source = (o: HttpOutcome) => (o.kind === 'pass' ? undefined : o.info?.decision.source);
+    const sync = outcomes.filter((o) => o.sync);
+    expect(sync.length, 'outcomes given without a promise').to.be.greaterThan(20);
+    for (const { outcome } of sync) expect(outcome.kind === 'allowed' && source(outcome)).to.equal('lease');
+    for (const { outcome } of outcomes.filter((o) => !o.sync)) expect(outcome.kind === 'allowed' && source(outcome)).to.equal('store');
+    const direct = leased.tryCheckSync(http.keyFor('hot'));
+    expect(direct).to.include({ allowed: true, source: 'lease', remaining: 1000 - 41 });
+    // Every unit spent without a promise is recorded in Redis (the unspent rest goes back on close, if still young enough).
+    await leased.close();
+    const plain = limiter({ limit: 1000, windowSeconds: 60, store: storeFor('sync'), lease: false });
+    expect((await plain.peek(http.keyFor('hot'))).remaining).to.be.at.most(1000 - 41);
+  });
 
   it("an idle lease goes back to Redis: another instance can use the units", async () => {
     const leasing = limiter({ limit: 100, windowSeconds: 60, store: storeFor('idle'), lease: { idleMs: 20 } });
