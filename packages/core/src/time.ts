@@ -7,6 +7,17 @@
 export const DEFAULT_BUCKETS_PER_WINDOW = 60;
 
 /**
+ * How late a request may reach its store, after its own timestamp, and still be decided against
+ * every unit of its window: a client's counts are kept `W_ms + g` plus this much of the store's
+ * clock after their last write (SPEC, expiry: at least `W_ms + g`). Forgetting a client at exactly
+ * `W_ms + g` let a request stamped inside the window but delayed on its way (a busy node:cluster
+ * primary, a queue, the network) find a fresh window after the window had filled in one burst and
+ * the store had heard nothing allowed since: admitted, with a lease on top, while the whole window
+ * still counted. One second is twenty times the default store timeout.
+ */
+export const LATE_ARRIVAL_GRACE_MS = 1000;
+
+/**
  * The bucket width g in ms of a client whose window is `windowSeconds`: ceil(W_ms / 60) by
  * default, or `min(bucketMs, W_ms)` with the limiter option `bucketMs` (1: exact to the ms).
  */

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { RateLimiter, type Algorithm } from '../src/index';
 import { MemoryStore, SWEEP_BUDGET } from '../src/stores/memory-store';
+import { LATE_ARRIVAL_GRACE_MS } from '../src/time';
 
 const ALGORITHMS: readonly Algorithm[] = ['sliding-window', 'sliding-log', 'sliding-counter'];
 
@@ -23,7 +24,7 @@ function setup(options: { limit: number; windowSeconds: number; algorithm?: Algo
 
 describe('MemoryStore', () => {
   for (const algorithm of ALGORITHMS) {
-    it(`'${algorithm}': clients whose window is empty are dropped by sweep() once W + g of the store's clock have passed (rounded up to a second), and start fresh`, async () => {
+    it(`'${algorithm}': clients whose window is empty are dropped by sweep() once W + g + ${LATE_ARRIVAL_GRACE_MS} ms of the store's clock have passed (rounded up to a second), and start fresh`, async () => {
       const { clock, store, limiter, close } = setup({ limit: 2, windowSeconds: 60, algorithm });
       // Request timestamps far from the store's clock: expiry is relative to the store's clock only.
       for (let i = 0; i < 100; i++) {
@@ -31,10 +32,10 @@ describe('MemoryStore', () => {
         expect(await limiter.isAllowed(`c${i}`, 1_700_000_000)).to.equal(true);
       }
       expect(store.size).to.equal(100);
-      // W = 60 s: g = 1 s, so a client lives at least 61 s after its last allowed request.
-      clock.now += 60;
+      // W = 60 s: g = 1 s, so a client lives at least 62 s after its last allowed request.
+      clock.now += 61;
       store.sweep();
-      expect(store.size, 'a client lives at least W + g after its last allowed request').to.equal(100);
+      expect(store.size, 'a client lives at least W + g + the grace after its last allowed request').to.equal(100);
       expect(await limiter.isAllowed('c0', 1_700_000_000), 'still remembered: full').to.equal(false);
       clock.now += 1;
       store.sweep();
@@ -45,16 +46,44 @@ describe('MemoryStore', () => {
     });
   }
 
+  // Regression: the primary of a node:cluster host (ClusterStore) forgot a client W + g after a
+  // window filled in one burst; requests stamped inside that window reached it later than that
+  // (its IPC queue was long) and were admitted on a fresh window, a lease of more units with them.
+  // The exact algorithms: the counter's estimate may allow such a request on its own.
+  for (const algorithm of ['sliding-window', 'sliding-log'] as const) {
+    it(`'${algorithm}': a request stamped inside the window that reaches the store up to ${LATE_ARRIVAL_GRACE_MS} ms late still counts every unit of it, after W + g with nothing allowed`, () => {
+      // Timestamps on the store's own clock, as a real-time limiter sends them; the write lands so that
+      // W + g (1.017 s) ends on a whole second of the store's clock, where the rounding adds nothing.
+      const clock = { now: 1_000.983 };
+      const store = new MemoryStore({ now: () => clock.now, sweepIntervalMs: 0 });
+      const defaults = { limit: 5, windowSeconds: 1 };
+      const check = (timestamp: number, extra: number) => store.checkSync({ clientId: 'c', timestamp, cost: 1, defaults, algorithm, extra, limitFactor: 1 });
+      // One write fills the window: a check and a lease of the rest (the first grant after an outage).
+      expect(check(1_000_983, 4)).to.include({ allowed: true, granted: 4 });
+      for (const [storeClock, stamped] of [
+        [1_002.0, 1_001_900], // W + g later (where the client used to be forgotten), stamped 100 ms before its window ends
+        [1_002.9, 1_001_900], // 1 s late
+      ] as const) {
+        clock.now = storeClock;
+        expect(check(stamped, 4), `store clock ${storeClock}, stamped ${stamped}`).to.include({ allowed: false, granted: 0 });
+      }
+      // Past W + g + the grace the client may be forgotten (SPEC, expiry), and starts fresh.
+      clock.now = 1_003.0;
+      store.sweep();
+      expect(store.size).to.equal(0);
+    });
+  }
+
   it('each allowed request restarts the expiry, a denied one does not', async () => {
     const { clock, store, limiter, close } = setup({ limit: 2, windowSeconds: 60 });
-    await limiter.isAllowed('a', 100); // store clock 1000: expires at 1000 + W + g = 1061
+    await limiter.isAllowed('a', 100); // store clock 1000: expires at 1000 + W + g + 1 = 1062
     clock.now = 1_050;
-    await limiter.isAllowed('a', 150); // allowed: expires at 1111
-    await limiter.isAllowed('a', 150); // denied (2 used): the expiry stays at 1111
-    clock.now = 1_110;
+    await limiter.isAllowed('a', 150); // allowed: expires at 1112
+    await limiter.isAllowed('a', 150); // denied (2 used): the expiry stays at 1112
+    clock.now = 1_111;
     store.sweep();
     expect(store.size).to.equal(1);
-    clock.now = 1_111;
+    clock.now = 1_112;
     store.sweep();
     expect(store.size).to.equal(0);
     await close();
@@ -65,7 +94,7 @@ describe('MemoryStore', () => {
     await limiter.updateLimit('long', 1, 3600);
     expect(await limiter.isAllowed('long', 100)).to.equal(true);
     expect(await limiter.isAllowed('short', 100)).to.equal(true);
-    clock.now += 11;
+    clock.now += 12;
     store.sweep();
     expect(store.size).to.equal(1);
     expect(await limiter.isAllowed('long', 200), 'still full: its window is an hour').to.equal(false);
@@ -88,8 +117,8 @@ describe('MemoryStore', () => {
   it('an expired client not yet swept starts fresh when it is next touched', async () => {
     const { clock, limiter, close } = setup({ limit: 1, windowSeconds: 10 });
     expect(await limiter.isAllowed('a', 100)).to.equal(true);
-    // W + g = 10.167 s, rounded up to a whole second of the store's clock.
-    clock.now += 10;
+    // W + g + 1 s = 11.167 s, rounded up to a whole second of the store's clock.
+    clock.now += 11;
     expect(await limiter.isAllowed('a', 100), 'not yet expired').to.equal(false);
     clock.now += 1;
     expect(await limiter.isAllowed('a', 100)).to.equal(true);
@@ -118,7 +147,7 @@ describe('MemoryStore', () => {
     const clients = SWEEP_BUDGET + 2_500;
     for (let i = 0; i < clients; i++) await limiter.check(`c${i}`, { timestamp: 100 });
     expect(store.size).to.equal(clients);
-    clock.now += 2; // W + g = 1.017 s, rounded up to whole seconds
+    clock.now += 3; // W + g + 1 s = 2.017 s, rounded up to whole seconds
     store.sweep();
     expect(store.size).to.equal(2_500);
     store.sweep();
@@ -136,7 +165,7 @@ describe('MemoryStore', () => {
       await limiter.updateLimit(`short${i}`, 1, 1);
       await limiter.check(`short${i}`, { timestamp: 100 });
     }
-    clock.now += 2;
+    clock.now += 3;
     for (let sweeps = 0; sweeps < 3; sweeps++) store.sweep();
     expect(store.size).to.equal(live);
     expect(await limiter.isAllowed('live0', 100), 'live clients keep their history').to.equal(false);
@@ -159,7 +188,7 @@ describe('MemoryStore', () => {
       }
       await limiter.check(`c${i}`, { timestamp: 100 });
     }
-    clock.now += 2;
+    clock.now += 3;
     const liveIds = Array.from({ length: total }, (_, i) => i).filter((i) => !shortIds.has(i));
     for (let sweeps = 0; sweeps < 4; sweeps++) {
       store.sweep();
@@ -176,7 +205,7 @@ describe('MemoryStore', () => {
   it('the sweep timer drops expired clients on its own, and close() stops it', async () => {
     const { clock, store, limiter, close } = setup({ limit: 1, windowSeconds: 1, sweepIntervalMs: 5 });
     await limiter.check('a', { timestamp: 100 });
-    clock.now += 2;
+    clock.now += 3;
     const deadline = Date.now() + 2_000;
     while (store.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
     expect(store.size, 'swept by the timer within 2 s').to.equal(0);

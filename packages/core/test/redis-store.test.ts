@@ -6,6 +6,7 @@ import { sharedRedis, startRedis, type RedisServer, type SharedRedis } from '@sl
 import { RateLimiter, SAFE_REDIS_OPTIONS } from '../src/index';
 import { RedisStore } from '../src/stores/redis-store';
 import { clientKeys, decodeClientId, encodeClientId } from '../src/stores/redis/key-encoding';
+import { LATE_ARRIVAL_GRACE_MS } from '../src/time';
 import type { Algorithm } from '../src/types';
 import { deleteKeys, uniquePrefix } from './redis-helpers';
 
@@ -114,7 +115,27 @@ describe('RedisStore', function () {
       }
     });
 
-    it('gives every counting key a TTL in (0, W_ms + g] after checks, and none to config keys; distinct ids never share keys', async () => {
+    // Regression: a key that expired exactly W + g after a window filled in one burst let a request
+    // stamped inside that window, reaching Redis later than that, start a fresh window (and a lease).
+    it(`keeps a client's counts W + g + ${LATE_ARRIVAL_GRACE_MS} ms: a request stamped inside the window that reaches Redis late, after nothing was allowed for W + g, still counts the whole window`, async () => {
+      const store = new RedisStore({ client, prefix: `${prefix}late:` });
+      const defaults = { limit: 5, windowSeconds: 1 };
+      const check = (timestamp: number, extra: number) => store.check({ clientId: 'c', timestamp, cost: 1, defaults, algorithm: 'sliding-window', extra, limitFactor: 1 });
+      const redisMs = async (): Promise<number> => {
+        const [seconds, micros] = await client.time();
+        return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+      };
+      const t0 = await redisMs();
+      // One write fills the window: a check and a lease of the rest (the first grant after an outage).
+      expect(await check(t0, 4)).to.include({ allowed: true, granted: 4 });
+      // W + g (1017 ms) of Redis's clock with nothing allowed: where the key used to expire.
+      while ((await redisMs()) < t0 + 1017 + 50) await new Promise((r) => setTimeout(r, 10));
+      // Stamped 300 ms before the burst leaves the window, arriving about 400 ms after its own time.
+      expect(await check(t0 + 700, 4)).to.include({ allowed: false, granted: 0 });
+      await store.close();
+    });
+
+    it(`gives every counting key a TTL in (0, W_ms + g + ${LATE_ARRIVAL_GRACE_MS}] after checks, and none to config keys; distinct ids never share keys`, async () => {
       const store = new RedisStore({ client, prefix: `${prefix}ttl:` });
       const ids = hardIds;
       for (const algorithm of ALGORITHMS) {
@@ -135,8 +156,9 @@ describe('RedisStore', function () {
         for (const key of [keys.slidingWindow, keys.slidingLog, keys.slidingLogMeta, keys.slidingCounter]) {
           const ttl = await client.pttl(key);
           expect(ttl, `${JSON.stringify(id)} ${key}`).to.be.greaterThan(0);
-          // W_ms + g: the bucket that holds the last write counts up to g - 1 ms past W.
-          expect(ttl, `${JSON.stringify(id)} ${key}`).to.be.at.most(id === ids[0] && key === keys.slidingWindow ? 20_000 + 334 : 30_000 + 500);
+          // W_ms + g: the bucket that holds the last write counts up to g - 1 ms past W; then the grace
+          // for requests that reach Redis late.
+          expect(ttl, `${JSON.stringify(id)} ${key}`).to.be.at.most((id === ids[0] && key === keys.slidingWindow ? 20_000 + 334 : 30_000 + 500) + LATE_ARRIVAL_GRACE_MS);
           expect(seen.has(key)).to.equal(false);
           seen.add(key);
         }

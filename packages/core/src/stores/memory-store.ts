@@ -9,7 +9,7 @@ import { MemoryPolicies } from '../policies/memory-policies';
 import { isPolicyDefaults } from '../policies/policy-validation';
 import type { ClientPolicyConfig, PolicyStore, StoreSettleRequest, StoreSetPoliciesRequest, TierTable } from '../policies/policy-types';
 import { rangeError, typeError } from '../errors';
-import { bucketWidth, toMs } from '../time';
+import { bucketWidth, LATE_ARRIVAL_GRACE_MS, toMs } from '../time';
 import type {
   Algorithm,
   ClientLimit,
@@ -301,9 +301,11 @@ function positiveInteger(value: unknown, name: string): number {
 }
 
 /**
- * When a client written at `now` may be forgotten: at least W_ms + g later (SPEC, expiry), rounded
- * up to a whole second so the field stays a small integer instead of a boxed double on every client.
+ * When a client written at `now` may be forgotten: W_ms + g + LATE_ARRIVAL_GRACE_MS later (SPEC,
+ * expiry: at least W_ms + g; the grace keeps the counts for requests that reach the store late),
+ * rounded up to a whole second so the field stays a small integer instead of a boxed double on
+ * every client.
  */
 export function expiryAfter(now: number, windowSeconds: number, g: number): number {
-  return Math.ceil(now + g / 1000) + windowSeconds;
+  return Math.ceil(now + (g + LATE_ARRIVAL_GRACE_MS) / 1000) + windowSeconds;
 }

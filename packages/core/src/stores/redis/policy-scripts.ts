@@ -1,3 +1,4 @@
+import { LATE_ARRIVAL_GRACE_MS } from '../../time';
 import { bucketWidthLua, rebucketLua, requestTimeLua, WINDOW_HEADER_BYTES, WINDOW_PAIR_BYTES } from './scripts';
 
 /**
@@ -12,7 +13,8 @@ import { bucketWidthLua, rebucketLua, requestTimeLua, WINDOW_HEADER_BYTES, WINDO
  *                   bucket and units, oldest first).
  * The per-window keys are named from the tag inside the script (the client's policies are only
  * known once its config is read); they hash to the same slot as KEYS[1], which Redis Cluster
- * allows. Every counting key and the meta key get the same relative TTL: the longest window.
+ * allows. Every counting key and the meta key get the same relative TTL: the longest window, its
+ * bucket and the late-arrival grace (time.ts LATE_ARRIVAL_GRACE_MS).
  *
  * The window-change rule is applied lazily, by the first call that writes after the client's
  * policy set changed (its own config, its tier, or the defaults): kept windows keep their counts,
@@ -82,7 +84,7 @@ local function bucketOf(w)
 end
 for _, p in ipairs(policies) do p[3] = bucketOf(p[2]) end
 local n = #policies
-local ttl = policies[n][2] * 1000 + policies[n][3]
+local ttl = policies[n][2] * 1000 + policies[n][3] + ${LATE_ARRIVAL_GRACE_MS}
 local shadow = cfg[3] == '1'
 ${requestTimeLua('tonumber')}
 `;

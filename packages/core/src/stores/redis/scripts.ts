@@ -1,4 +1,4 @@
-import { DEFAULT_BUCKETS_PER_WINDOW } from '../../time';
+import { DEFAULT_BUCKETS_PER_WINDOW, LATE_ARRIVAL_GRACE_MS } from '../../time';
 
 /**
  * The Lua scripts of RedisStore. Each one is a single atomic step for one client (all its keys
@@ -14,8 +14,8 @@ import { DEFAULT_BUCKETS_PER_WINDOW } from '../../time';
  *   (packed with less work than 'i8', exact to 2^53). Every field comes from one snapshot.
  * - A denial writes nothing (a lease release before it may, and so may moving a client's counts
  *   to a new bucket width, which changes no decision). Every write of a counting key sets a
- *   relative TTL of the client's window plus its bucket (PX W_ms + g), so no counting key is ever
- *   left without one.
+ *   relative TTL of the client's window plus its bucket plus the late-arrival grace (PX W_ms + g +
+ *   LATE_ARRIVAL_GRACE_MS, time.ts), so no counting key is ever left without one.
  * - Every script runs in time bounded by the number of buckets (or log entries) it touches,
  *   whatever the cost: units are doubles, never split or repeated.
  * - Numbers go into text state as '%.0f' (exact for integers up to 2^53, unlike tostring's 14 digits).
@@ -82,7 +82,7 @@ if limitFactor and limitFactor ~= '1' then L = math.floor(L * tonumber(limitFact
 local Wms = W * 1000
 local g
 ${bucketWidthLua('g', 'Wms')}
-local ttl = Wms + g
+local ttl = Wms + g + ${LATE_ARRIVAL_GRACE_MS}
 ${requestTimeLua('NUMBER')}
 `;
 
@@ -365,7 +365,7 @@ end
 
 /** After RESOLVE: the helpers need its ttl (the log's buckets are 1 ms). */
 const LOG_HELPERS = `
-ttl = Wms + 1
+ttl = Wms + 1 + ${LATE_ARRIVAL_GRACE_MS}
 local function fmt(n) return string.format('%.0f', n) end
 local function unitsOf(member) return tonumber(string.match(member, ':(%d+)$')) end
 local function saveMeta()
@@ -611,7 +611,7 @@ local newWms, oldWms = newWindow * 1000, oldWindow * 1000
 local bucketArg = tonumber(ARGV[7])
 local newG
 ${bucketWidthLua('newG', 'newWms')}
-local ttl = newWms + newG
+local ttl = newWms + newG + ${LATE_ARRIVAL_GRACE_MS}
 local HEADER, NO_CONFIG = ${WINDOW_HEADER_BYTES}, ${WINDOW_NO_CONFIG}
 local function fmt(n) return string.format('%.0f', n) end
 ${COUNTER_MATH}
@@ -635,8 +635,8 @@ if oldWindow ~= newWindow then
       local leaving = redis.call('ZRANGEBYSCORE', key, '-inf', fmt(tonumber(c) - oldWms))
       for i = 1, #leaving do total = total - tonumber(string.match(leaving[i], ':(%d+)$')) end
       redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(tonumber(c) - oldWms))
-      redis.call('PEXPIRE', key, newWms + 1)
-      redis.call('SET', KEYS[4], c .. ' ' .. s .. ' ' .. fmt(total), 'PX', newWms + 1)
+      redis.call('PEXPIRE', key, newWms + 1 + ${LATE_ARRIVAL_GRACE_MS})
+      redis.call('SET', KEYS[4], c .. ' ' .. s .. ' ' .. fmt(total), 'PX', newWms + 1 + ${LATE_ARRIVAL_GRACE_MS})
     end
   else
     local key = KEYS[5]
