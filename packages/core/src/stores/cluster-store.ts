@@ -41,13 +41,16 @@ interface Pending {
 /**
  * The store for several processes on one host with no Redis (node:cluster). The primary calls
  * `await ClusterStore.servePrimary()` once and holds every window in memory; each worker passes
- * `new ClusterStore()` as its limiter's store and asks the primary over IPC. With the limiter's
- * `lease` option a hot client is decided inside the worker from units leased from the primary.
+ * `new ClusterStore()` as its limiter's store and asks the primary over IPC. It is a shared store,
+ * so leases and the denial cache are on by default: a hot client is decided inside the worker from
+ * units leased from the primary, and a denied one is answered locally until it may pass.
  * A worker started before the primary serves decides in fallback (its limiter's `failureMode`)
  * until it is told the store is served; if the primary stops serving, the same, until it serves again.
  */
 export class ClusterStore implements Store {
   readonly hasOwnClock = false;
+  /** Shared by every worker on the host: leases and the denial cache are on by default (see `Store.shared`). */
+  readonly shared = true;
   readonly prefix: string;
   readonly #callTimeoutMs: number;
   readonly #pending = new Map<number, Pending>();
