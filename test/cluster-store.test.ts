@@ -1,9 +1,10 @@
 /**
  * ClusterStore on one host with no Redis: a real node:cluster primary (test/workers/cluster-host.mjs
  * on the BUILT @slidegate/core) and 4 worker processes deciding one hot client on the real clock,
- * with leases. From every admitted decision: no window of W seconds ever held more than L across
- * the workers, and the limit was reached (exact: L per window). The fault cases: a worker killed
- * mid-flight, workers started before the primary serves, a primary that stops and serves again.
+ * with leases and the denial cache (a shared store's defaults). From every admitted decision: no
+ * window of W seconds ever held more than L across the workers, and the limit was reached (exact: L
+ * per window). The fault cases: a worker killed mid-flight, workers started before the primary
+ * serves, a primary that stops and serves again; and two limiters on two stores in each worker.
  */
 import { fork } from 'node:child_process';
 import path from 'node:path';
@@ -19,6 +20,8 @@ interface Report {
   denied?: number;
   lease?: number;
   phase?: 'old' | 'gap' | 'new';
+  /** 'second': a round of the worker's second limiter ('two-stores'); absent: its first. */
+  lane?: 'second';
   killedAt?: number;
   servedAt?: number;
   stoppedAt?: number;
@@ -26,7 +29,7 @@ interface Report {
 }
 
 interface Job {
-  scenario: 'steady' | 'kill' | 'late' | 'restart';
+  scenario: 'steady' | 'kill' | 'late' | 'restart' | 'two-stores';
   workers: number;
   limit: number;
   windowSeconds: number;
@@ -35,6 +38,8 @@ interface Job {
   lease: boolean;
   leaseUnits: number;
   killAfterMs?: number;
+  /** 'two-stores': the limit of the second limiter, on its own ClusterStore (prefix 'second:'). */
+  secondLimit?: number;
 }
 
 const BASE: Job = { scenario: 'steady', workers: 4, limit: 200, windowSeconds: 1, durationMs: 2000, concurrency: 16, lease: true, leaseUnits: 20 };
@@ -119,6 +124,17 @@ describe('ClusterStore: several processes on one host share every window (node:c
     const allowed = reports.flatMap((r) => r.allowed ?? []);
     expect(Math.min(...allowed), 'nothing admitted before serving').to.be.at.least(servedAt - 1000);
     expect(heaviestWindow(allowed, job.windowSeconds * 1000)).to.equal(job.limit);
+  });
+
+  // Regression: every ClusterStore numbered its calls from 1 and took any reply with an id it was
+  // waiting for, so two stores in one worker took each other's answers.
+  it('two limiters in each worker, each on its own ClusterStore (another prefix, another limit): each keeps its own window', async () => {
+    const job: Job = { ...BASE, scenario: 'two-stores', secondLimit: 50 };
+    const reports = await runHost(job);
+    const admitted = (lane: Report['lane']): number[] => reports.filter((r) => r.lane === lane).flatMap((r) => r.allowed ?? []);
+    expect(sum(reports, 'fallback')).to.equal(0);
+    expect(heaviestWindow(admitted(undefined), 1000), 'the first limiter (prefix slidegate:)').to.equal(job.limit);
+    expect(heaviestWindow(admitted('second'), 1000), 'the second limiter (prefix second:)').to.equal(job.secondLimit);
   });
 
   it('a primary that stops serving and serves again: workers fall back meanwhile, return, and start from fresh windows', async () => {

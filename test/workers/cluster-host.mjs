@@ -1,9 +1,9 @@
 // One host with no Redis, as test/cluster-store.test.ts runs it: this process is a node:cluster
 // primary that serves ClusterStore (on the BUILT @slidegate/core) and forks worker copies of itself;
-// each worker decides requests of one hot client through `new ClusterStore()` with leases, on the
-// real clock, and reports every decision it makes as it makes it. Input: one JSON argument
-// (`job`); output: IPC messages to the test ({ allowed: [[t, cost]...], fallback, denied } per
-// worker round, then { done }).
+// each worker decides requests of one hot client through `new ClusterStore()` (leases, the denial
+// cache), on the real clock, and reports every decision it makes as it makes it. Input: one JSON argument
+// (`job`); output: IPC messages to the test ({ allowed: [t...], fallback, denied } per worker
+// round, then { done }).
 import cluster from 'node:cluster';
 import { ClusterStore, RateLimiter } from '@slidegate/core';
 
@@ -67,37 +67,49 @@ async function primary() {
 }
 
 async function worker() {
-  const store = new ClusterStore();
-  const limiter = new RateLimiter({
-    limit: job.limit,
-    windowSeconds: job.windowSeconds,
+  const lane = (store, limit, name) => ({
+    name,
     store,
-    lease: job.lease ? { maxUnits: job.leaseUnits } : false,
-    // A fallback decision admits nothing, so every admitted unit was decided by the shared store.
-    failureMode: 'closed',
-    // Generous: 5 processes share 2 cores in CI, and this test is about what is admitted, not latency.
-    timeoutMs: 1000,
+    limiter: new RateLimiter({
+      limit,
+      windowSeconds: job.windowSeconds,
+      store,
+      lease: job.lease ? { maxUnits: job.leaseUnits } : false,
+      // A fallback decision admits nothing, so every admitted unit was decided by the shared store.
+      failureMode: 'closed',
+      // Generous: 5 processes share 2 cores in CI, and this test is about what is admitted, not latency.
+      timeoutMs: 1000,
+    }),
   });
+  const lanes = [lane(new ClusterStore(), job.limit, undefined)];
+  // 'two-stores': a second limiter on its own ClusterStore (another prefix, another limit) in the same worker.
+  if (job.scenario === 'two-stores') lanes.push(lane(new ClusterStore({ prefix: 'second:' }), job.secondLimit, 'second'));
   // Time runs from the end of the first round, so a slow start does not eat the scenario.
   let until = Infinity;
   while (Date.now() < until) {
-    const batch = [];
-    for (let i = 0; i < job.concurrency; i++) batch.push(limiter.check('hot'));
-    const decisions = await Promise.all(batch);
-    const round = { allowed: [], fallback: 0, denied: 0, lease: 0 };
-    for (const d of decisions) {
-      if (d.source === 'fallback') round.fallback++;
-      else if (d.allowed) round.allowed.push(Math.round(d.timestamp * 1000));
-      else round.denied++;
-      if (d.source === 'lease') round.lease++;
-    }
-    process.send({ round });
+    await Promise.all(
+      lanes.map(async ({ name, limiter }) => {
+        const batch = [];
+        for (let i = 0; i < job.concurrency; i++) batch.push(limiter.check('hot'));
+        const decisions = await Promise.all(batch);
+        const round = { lane: name, allowed: [], fallback: 0, denied: 0, lease: 0 };
+        for (const d of decisions) {
+          if (d.source === 'fallback') round.fallback++;
+          else if (d.allowed) round.allowed.push(Math.round(d.timestamp * 1000));
+          else round.denied++;
+          if (d.source === 'lease') round.lease++;
+        }
+        process.send({ round });
+      }),
+    );
     if (until === Infinity) until = Date.now() + job.durationMs;
     // Let the IPC channel and the other workers breathe: this is a load, not a spin.
     await new Promise((resolve) => setImmediate(resolve));
   }
-  await limiter.close();
-  await store.close();
+  for (const { limiter, store } of lanes) {
+    await limiter.close();
+    await store.close();
+  }
   process.disconnect();
 }
 

@@ -32,6 +32,12 @@ export interface ClusterStoreOptions {
 const DEFAULT_PREFIX = 'slidegate:';
 const DEFAULT_CALL_TIMEOUT_MS = 5000;
 
+/**
+ * Call ids, unique across every ClusterStore of the worker: each store hears every reply the primary
+ * sends this process and takes those whose id it waits for, so two stores must never share an id.
+ */
+let nextCallId = 1;
+
 interface Pending {
   resolve(value: unknown): void;
   reject(error: unknown): void;
@@ -57,7 +63,6 @@ export class ClusterStore implements Store {
   readonly #listeners = new Set<(clientId: string | undefined) => void>();
   readonly #onMessage = (message: unknown): void => this.#handle(message);
   readonly #onDisconnect = (): void => this.#lost('the IPC channel to the primary closed');
-  #nextId = 1;
   /** The primary's serving epoch once it said hello; undefined before, and after it stopped serving. */
   #epoch: number | undefined;
   /** Set when the primary said it stopped (or the channel closed): calls fail at once until the next hello. */
@@ -154,7 +159,7 @@ export class ClusterStore implements Store {
     }
     // Before the first hello the call goes anyway: the primary may serve already (its hello to this
     // worker is on its way). If it does not, the limiter's timeout answers and this call expires.
-    const id = this.#nextId++;
+    const id = nextCallId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, sentAt: Date.now() });
       this.#post({ slidegate: PROTOCOL, kind: 'call', id, prefix: this.prefix, op, payload: encode(args) }, (error) => {
