@@ -2,8 +2,8 @@
 // primary that serves ClusterStore (on the BUILT @slidegate/core) and forks worker copies of itself;
 // each worker decides requests of one hot client through `new ClusterStore()` (leases, the denial
 // cache), on the real clock, and reports every decision it makes as it makes it. Input: one JSON argument
-// (`job`); output: IPC messages to the test ({ allowed: [t...], fallback, denied } per worker
-// round, then { done }).
+// (`job`); output: IPC messages to the test ({ allowed: [t...], firstAllowedAt, fallback, denied }
+// per worker round, then { done }).
 import cluster from 'node:cluster';
 import { ClusterStore, RateLimiter } from '@slidegate/core';
 
@@ -90,13 +90,16 @@ async function worker() {
     await Promise.all(
       lanes.map(async ({ name, limiter }) => {
         const batch = [];
-        for (let i = 0; i < job.concurrency; i++) batch.push(limiter.check('hot'));
+        // Each decision with the real time it was answered at (a request's effective time may be older).
+        for (let i = 0; i < job.concurrency; i++) batch.push(limiter.check('hot').then((d) => [d, Date.now()]));
         const decisions = await Promise.all(batch);
-        const round = { lane: name, allowed: [], fallback: 0, denied: 0, lease: 0 };
-        for (const d of decisions) {
+        const round = { lane: name, allowed: [], firstAllowedAt: undefined, fallback: 0, denied: 0, lease: 0 };
+        for (const [d, answeredAt] of decisions) {
           if (d.source === 'fallback') round.fallback++;
-          else if (d.allowed) round.allowed.push(Math.round(d.timestamp * 1000));
-          else round.denied++;
+          else if (d.allowed) {
+            round.allowed.push(Math.round(d.timestamp * 1000));
+            round.firstAllowedAt = Math.min(round.firstAllowedAt ?? Infinity, answeredAt);
+          } else round.denied++;
           if (d.source === 'lease') round.lease++;
         }
         process.send({ round });
