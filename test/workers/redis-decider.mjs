@@ -2,7 +2,7 @@
 // through the BUILT @slidegate/core on a shared Redis (standalone or Cluster) and reports every
 // allowed decision. Input: one JSON argument (see the test); output: one IPC message.
 import { Cluster, Redis } from 'ioredis';
-import { RateLimiter, RedisStore, SAFE_REDIS_OPTIONS } from '@slidegate/core';
+import { RateLimiter, RedisStore, SAFE_CLUSTER_OPTIONS, SAFE_REDIS_OPTIONS } from '@slidegate/core';
 import { redisClientKind } from '@slidegate/test-utils';
 
 const job = JSON.parse(process.argv[2]);
@@ -19,14 +19,23 @@ function random(seed) {
 }
 
 async function main() {
-  // On standalone Redis the settings slidegate asks of a client (no offline queue: decide once connected).
-  // On a Cluster ioredis' defaults, as in the parent (test/redis-distributed.test.ts says why).
-  // Another supported client (job.clientKind: 'node-redis 4', 'iovalkey', ...), made with its safe settings.
+  // The settings slidegate asks of a client (no offline queue: decide once connected), on standalone Redis
+  // and on a Cluster. Another supported client (job.clientKind: 'node-redis 4', 'iovalkey', ...), made
+  // with its safe settings.
   const other = job.clientKind === undefined ? undefined : await (job.cluster ? redisClientKind(job.clientKind).cluster(job.cluster) : redisClientKind(job.clientKind).standalone(job.url));
-  const client = other?.client ?? (job.cluster ? new Cluster(job.cluster, { enableAutoPipelining: true }) : new Redis(job.url, { ...SAFE_REDIS_OPTIONS, enableAutoPipelining: true }));
+  const client =
+    other?.client ??
+    (job.cluster ? new Cluster(job.cluster, { ...SAFE_CLUSTER_OPTIONS, enableAutoPipelining: true }) : new Redis(job.url, { ...SAFE_REDIS_OPTIONS, enableAutoPipelining: true }));
   if (other === undefined) {
     client.on('error', () => undefined);
     if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
+    if (job.cluster) {
+      // ioredis connects to each master on its first command, and without an offline queue that command
+      // fails (a fallback here): connect them all first, as an application warms up.
+      const masters = client.nodes('master');
+      await Promise.all(masters.filter((n) => n.status === 'wait').map((n) => n.connect().catch(() => undefined)));
+      for (let i = 0; i < 250 && masters.some((n) => n.status !== 'ready'); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
   const store = new RedisStore({ client, prefix: job.prefix });
   const limiter = new RateLimiter({
