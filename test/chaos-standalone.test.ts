@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import { ErrorCodes, SAFE_REDIS_OPTIONS, StoreError } from '@slidegate/core';
+import { ErrorCodes, RateLimiter, RedisStore, SAFE_REDIS_OPTIONS, StoreError } from '@slidegate/core';
 import { freePort, REDIS_CLIENT_KINDS, startRedis, type RedisServer } from '@slidegate/test-utils';
 import {
   allowedUnitsByClient,
@@ -181,5 +181,74 @@ for (const maker of MAKERS) {
       expectFaultInvariants(rig, unhandled, recoveredAt, LIMIT, vipLimitSetAt);
       expect(await limitAfterRecovery(rig, 'vip')).to.deep.equal({ limit: VIP_LIMIT, windowSeconds: WINDOW });
     });
+
+    // The transition ClusterStore's workers-before-the-primary case exercises, on Redis: pent-up demand
+    // fills the window in one burst the moment the store appears, leases and the denial cache on.
+    if (isIoredis5) {
+      it('connection refused from the start, 4 instances with leases and the denial cache (the defaults): no window of one hot client holds more than L once Redis appears', async () => {
+        const port = await freePort();
+        const limit = 200;
+        const instances = await Promise.all(
+          Array.from({ length: 4 }, async (_, i) => {
+            const { client } = await maker.make(port, false);
+            const store = new RedisStore({ client, prefix: `chaos:refused-leases:${process.pid}:` });
+            // A fallback admits nothing ('closed'): every admitted unit was decided by Redis or its leases.
+            const limiter = new RateLimiter({ limit, windowSeconds: 1, store, failureMode: 'closed', timeoutMs: 250 });
+            return { i, client, store, limiter };
+          }),
+        );
+        const allowed: number[] = [];
+        let firstAllowedAt = Infinity;
+        let fallback = 0;
+        let lease = 0;
+        let stopAt = Infinity;
+        const run = async (limiter: RateLimiter): Promise<void> => {
+          while (Date.now() < stopAt) {
+            const decisions = await Promise.all(Array.from({ length: 16 }, () => limiter.check('hot').then((d) => [d, Date.now()] as const)));
+            for (const [d, answeredAt] of decisions) {
+              if (d.source === 'fallback') fallback++;
+              else if (d.allowed) {
+                allowed.push(Math.round(d.timestamp * 1000));
+                firstAllowedAt = Math.min(firstAllowedAt, answeredAt);
+              }
+              if (d.source === 'lease') lease++;
+            }
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+        };
+        const loads = instances.map((x) => run(x.limiter));
+        try {
+          await sleep(500);
+          const startingAt = Date.now();
+          server = await startRedis({ port });
+          stopAt = Date.now() + 3000;
+          await Promise.all(loads);
+          expect(fallback, 'decisions before Redis was there').to.be.greaterThan(0);
+          expect(firstAllowedAt, 'nothing admitted before Redis was there').to.be.at.least(startingAt);
+          expect(lease, 'decisions from leases').to.be.greaterThan(0);
+          expect(heaviestWindow(allowed, 1000), 'the most admitted in any 1 s').to.equal(limit);
+        } finally {
+          stopAt = 0;
+          await Promise.allSettled(loads);
+          for (const x of instances) {
+            await x.limiter.close();
+            await x.store.close();
+            x.client.disconnect();
+          }
+        }
+      });
+    }
   });
+}
+
+/** The most units admitted in any window (t - W, t] (ms) of the given effective times. */
+function heaviestWindow(times: number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let heaviest = 0;
+  let start = 0;
+  for (let end = 0; end < sorted.length; end++) {
+    while ((sorted[start] as number) <= (sorted[end] as number) - windowMs) start++;
+    heaviest = Math.max(heaviest, end - start + 1);
+  }
+  return heaviest;
 }
