@@ -1,5 +1,5 @@
 // A node:cluster worker of the cluster suite: decides one hot client for a while through slidegate's
-// ClusterStore (with leases) or rate-limiter-flexible's RateLimiterCluster, and reports its counts and,
+// ClusterStore (its defaults: leases and the denial cache) or rate-limiter-flexible's RateLimiterCluster, and reports its counts and,
 // when asked, the time of every admitted decision (ms).
 import { ClusterStore, RateLimiter } from '@slidegate/core';
 import { RateLimiterCluster } from 'rate-limiter-flexible';
@@ -15,7 +15,7 @@ let close = async () => {};
 if (job.subject === 'slidegate') {
   const store = new ClusterStore({ prefix: `bench-${job.run}:` });
   // A patient timeout: this measures the store, so no decision may fall back on a busy machine.
-  const limiter = new RateLimiter({ limit: job.limit, windowSeconds: job.windowSeconds, store, lease: true, timeoutMs: 2000 });
+  const limiter = new RateLimiter({ limit: job.limit, windowSeconds: job.windowSeconds, store, timeoutMs: 2000 });
   decide = () =>
     limiter.check('hot').then((d) => {
       if (d.source === 'fallback') fallback++;

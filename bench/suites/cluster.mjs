@@ -72,7 +72,7 @@ export async function run({ quick, args, log }) {
     ],
     headline: { cluster_store_ops: num(figure('slidegate', 'every')), rlflex_cluster_ops: num(figure('rlflex', 'every')), cluster_store_over_admission: limited?.over_admission ?? null },
     notes: [
-      'Each row is one node:cluster primary (a child process) with its own workers; slidegate workers use new ClusterStore() with lease: true, rate-limiter-flexible workers RateLimiterCluster with RateLimiterClusterMaster in the primary.',
+      'Each row is one node:cluster primary (a child process) with its own workers; slidegate workers use new ClusterStore() with its defaults (a shared store: leases and the denial cache on), rate-limiter-flexible workers RateLimiterCluster with RateLimiterClusterMaster in the primary.',
       "'most in any 1 s': the most decisions admitted across all workers within any 1 s window, for slidegate at each decision's effective time (the time its window is counted in, as the limiter's time model defines it), for RateLimiterCluster at the worker's Date.now() when it answered (it reports no decision time; a fixed window, it may admit up to 2L across a window boundary).",
     ],
   };
