@@ -29,16 +29,18 @@ interface WorkerResult {
   error?: string;
 }
 
-function runWorker(job: Record<string, unknown>): Promise<WorkerResult> {
+/** Runs one decider; `ready` is called with a function that sends it the shared epoch once it is connected. */
+function runWorker(job: Record<string, unknown>, ready: (start: (epochMs: number) => void) => void): Promise<WorkerResult> {
   return new Promise((resolve, reject) => {
     const child = fork(WORKER, [JSON.stringify(job)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let result: WorkerResult | undefined;
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error('worker took longer than 60 s'));
-    }, 60_000);
-    child.on('message', (message) => {
-      result = message as WorkerResult;
+      reject(new Error('worker took longer than 90 s'));
+    }, 90_000);
+    child.on('message', (message: WorkerResult | { ready: true }) => {
+      if ('ready' in message) ready((epochMs) => child.send({ epochMs }));
+      else result = message;
     });
     child.on('error', reject);
     child.on('exit', (code) => {
@@ -82,11 +84,19 @@ async function checkInvariant(
   await admin.updateLimit(OWN.id, OWN.limit, OWN.windowSeconds);
   // `seconds` virtual seconds (40: 8 default windows, 13 of the own one) at 2.5 times real time, from one epoch for
   // all workers. The epoch leaves the workers time to start and connect.
-  const clock = { virtualSeconds: seconds, speed: 2.5, epochMs: Date.now() + 2500 };
+  // The epoch is set once every worker is connected, and leaves each time to get its message.
+  const clock = { virtualSeconds: seconds, speed: 2.5 };
+  const starts: Array<(epochMs: number) => void> = [];
+  const onReady = (start: (epochMs: number) => void): void => {
+    starts.push(start);
+    if (starts.length < WORKERS) return;
+    const epochMs = Date.now() + 300;
+    for (const send of starts) send(epochMs);
+  };
   try {
     const results = await Promise.all(
       Array.from({ length: WORKERS }, (_, w) =>
-        runWorker({ ...connection, prefix, clients: CLIENTS, ...DEFAULTS, algorithm, seed: 1000 + w * 7919, ...clock, concurrency: 16, t0: T0 }),
+        runWorker({ ...connection, prefix, clients: CLIENTS, ...DEFAULTS, algorithm, seed: 1000 + w * 7919, ...clock, concurrency: 16, t0: T0 }, onReady),
       ),
     );
     const all = results.flatMap((r) => r.allowed);

@@ -58,7 +58,11 @@ async function main() {
   // of real time without a write (SPEC, Expiry): a clock that a loaded machine slows below real time, as a
   // clock counting rounds was, lets a window's units expire while the window is still open on that clock.
   const clock = () => job.t0 + Math.floor((Math.max(0, Date.now() - job.epochMs) * job.speed) / 1000);
-  // Every worker starts at the epoch, connected: none loses the first windows to a slow start.
+  // Every worker starts at the epoch, connected: none loses the first windows to a slow start. The parent
+  // sends the epoch once every worker said it is ready (a loaded machine can take seconds to start one).
+  const epoch = new Promise((resolve) => process.once('message', (message) => resolve(message.epochMs)));
+  process.send({ ready: true });
+  job.epochMs = await epoch;
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, job.epochMs - Date.now())));
   for (let now = clock(); now < job.t0 + job.virtualSeconds; now = clock()) {
     const batch = [];
