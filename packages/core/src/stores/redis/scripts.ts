@@ -163,8 +163,9 @@ else
   raw = ''
   chunk, valueEnd = '', HEADER
 end
--- True while raw holds the whole value as stored (a release rewrites parts of it).
+-- True while raw holds the whole value (a release changes it in raw, and marks it dirty: to be written).
 local whole = valueEnd ~= nil
+local dirty = false
 -- The pair at byte offset pos: bucket, units; nil past the end. backward: fetch the chunk ending at pos.
 local function pairAt(pos, backward)
   if pos < HEADER or (valueEnd and pos + PAIR > valueEnd) then return nil end
@@ -197,7 +198,12 @@ if releaseAt and clock >= 0 then
       if b < bucket then break end
       if b == bucket and n > 0 then
         local take = math.min(units, n)
-        redis.call('SETRANGE', key, pos, pack('<dd', b, n - take))
+        if whole then
+          raw = string.sub(raw, 1, pos) .. pack('<dd', b, n - take) .. string.sub(raw, pos + PAIR + 1)
+          chunk = raw
+        else
+          redis.call('SETRANGE', key, pos, pack('<dd', b, n - take))
+        end
         total = total - take
         units = units - take
         changed = true
@@ -205,16 +211,34 @@ if releaseAt and clock >= 0 then
       pos = pos - PAIR
     end
     if changed then
-      chunk, whole = '', false
-      redis.call('SETRANGE', key, 0, pack('<dddI4', clock, total, storedG, noConfig and head + NO_CONFIG or head))
-      redis.call('PEXPIRE', key, ttl)
+      if whole then
+        dirty = true
+      else
+        chunk = ''
+        redis.call('SETRANGE', key, 0, pack('<dddI4', clock, total, storedG, noConfig and head + NO_CONFIG or head))
+        redis.call('PEXPIRE', key, ttl)
+      end
     end
   end
   -- Requests the lease decided after the units' time (in the same bucket) were allowed up to releaseClock.
   if releaseClock and tonumber(releaseClock) > clock then
     clock = tonumber(releaseClock)
-    redis.call('SETRANGE', key, 0, pack('<dddI4', clock, total, storedG, noConfig and head + NO_CONFIG or head))
+    if whole then
+      dirty = true
+    else
+      redis.call('SETRANGE', key, 0, pack('<dddI4', clock, total, storedG, noConfig and head + NO_CONFIG or head))
+    end
   end
+end
+`;
+
+/**
+ * A release applied to a value held whole is written once, by the check's own write when it
+ * records; otherwise (a denial, a release alone) here.
+ */
+const WINDOW_FLUSH = `
+if dirty then
+  SAVE_WINDOW(key, pack('<dddI4', clock, total, storedG, noConfig and head + NO_CONFIG or head) .. string.sub(raw, HEADER + 1), ttl)
 end
 `;
 
@@ -226,7 +250,7 @@ if clock >= 0 and storedG ~= g then
   ${rebucketLua('value', 'head', 'storedG', 'clock', 'g', '-1/0')}
   raw = pack('<dddI4', clock, movedTotal, g, noConfig and HEADER + NO_CONFIG or HEADER) .. movedBody
   SAVE_WINDOW(key, raw, ttl)
-  chunk, chunkAt, valueEnd, whole, head, total, storedG = raw, 0, #raw, true, HEADER, movedTotal, g
+  chunk, chunkAt, valueEnd, whole, head, total, storedG, dirty = raw, 0, #raw, true, HEADER, movedTotal, g, false
 end
 `;
 
@@ -294,6 +318,7 @@ if allowed then
       end
     end
     SAVE_WINDOW(key, pack('<dddI4', e, newTotal, g, newHead) .. body .. pack('<dd', bucket, mergeUnits or units), ttl)
+    dirty = false
   else
     redis.call('SETRANGE', key, 0, pack('<dddI4', e, newTotal, g, firstLive + newHead - HEADER))
     if mergeUnits then
@@ -334,11 +359,11 @@ end
  * ARGV: see CHECK_ARGS
  */
 const SLIDING_WINDOW_CHECK_BODY = `local CONFIG_KEY = KEY(2)
-${CHECK_ARGS}${WINDOW_STATE}${RESOLVE}${WINDOW_RELEASE}${WINDOW_REBUCKET}${WINDOW_CHECK}${REPLY}`;
+${CHECK_ARGS}${WINDOW_STATE}${RESOLVE}${WINDOW_RELEASE}${WINDOW_REBUCKET}${WINDOW_CHECK}${WINDOW_FLUSH}${REPLY}`;
 
 /** KEYS and ARGV as SLIDING_WINDOW_CHECK (cost 0, extra 0); removes unspent lease units only. */
 const SLIDING_WINDOW_RELEASE_BODY = `local CONFIG_KEY = KEY(2)
-${CHECK_ARGS}${WINDOW_STATE}${RESOLVE}${WINDOW_RELEASE}return 0`;
+${CHECK_ARGS}${WINDOW_STATE}${RESOLVE}${WINDOW_RELEASE}${WINDOW_FLUSH}return 0`;
 
 // ---- 'sliding-log': a sorted set, one member per allowed request --------------------------------
 //
@@ -774,7 +799,7 @@ ${carries ? 'flushWindow()\n' : ''}return table.concat(replies)
  * the same client keeps its new value instead of writing it, and the successor reads it instead
  * of Redis; the last one writes. Redis sees one read and one write for the run, with the TTL of
  * the last write, exactly as the writes one after another would leave it. Only a small value
- * (read whole) is handed on; a lease release reads and writes Redis itself. What was handed on
+ * (read whole) is handed on; an entry with a lease release reads Redis itself. What was handed on
  * stays until it is written, so an entry that fails or denies leaves it for the next.
  */
 const CARRIED_WINDOW = `local carriedKey, carriedValue, carriedTtl = nil, nil, nil
