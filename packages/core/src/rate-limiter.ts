@@ -91,13 +91,14 @@ export class RateLimiter {
       };
     }
     const { lease, store, algorithm, now, bucketMs } = this.#options;
-    this.#leases =
-      lease === undefined ? undefined : new LeaseManager({ store, algorithm, bucketMs, defaults: this.#defaults, lease, now });
     // Needs the request's time on this instance's clock, which a store that keeps its own does not take.
     if (this.#options.denialCache && !store.hasOwnClock) {
       const denials = (this.#denials = new DenialCache());
       this.#stopHearingLimits = store.onLimitChange((clientId) => (clientId === undefined ? denials.invalidateAll() : denials.invalidate(clientId)));
     }
+    // The lease manager remembers its acquisitions' denials in the cache itself, before their queues drain.
+    this.#leases =
+      lease === undefined ? undefined : new LeaseManager({ store, algorithm, bucketMs, defaults: this.#defaults, lease, now, denials: this.#denials });
     // Clients holding a lease on this instance count as tracked here, beside the store's own.
     const leases = this.#leases;
     if (leases !== undefined) this.#metrics?.trackClients(() => leases.size);

@@ -252,7 +252,9 @@ export interface LeaseOptions {
   /**
    * The fraction of a client's remaining quota one lease may take, in (0, 1]. Smaller leaves more
    * for other instances near the limit; leases shrink to nothing as the client nears its limit
-   * (with 4 instances each offering twice the limit, 0.1 keeps >= 99% of L in use per window).
+   * (with 4 instances each offering twice the limit, 0.1 keeps >= 99% of L in use per window),
+   * except for what this instance will itself spend before the lease ends (requests queued, and
+   * its measured rate to the end of the lease's bucket), which a lease may take beyond it.
    * @default 0.1
    */
   share?: number;

@@ -106,4 +106,60 @@ describe('a flood from one client on RedisStore with the defaults (a Redis of it
     expect(await commandCalls(admin)).to.deep.equal({ evalsha: 2, getrange: 2, set: 2 });
     expect(await s.check(request('full', T_MS + 6, 0, 10))).to.include({ allowed: true, remaining: 2 });
   });
+
+  it('requests queued behind an acquisition that comes back denied are answered from that denial: one store call', async () => {
+    const s = store();
+    let nowMs = T_MS;
+    const flooded = limiter({ limit: 5, windowSeconds: 10, store: s, now: () => nowMs / 1000 });
+    // Another instance used the whole limit: this one knows nothing of the client yet.
+    const other = limiter({ limit: 5, windowSeconds: 10, store: s, lease: false, denialCache: false, now: () => nowMs / 1000 });
+    expect(await other.check('c', { cost: 5 })).to.include({ allowed: true, remaining: 0 });
+    await admin.config('RESETSTAT');
+    const pending: Array<Promise<Decision>> = [];
+    for (let i = 0; i < 50; i++) {
+      nowMs++;
+      pending.push(flooded.check('c'));
+    }
+    const decisions = await Promise.all(pending);
+    expect(decisions.every((d) => !d.allowed)).to.equal(true);
+    expect(decisions.filter((d) => d.source === 'store')).to.have.length(1);
+    expect((await commandCalls(admin)).evalsha, 'check script calls').to.equal(1);
+    // Each one is the store's own answer at its time, source aside (a denial records nothing).
+    for (const d of decisions) expect(fields(d)).to.deep.equal(fields(await other.check('c', { timestamp: d.timestamp })));
+  });
+
+  it('10x its limit for 25 s: at most 0.01 Redis commands a request, never more than L in any window, L reached', async () => {
+    const limit = 1000;
+    const windowMs = 10_000;
+    const s = store();
+    let nowMs = T_MS;
+    const flooded = limiter({ limit, windowSeconds: windowMs / 1000, store: s, now: () => nowMs / 1000 });
+    const before = await commandsProcessed(admin);
+    // 1000 requests a second (ten times L / W), 20 in flight: each group of 20 comes 1 ms apart and is awaited together.
+    const allowedAt: number[] = [];
+    let requests = 0;
+    while (nowMs < T_MS + 25_000) {
+      const group: Array<Promise<Decision>> = [];
+      for (let i = 0; i < 20; i++) {
+        nowMs++;
+        group.push(flooded.check('flood'));
+      }
+      for (const d of await Promise.all(group)) {
+        requests++;
+        if (d.allowed) allowedAt.push(Math.round(d.timestamp * 1000));
+      }
+    }
+    // Minus the INFO below itself; the limiter's heartbeat counts (it is part of the cost).
+    const commands = (await commandsProcessed(admin)) - before - 1;
+    expect(commands / requests, `${commands} commands for ${requests} requests`).to.be.at.most(0.01);
+    allowedAt.sort((a, b) => a - b);
+    let fullest = 0;
+    for (let first = 0, last = 0; last < allowedAt.length; last++) {
+      while (allowedAt[first]! <= allowedAt[last]! - windowMs) first++;
+      fullest = Math.max(fullest, last - first + 1);
+    }
+    expect(fullest, 'the most allowed in any window of W').to.equal(limit);
+    // Three windows started in 25 s, each used up by the flood (L admitted, less what the buckets hold back).
+    expect(allowedAt.length).to.be.greaterThan(2.4 * limit);
+  });
 });

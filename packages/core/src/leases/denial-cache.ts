@@ -6,6 +6,20 @@ import type { Decision } from '../types';
  */
 export const DENIAL_CACHE_MAX_CLIENTS = 100_000;
 
+/**
+ * The client's demand while denied is counted over spans of at least this many ms (the last full
+ * span and the current one): long enough to average a few requests, short enough to follow a flood.
+ */
+export const DEMAND_SPAN_MS = 50;
+
+/** What a denial that just ran out saw of its client: how fast it kept asking. */
+export interface LapsedDenial {
+  /** Units per ms of the requests it answered over its last one to two spans (DEMAND_SPAN_MS). */
+  unitsPerMs: number;
+  /** The denial's window (s): the width of its buckets, with the limiter's bucketMs. */
+  windowSeconds: number;
+}
+
 interface CachedDenial {
   /** The denied request's cost: only requests of this cost are answered from the entry. */
   cost: number;
@@ -20,6 +34,12 @@ interface CachedDenial {
   /** When the oldest counted unit leaves (`atMs + resetAfter`); 0 when nothing is counted. */
   resetAtMs: number;
   decision: Decision;
+  /** Units answered since `spanFromMs`, and in the span before it (from `prevFromMs`): the client's demand. */
+  spanUnits: number;
+  spanFromMs: number;
+  prevUnits: number;
+  prevFromMs: number;
+  lastHitMs: number;
 }
 
 /**
@@ -39,6 +59,10 @@ interface CachedDenial {
 export class DenialCache {
   readonly #entries = new Map<string, CachedDenial>();
   readonly #maxClients: number;
+  /** The client whose denial ran out at the last lookup, and what it saw (see `takeLapsed`). */
+  #lapsedClient: string | undefined;
+  #lapsedAtMs = 0;
+  #lapsed: LapsedDenial = { unitsPerMs: 0, windowSeconds: 0 };
 
   constructor(maxClients = DENIAL_CACHE_MAX_CLIENTS) {
     this.#maxClients = maxClients;
@@ -58,9 +82,18 @@ export class DenialCache {
     if (entry === undefined) return undefined;
     if (tMs >= entry.untilMs) {
       this.#entries.delete(clientId);
+      this.#lapse(clientId, entry, tMs);
       return undefined;
     }
     if (tMs < entry.atMs || cost !== entry.cost || factor !== entry.factor) return undefined;
+    if (tMs - entry.spanFromMs >= DEMAND_SPAN_MS) {
+      entry.prevUnits = entry.spanUnits;
+      entry.prevFromMs = entry.spanFromMs;
+      entry.spanUnits = 0;
+      entry.spanFromMs = tMs;
+    }
+    entry.spanUnits += cost;
+    entry.lastHitMs = tMs;
     return {
       ...entry.decision,
       retryAfter: (entry.retryAtMs - tMs) / 1000,
@@ -87,10 +120,36 @@ export class DenialCache {
     const untilMs = Math.min(retryAtMs, resetAtMs === 0 ? Infinity : resetAtMs, atMs + decision.windowSeconds * 1000);
     if (untilMs <= atMs) return decision;
     const entries = this.#entries;
-    if (entries.has(clientId)) entries.delete(clientId);
+    const known = entries.get(clientId);
+    // The same denial told twice (the lease manager, then the limiter) keeps what it has counted.
+    if (known !== undefined && known.atMs === atMs && known.untilMs === untilMs && known.cost === cost && known.factor === factor) return decision;
+    if (known !== undefined) entries.delete(clientId);
     else if (entries.size >= this.#maxClients) entries.delete(entries.keys().next().value as string);
-    entries.set(clientId, { cost, factor, atMs, untilMs, retryAtMs, resetAtMs, decision });
+    entries.set(clientId, { cost, factor, atMs, untilMs, retryAtMs, resetAtMs, decision, spanUnits: 0, spanFromMs: atMs, prevUnits: 0, prevFromMs: atMs, lastHitMs: atMs });
     return decision;
+  }
+
+  /**
+   * What the client's denial saw of it, if that denial ran out at the last lookup, at `tMs` or just
+   * before: the store call that follows can size a lease for a client that is still flooding.
+   * Taken once; `undefined` when the client had stopped asking before its denial ran out.
+   */
+  takeLapsed(clientId: string, tMs: number): LapsedDenial | undefined {
+    if (this.#lapsedClient !== clientId) return undefined;
+    this.#lapsedClient = undefined;
+    return tMs - this.#lapsedAtMs <= DEMAND_SPAN_MS ? this.#lapsed : undefined;
+  }
+
+  #lapse(clientId: string, entry: CachedDenial, tMs: number): void {
+    // A client that stopped asking a span ago is not flooding any more.
+    if (tMs - entry.lastHitMs > DEMAND_SPAN_MS || entry.spanUnits + entry.prevUnits === 0) {
+      this.#lapsedClient = undefined;
+      return;
+    }
+    this.#lapsedClient = clientId;
+    this.#lapsedAtMs = tMs;
+    const fromMs = entry.prevUnits > 0 ? entry.prevFromMs : entry.spanFromMs;
+    this.#lapsed = { unitsPerMs: (entry.spanUnits + entry.prevUnits) / (entry.lastHitMs - fromMs + 1), windowSeconds: entry.decision.windowSeconds };
   }
 
   /** After this instance allowed a request of the client (from the store or a lease): its denial's figures are stale. */

@@ -3,8 +3,10 @@ import { performance } from 'node:perf_hooks';
 import type { Algorithm, ClientLimit, Decision, LeaseRelease, Store, StoreDecision } from '../types';
 import { defaultNow } from '../options';
 import { LEASE_MAX_AGE_MS, LEASE_SPEND_MS, type ParsedLeaseOptions } from './lease-options';
-import { leaseSize } from './lease-size';
+import { leaseSize, RATE_TRUSTED_AFTER_MS } from './lease-size';
 import { bucketWidth } from '../time';
+import type { DenialCache } from './denial-cache';
+import { isPolicyDefaults } from '../policies/policy-validation';
 
 /**
  * Requests queued for one client while its acquisition is in flight. Past this many the next ones
@@ -53,6 +55,11 @@ class LeaseEntry {
   spent = 0;
   /** Real ms (performance.now) when the previous acquisition was sent: with `spent`, the client's rate. */
   acquiredAtMs = -Infinity;
+  /** The client's rate (units per ms) over the last RATE_TRUSTED_AFTER_MS or more; 0 until measured. */
+  unitsPerMs = 0;
+  /** Units decided since `rateFromMs` (ms on the limiter's clock), before the current lease: the rate's next measure. */
+  rateUnits = 0;
+  rateFromMs = -1;
   /** Bumped when the client's limit changes, so an acquisition in flight at that moment grants nothing. */
   generation = 0;
   acquiring = false;
@@ -66,6 +73,11 @@ export interface LeaseManagerOptions {
   algorithm: Algorithm;
   /** The limiter's `bucketMs` option. */
   bucketMs: number | undefined;
+  /**
+   * The limiter's denial cache, when on: a store denial of an acquisition is remembered there at
+   * once, so that requests queued behind it are answered from it instead of each asking the store.
+   */
+  denials?: DenialCache | undefined;
   defaults: ClientLimit;
   lease: ParsedLeaseOptions;
   /**
@@ -87,6 +99,7 @@ export class LeaseManager {
   readonly #bucketMs: number | undefined;
   readonly #defaults: ClientLimit;
   readonly #options: ParsedLeaseOptions;
+  readonly #denials: DenialCache | undefined;
   /** The injected clock, or undefined when the limiter runs on real time. */
   readonly #logicalNow: (() => number) | undefined;
   /** The injected clock in ms as of the last #now(). */
@@ -103,6 +116,7 @@ export class LeaseManager {
     this.#bucketMs = options.bucketMs;
     this.#defaults = options.defaults;
     this.#options = options.lease;
+    this.#denials = options.denials;
     this.#logicalNow = options.now === defaultNow ? undefined : options.now;
     this.#unsubscribe = this.#store.onLimitChange((clientId) => {
       if (clientId === undefined) this.invalidateAll();
@@ -228,6 +242,13 @@ export class LeaseManager {
    */
   #acquire(clientId: string, entry: LeaseEntry, timestamp: number, cost: number, limitFactor: number, nowMs: number): Promise<Decision> {
     const release = this.#takeUnspent(entry, nowMs);
+    // A request older than what a lease decided here is decided at that time, as the store would
+    // decide it had the lease's requests come to it (a client's clock never runs backwards).
+    const at = timestamp > entry.clock ? timestamp : entry.clock;
+    this.#measureRate(entry, timestamp);
+    // A client whose cached denial just ran out while it kept asking: its demand is known.
+    const lapsed = this.#denials?.takeLapsed(clientId, timestamp);
+    if (lapsed !== undefined && lapsed.unitsPerMs > entry.unitsPerMs) entry.unitsPerMs = lapsed.unitsPerMs;
     const extra = this.#closed
       ? 0
       : leaseSize({
@@ -237,6 +258,8 @@ export class LeaseManager {
           waiting: entry.waitingUnits,
           elapsedMs: nowMs - entry.acquiredAtMs,
           horizonMs: Math.min(this.#options.idleMs, LEASE_SPEND_MS),
+          spendMs: this.#spendMs(at, entry.windowSeconds > 0 ? entry.windowSeconds : (lapsed?.windowSeconds ?? 0)),
+          unitsPerMs: entry.unitsPerMs,
           maxUnits: this.#options.maxUnits,
           share: this.#options.share,
         });
@@ -245,13 +268,10 @@ export class LeaseManager {
     entry.acquiredAtMs = nowMs;
     const generation = entry.generation;
     const sentAtLogicalMs = this.#logicalMs;
-    // A request older than what a lease decided here is decided at that time, as the store would
-    // decide it had the lease's requests come to it (a client's clock never runs backwards).
-    const at = timestamp > entry.clock ? timestamp : entry.clock;
     const call = this.#store
       .check({ clientId, timestamp: at, cost, defaults: this.#defaults, algorithm: this.#algorithm, bucketMs: this.#bucketMs, extra, release, limitFactor })
       .then(
-        (decision) => this.#granted(clientId, entry, decision, generation, nowMs, sentAtLogicalMs, timestamp, cost),
+        (decision) => this.#granted(clientId, entry, decision, generation, nowMs, sentAtLogicalMs, timestamp, cost, limitFactor),
         (error: unknown) => {
           entry.acquiring = false;
           this.#flushWaiters(clientId, entry);
@@ -271,6 +291,7 @@ export class LeaseManager {
     sentAtLogicalMs: number,
     timestamp: number,
     cost: number,
+    limitFactor: number,
   ): Decision {
     entry.acquiring = false;
     const granted = decision.granted > 0 ? decision.granted : 0;
@@ -309,6 +330,8 @@ export class LeaseManager {
     }
     entry.lastUsedMs = now;
     const result: Decision = granted > 0 ? { ...decision, remaining: decision.remaining + granted } : decision;
+    // Remembered before the queue drains, so that the requests queued behind this one are answered from it.
+    if (!decision.allowed) this.#denials?.remember(clientId, result, cost, limitFactor);
     this.#drain(clientId, entry, now, decision.allowed ? undefined : { decision: result, timestamp, cost });
     return result;
   }
@@ -316,10 +339,12 @@ export class LeaseManager {
   /**
    * Serves queued requests in arrival order: from the new lease while it covers them; a request it
    * cannot cover makes the next acquisition, and the rest keep waiting behind that one. Requests
-   * identical to a denied one (same second, same cost) get the same denial: nothing changed between.
+   * identical to a denied one (same ms, same cost) get the same denial: nothing changed between;
+   * later ones of the same cost get it from the denial cache, as a request arriving now would.
    */
   #drain(clientId: string, entry: LeaseEntry, nowMs: number, denial: { decision: Decision; timestamp: number; cost: number } | undefined): void {
     const waiters = entry.waiters;
+    let cached: Decision | undefined;
     while (entry.head < waiters.length) {
       const waiter = waiters[entry.head] as Waiter;
       if (this.#canSpend(entry, waiter.timestamp, waiter.cost, nowMs)) {
@@ -328,6 +353,9 @@ export class LeaseManager {
       } else if (denial !== undefined && waiter.timestamp === denial.timestamp && waiter.cost === denial.cost) {
         this.#dequeue(entry, waiter);
         waiter.resolve({ ...denial.decision });
+      } else if ((cached = denial === undefined ? undefined : this.#denials?.lookup(clientId, waiter.timestamp, waiter.cost, waiter.limitFactor)) !== undefined) {
+        this.#dequeue(entry, waiter);
+        waiter.resolve(cached);
       } else {
         this.#dequeue(entry, waiter);
         this.#acquire(clientId, entry, waiter.timestamp, waiter.cost, waiter.limitFactor, nowMs).then(waiter.resolve, waiter.reject);
@@ -424,6 +452,36 @@ export class LeaseManager {
    */
   #canSpend(entry: LeaseEntry, timestamp: number, cost: number, nowMs: number): boolean {
     return entry.units >= cost && timestamp <= entry.spendUntil && this.#ageMs(entry, nowMs) < LEASE_SPEND_MS;
+  }
+
+  /**
+   * Adds the units decided since the previous acquisition to the client's rate, measured on the
+   * limiter's clock (as the denial cache measures it) over RATE_TRUSTED_AFTER_MS or more.
+   */
+  #measureRate(entry: LeaseEntry, tMs: number): void {
+    const span = tMs - entry.rateFromMs;
+    if (entry.rateFromMs < 0 || span < 0) {
+      // The first acquisition, or a clock run backwards (a late timestamp): measure afresh.
+      entry.rateFromMs = tMs;
+      entry.rateUnits = 0;
+      return;
+    }
+    entry.rateUnits += entry.spent;
+    if (span < RATE_TRUSTED_AFTER_MS) return;
+    entry.unitsPerMs = entry.rateUnits / span;
+    entry.rateUnits = 0;
+    entry.rateFromMs = tMs;
+  }
+
+  /**
+   * For how many ms, from `at`, a lease granted at `at` could be spent: to the end of its bucket
+   * (a client's window of `windowSeconds`; unknown when 0), at most LEASE_SPEND_MS.
+   */
+  #spendMs(at: number, windowSeconds: number): number {
+    // As #bucketEnd: the counter, the log and policy mode spend leased units at their own ms only.
+    if (this.#algorithm !== 'sliding-window' || isPolicyDefaults(this.#defaults) || !(windowSeconds > 0)) return 1;
+    const g = bucketWidth(windowSeconds, this.#bucketMs);
+    return Math.min(LEASE_SPEND_MS, (Math.floor(at / g) + 1) * g - at);
   }
 
   /** The last ms of the bucket holding `at`: leased units may be spent up to it. */
