@@ -222,8 +222,9 @@ export class RateLimiter {
     // A lease decision's units were recorded in the bucket of the lease's time, which holds the
     // decision's effective time too. Decisions carry seconds (ms precision); stores take ms.
     await this.#options.store.release(clientId, this.#options.algorithm, { at: toMs(decision.timestamp), units: cost }, this.#defaults);
-    // The units given back free capacity that a remembered denial would not know of.
+    // The units given back free capacity that a remembered denial, or a full lease, would not know of.
     this.#denials?.invalidate(clientId);
+    this.#leases?.freed(clientId);
   }
 
   /**
@@ -393,8 +394,9 @@ export class RateLimiter {
     const r = checkReservation(reservation);
     const actual = checkActualCost(actualCost);
     if (this.#closed) throw new ClosedError();
-    // A refund frees capacity that a remembered denial would not know of.
+    // A refund frees capacity that a remembered denial, or a full lease, would not know of.
     this.#denials?.invalidate(r.clientId);
+    this.#leases?.freed(r.clientId);
     return mode.settle(r, actual, this.#adaptive === undefined ? 1 : this.#adaptive.factor);
   }
 

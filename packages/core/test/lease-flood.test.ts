@@ -128,6 +128,50 @@ describe('a flood from one client on RedisStore with the defaults (a Redis of it
     for (const d of decisions) expect(fields(d)).to.deep.equal(fields(await other.check('c', { timestamp: d.timestamp })));
   });
 
+  it('once a lease that took the last units is spent, a request is denied here as the store would deny it, with no store call', async () => {
+    const s = store();
+    let nowMs = T_MS;
+    const flooded = limiter({ limit: 10, windowSeconds: 10, store: s, now: () => nowMs / 1000 });
+    const plain = limiter({ limit: 10, windowSeconds: 10, store: s, lease: false, denialCache: false, now: () => nowMs / 1000 });
+    // Ten at once: the first asks the store, the nine queued behind it are one lease that takes the rest.
+    const first = await Promise.all(Array.from({ length: 10 }, () => flooded.check('c')));
+    expect(first.every((d) => d.allowed)).to.equal(true);
+    expect(first.filter((d) => d.source === 'lease')).to.have.length(8);
+    await admin.config('RESETSTAT');
+    nowMs += 40;
+    const denied = await flooded.check('c');
+    expect(denied).to.include({ allowed: false, source: 'cache' });
+    nowMs += 1;
+    expect(await flooded.check('c')).to.include({ allowed: false, source: 'cache' });
+    // No check script ran (the heartbeat, an EVAL of its own, may).
+    const calls = await commandCalls(admin);
+    expect([calls.evalsha, calls.getrange], 'no store call').to.deep.equal([undefined, undefined]);
+    expect(fields(denied)).to.deep.equal(fields(await plain.check('c', { timestamp: denied.timestamp })));
+    // A unit given back (release) frees room that the lease's grant did not know of: the store decides again.
+    await flooded.release('c', first[0]!);
+    expect(await flooded.check('c')).to.include({ allowed: true, source: 'store', remaining: 0 });
+    // Another cost asks the store.
+    expect(await flooded.check('c', { cost: 2 })).to.include({ allowed: false, source: 'store' });
+  });
+
+  it('a request past the bucket of a lease that took the last units asks the store, which allows it once the unspent units go back', async () => {
+    const s = store();
+    const g = 167; // the bucket of a 10 s window
+    let nowMs = Math.ceil(T_MS / g) * g;
+    const limiter2 = limiter({ limit: 50, windowSeconds: 10, store: s, now: () => nowMs / 1000 });
+    // One request a ms: once its rate is known, a lease takes what its bucket can spend, which is all that is left.
+    const sources: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      nowMs++;
+      const d = await limiter2.check('c');
+      expect(d.allowed).to.equal(true);
+      sources.push(d.source);
+    }
+    expect(sources.slice(-5)).to.deep.equal(Array(5).fill('lease'));
+    nowMs = Math.ceil(nowMs / g) * g + 1;
+    expect(await limiter2.check('c')).to.include({ allowed: true, source: 'store' });
+  });
+
   it('10x its limit for 25 s: at most 0.01 Redis commands a request, never more than L in any window, L reached', async () => {
     const limit = 1000;
     const windowMs = 10_000;

@@ -45,6 +45,14 @@ class LeaseEntry {
   windowSeconds = 0;
   /** The store's `remaining` at grant, which counts every leased unit as used. */
   storeRemaining = 0;
+  /**
+   * When the last grant left the client nothing (`remaining` 0): until this ms (its `resetAt`) the
+   * store's count stands at the limit, so once the lease is spent a request of cost 1 is denied
+   * there, with figures known here. 0 when not known full (also after any limit change).
+   */
+  fullUntil = 0;
+  /** The adaptive limit factor of that grant: another factor may allow. */
+  fullFactor = 1;
   resetAfter = 0;
   /** Real ms (performance.now) when the acquisition that granted the lease was sent (the grant happened after). */
   sentAtMs = 0;
@@ -100,6 +108,11 @@ export class LeaseManager {
   readonly #defaults: ClientLimit;
   readonly #options: ParsedLeaseOptions;
   readonly #denials: DenialCache | undefined;
+  /**
+   * True for an exact window (sliding-window, sliding-log) outside policy mode: its count stands still
+   * until the oldest counted bucket leaves. The counter's estimate decays continuously.
+   */
+  readonly #exactWindow: boolean;
   /** The injected clock, or undefined when the limiter runs on real time. */
   readonly #logicalNow: (() => number) | undefined;
   /** The injected clock in ms as of the last #now(). */
@@ -117,6 +130,7 @@ export class LeaseManager {
     this.#defaults = options.defaults;
     this.#options = options.lease;
     this.#denials = options.denials;
+    this.#exactWindow = options.algorithm !== 'sliding-counter' && !isPolicyDefaults(options.defaults);
     this.#logicalNow = options.now === defaultNow ? undefined : options.now;
     this.#unsubscribe = this.#store.onLimitChange((clientId) => {
       if (clientId === undefined) this.invalidateAll();
@@ -145,6 +159,9 @@ export class LeaseManager {
       });
     } else if (this.#canSpend(entry, timestamp, cost, nowMs)) {
       return Promise.resolve(spend(entry, timestamp, cost, nowMs));
+    } else {
+      const full = this.#fullDenial(clientId, entry, timestamp, cost, limitFactor, nowMs);
+      if (full !== undefined) return Promise.resolve(full);
     }
     return this.#acquire(clientId, entry, timestamp, cost, limitFactor, nowMs);
   }
@@ -182,10 +199,20 @@ export class LeaseManager {
     entry.generation++;
     entry.units = 0;
     entry.storeRemaining = 0;
+    entry.fullUntil = 0;
     entry.clock = -1;
     entry.storeClock = -1;
     // An acquisition in flight keeps the entry for its waiters; its grant is given back (generation).
     if (!entry.acquiring) this.#entries.delete(clientId);
+  }
+
+  /**
+   * Capacity of the client was given back outside its lease (RateLimiter release, settle): what its
+   * last grant said of a full window no longer holds.
+   */
+  freed(clientId: string): void {
+    const entry = this.#entries.get(clientId);
+    if (entry !== undefined) entry.fullUntil = 0;
   }
 
   /** Drops every lease: some limit may have changed unseen. */
@@ -198,6 +225,7 @@ export class LeaseManager {
   #drop(clientId: string, entry: LeaseEntry, nowMs: number): void {
     entry.generation++;
     entry.storeRemaining = 0;
+    entry.fullUntil = 0;
     this.#giveBack(clientId, entry, nowMs);
   }
 
@@ -324,9 +352,12 @@ export class LeaseManager {
       entry.resetAfter = decision.resetAfter;
       entry.sentAtMs = sentAtMs;
       entry.sentAtLogicalMs = sentAtLogicalMs;
+      entry.fullUntil = decision.remaining === 0 ? entry.resetAt : 0;
+      entry.fullFactor = limitFactor;
     } else {
       // Denied: the release already happened in the same call, nothing is leased any more.
       entry.storeRemaining = decision.remaining;
+      entry.fullUntil = 0;
     }
     entry.lastUsedMs = now;
     const result: Decision = granted > 0 ? { ...decision, remaining: decision.remaining + granted } : decision;
@@ -353,7 +384,12 @@ export class LeaseManager {
       } else if (denial !== undefined && waiter.timestamp === denial.timestamp && waiter.cost === denial.cost) {
         this.#dequeue(entry, waiter);
         waiter.resolve({ ...denial.decision });
-      } else if ((cached = denial === undefined ? undefined : this.#denials?.lookup(clientId, waiter.timestamp, waiter.cost, waiter.limitFactor)) !== undefined) {
+      } else if (
+        (cached =
+          denial === undefined
+            ? this.#fullDenial(clientId, entry, waiter.timestamp, waiter.cost, waiter.limitFactor, nowMs)
+            : this.#denials?.lookup(clientId, waiter.timestamp, waiter.cost, waiter.limitFactor)) !== undefined
+      ) {
         this.#dequeue(entry, waiter);
         waiter.resolve(cached);
       } else {
@@ -452,6 +488,37 @@ export class LeaseManager {
    */
   #canSpend(entry: LeaseEntry, timestamp: number, cost: number, nowMs: number): boolean {
     return entry.units >= cost && timestamp <= entry.spendUntil && this.#ageMs(entry, nowMs) < LEASE_SPEND_MS;
+  }
+
+  /**
+   * The store's denial of a request of cost 1 that the spent lease cannot cover, known without
+   * asking when the lease's grant left the client nothing: until the oldest counted bucket leaves
+   * (`fullUntil`) the store's count stands at the limit (other instances only add to it), so it
+   * would deny with remaining 0 and retryAfter = resetAfter = the time to that moment. Remembered in
+   * the denial cache (`source: 'cache'`), and only when the cache is on; a late request (before the
+   * lease's clock), another cost or another limit factor asks the store, as with any cached denial.
+   */
+  #fullDenial(clientId: string, entry: LeaseEntry, timestamp: number, cost: number, limitFactor: number, nowMs: number): Decision | undefined {
+    const denials = this.#denials;
+    if (denials === undefined || !this.#exactWindow || cost !== 1 || timestamp >= entry.fullUntil || timestamp < entry.clock || limitFactor !== entry.fullFactor) return undefined;
+    // Unspent units (a request past the lease's bucket) go back with the next store call, which may then allow.
+    if (entry.units > 0) return undefined;
+    // The grant is recent enough that the store surely still holds what it counted then.
+    if (this.#ageMs(entry, nowMs) >= LEASE_MAX_AGE_MS) return undefined;
+    const waitS = (entry.fullUntil - timestamp) / 1000;
+    const denial: Decision = {
+      allowed: false,
+      limit: entry.limit,
+      windowSeconds: entry.windowSeconds,
+      remaining: 0,
+      retryAfter: waitS,
+      resetAfter: waitS,
+      timestamp: timestamp / 1000,
+      // What the store would answer, remembered as its denial is; this request is told it came from the cache.
+      source: 'store',
+    };
+    denials.remember(clientId, denial, cost, limitFactor);
+    return { ...denial, source: 'cache' };
   }
 
   /**
