@@ -129,6 +129,11 @@ export class DenialCache {
     return decision;
   }
 
+  /** True when the client's denial ran out at the last lookup while it was still asking (see `takeLapsed`). */
+  hasLapsed(clientId: string): boolean {
+    return this.#lapsedClient === clientId;
+  }
+
   /**
    * What the client's denial saw of it, if that denial ran out at the last lookup, at `tMs` or just
    * before: the store call that follows can size a lease for a client that is still flooding.

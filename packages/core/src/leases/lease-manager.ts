@@ -118,6 +118,10 @@ export class LeaseManager {
   /** The injected clock in ms as of the last #now(). */
   #logicalMs = 0;
   readonly #entries = new Map<string, LeaseEntry>();
+  /** Clients decided without an entry in the current and the previous idleMs (see #seenRecently). */
+  #seen = new Set<string>();
+  #seenBefore = new Set<string>();
+  #seenSinceMs = -Infinity;
   readonly #inFlight = new Set<Promise<unknown>>();
   readonly #unsubscribe: () => void;
   #sweepTimer: NodeJS.Timeout | undefined;
@@ -148,6 +152,9 @@ export class LeaseManager {
     const nowMs = this.#now();
     let entry = this.#entries.get(clientId);
     if (entry === undefined) {
+      // A client not seen within idleMs would get no lease from this call (no demand is known yet):
+      // it asks the store as without leases, and is tracked only if it comes back soon.
+      if (!this.#seenRecently(clientId, nowMs) && this.#denials?.hasLapsed(clientId) !== true) return this.#direct(clientId, timestamp, cost, limitFactor);
       entry = new LeaseEntry();
       this.#entries.set(clientId, entry);
       this.#startSweeping();
@@ -519,6 +526,24 @@ export class LeaseManager {
     };
     denials.remember(clientId, denial, cost, limitFactor);
     return { ...denial, source: 'cache' };
+  }
+
+  /**
+   * True when the client was decided here within the last idleMs or so (two generations of idleMs
+   * each); marks it seen either way. Costs a set insertion per request of a cold client, instead of
+   * an entry, a lease call and a sweep.
+   */
+  #seenRecently(clientId: string, nowMs: number): boolean {
+    if (nowMs - this.#seenSinceMs >= this.#options.idleMs) {
+      const older = this.#seenBefore;
+      this.#seenBefore = this.#seen;
+      older.clear();
+      this.#seen = older;
+      this.#seenSinceMs = nowMs;
+    }
+    if (this.#seen.has(clientId) || this.#seenBefore.has(clientId)) return true;
+    this.#seen.add(clientId);
+    return false;
   }
 
   /**
