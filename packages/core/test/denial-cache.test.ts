@@ -130,6 +130,29 @@ describe('denial cache', () => {
     expect(cache.lookup('c', T * 1000, 1, 1)).to.equal(undefined);
   });
 
+  it('a denial that runs out while its client keeps asking tells, once, how fast it asked; one it stopped asking tells nothing', () => {
+    const cache = new DenialCache();
+    const denial: Decision = { allowed: false, limit: 3, windowSeconds: 10, remaining: 0, retryAfter: 0.5, resetAfter: 0.5, timestamp: T, source: 'store' };
+    const t0 = T * 1000;
+    cache.remember('flood', denial, 1, 1);
+    cache.remember('quiet', denial, 1, 1);
+    // Two requests a ms for the whole denial.
+    for (let ms = 0; ms < 500; ms++) {
+      cache.lookup('flood', t0 + ms, 1, 1);
+      cache.lookup('flood', t0 + ms, 1, 1);
+    }
+    cache.lookup('quiet', t0 + 10, 1, 1);
+    expect(cache.hasLapsed('flood')).to.equal(false);
+    expect(cache.lookup('flood', t0 + 500, 1, 1)).to.equal(undefined);
+    expect(cache.hasLapsed('flood')).to.equal(true);
+    const lapsed = cache.takeLapsed('flood', t0 + 500);
+    expect(lapsed?.windowSeconds).to.equal(10);
+    expect(lapsed?.unitsPerMs).to.be.within(1.9, 2.1);
+    expect(cache.takeLapsed('flood', t0 + 500), 'taken once').to.equal(undefined);
+    expect(cache.lookup('quiet', t0 + 500, 1, 1)).to.equal(undefined);
+    expect(cache.takeLapsed('quiet', t0 + 500)).to.equal(undefined);
+  });
+
   it('keeps at most its bound of clients, forgetting the oldest denial first', () => {
     const cache = new DenialCache(2);
     const denial: Decision = { allowed: false, limit: 0, windowSeconds: 60, remaining: 0, retryAfter: Infinity, resetAfter: 0, timestamp: T, source: 'store' };
