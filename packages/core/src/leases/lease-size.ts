@@ -27,7 +27,7 @@ export interface LeaseSizeInput {
  * A rate measured over less than this many ms (requests that came at once) may not last: it may
  * only double the last lease. Over this span or more it sizes leases (`unitsPerMs`).
  */
-export const RATE_TRUSTED_AFTER_MS = 20;
+export const RATE_TRUSTED_AFTER_MS = 10;
 
 /**
  * Extra units to ask for beyond `cost`. Grows with demand (twice what the last lease served, or
