@@ -50,10 +50,13 @@ export function describeExampleObservability(framework: string, start: Start): v
       const metrics = await request(server).get('/metrics');
       expect(metrics.status).to.equal(200);
       expect(metrics.headers['content-type']).to.match(/^text\/plain; version=0\.0\.4/);
-      // On a shared store (Redis) the second denial comes from the denial cache, on there by default.
-      const deniedBySource = opened.store.shared === true ? { store: 1, cache: 1 } : { store: 2 };
-      for (const [source, n] of Object.entries(deniedBySource)) {
-        expect(metrics.text).to.include(`slidegate_decisions_total{name="public",result="denied",source="${source}"} ${n}\n`);
+      // On a shared store (Redis) the second denial comes from the denial cache, on there by default; so may
+      // the first, when the lease that took the last units already told this instance the client was full.
+      const deniedFrom = (source: string): number => Number(new RegExp(`slidegate_decisions_total\\{name="public",result="denied",source="${source}"\\} (\\d+)\\n`).exec(metrics.text)?.[1] ?? 0);
+      if (opened.store.shared === true) {
+        expect([deniedFrom('store') + deniedFrom('cache'), deniedFrom('cache') >= 1]).to.deep.equal([2, true]);
+      } else {
+        expect(deniedFrom('store')).to.equal(2);
       }
       expect([decisions(metrics.text, 'public', 'allowed'), decisions(metrics.text, 'public', 'denied')]).to.deep.equal([10, 2]);
       expect([decisions(metrics.text, 'api', 'allowed'), decisions(metrics.text, 'api', 'denied')]).to.deep.equal([5, 1]);
