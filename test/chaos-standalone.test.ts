@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { mostInAnyWindow } from '../packages/core/test/support/model';
 import { Redis } from 'ioredis';
 import { ErrorCodes, RateLimiter, RedisStore, SAFE_REDIS_OPTIONS, StoreError } from '@slidegate/core';
 import { freePort, REDIS_CLIENT_KINDS, startRedis, type RedisServer } from '@slidegate/test-utils';
@@ -241,14 +242,5 @@ for (const maker of MAKERS) {
   });
 }
 
-/** The most units admitted in any window (t - W, t] (ms) of the given effective times. */
-function heaviestWindow(times: number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let heaviest = 0;
-  let start = 0;
-  for (let end = 0; end < sorted.length; end++) {
-    while ((sorted[start] as number) <= (sorted[end] as number) - windowMs) start++;
-    heaviest = Math.max(heaviest, end - start + 1);
-  }
-  return heaviest;
-}
+/** The most units admitted in any window (t - W, t] (ms) of the given admitted times, one unit each. */
+const heaviestWindow = (times: number[], windowMs: number): number => mostInAnyWindow(times.map((at) => ({ at, cost: 1 })), windowMs);

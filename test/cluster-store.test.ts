@@ -9,6 +9,7 @@
 import { fork } from 'node:child_process';
 import path from 'node:path';
 import { expect } from 'chai';
+import { mostInAnyWindow } from '../packages/core/test/support/model';
 import { ClusterStore } from '@slidegate/core';
 
 const HOST = path.join(__dirname, 'workers', 'cluster-host.mjs');
@@ -64,17 +65,8 @@ function runHost(job: Job): Promise<Report[]> {
   });
 }
 
-/** The most units admitted in any window (t - W, t] of real time (ms), over every worker's decisions. */
-function heaviestWindow(times: number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let heaviest = 0;
-  let start = 0;
-  for (let end = 0; end < sorted.length; end++) {
-    while ((sorted[start] as number) <= (sorted[end] as number) - windowMs) start++;
-    heaviest = Math.max(heaviest, end - start + 1);
-  }
-  return heaviest;
-}
+/** The most units admitted in any window (t - W, t] (ms) of the given admitted times, one unit each. */
+const heaviestWindow = (times: number[], windowMs: number): number => mostInAnyWindow(times.map((at) => ({ at, cost: 1 })), windowMs);
 
 const sum = (reports: Report[], field: 'fallback' | 'denied' | 'lease'): number => reports.reduce((n, r) => n + (r[field] ?? 0), 0);
 

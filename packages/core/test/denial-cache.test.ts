@@ -17,6 +17,7 @@ import {
   type StoreDecision,
 } from '../src/index';
 import { DenialCache } from '../src/leases/denial-cache';
+import { decisionFields } from './support/model';
 
 const T = 1_700_000_000;
 
@@ -42,16 +43,6 @@ function sharedStore(inner = new MemoryStore()): Store & { checks: number } {
 function make(options: Partial<RateLimiterOptions> & { store: Store }): RateLimiter {
   return new RateLimiter({ limit: 3, windowSeconds: 60, lease: false, timeoutMs: 5000, ...options });
 }
-
-const fields = ({ allowed, limit, windowSeconds, remaining, retryAfter, resetAfter, timestamp }: Decision): Partial<Decision> => ({
-  allowed,
-  limit,
-  windowSeconds,
-  remaining,
-  retryAfter,
-  resetAfter,
-  timestamp,
-});
 
 describe('denial cache', () => {
   it('is on by default for a shared store, off for MemoryStore, and denialCache: false turns it off', async () => {
@@ -187,7 +178,7 @@ describe('denial cache', () => {
               const at = (t + Math.min(0, step.dt)) / 1000;
               const got = await cached.check('c', { timestamp: at, cost: step.cost });
               const want = await plain.check('c', { timestamp: at, cost: step.cost });
-              expect(fields(got), `step ${i}`).to.deep.equal(fields(want));
+              expect(decisionFields(got), `step ${i}`).to.deep.equal(decisionFields(want));
             }
           } finally {
             await cached.close();

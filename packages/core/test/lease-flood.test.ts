@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { RateLimiter, RedisStore, SAFE_REDIS_OPTIONS, type Decision, type StoreCheckRequest } from '../src/index';
 import { startRedis, type RedisServer } from '@slidegate/test-utils';
+import { decisionFields } from './support/model';
 
 const T_MS = 1_700_000_000_000;
 
@@ -25,16 +26,6 @@ async function commandCalls(admin: Redis): Promise<Record<string, number>> {
 async function commandsProcessed(admin: Redis): Promise<number> {
   return Number(/total_commands_processed:(\d+)/.exec(await admin.info('stats'))?.[1]);
 }
-
-const fields = ({ allowed, limit, windowSeconds, remaining, retryAfter, resetAfter, timestamp }: Decision): Partial<Decision> => ({
-  allowed,
-  limit,
-  windowSeconds,
-  remaining,
-  retryAfter,
-  resetAfter,
-  timestamp,
-});
 
 describe('a flood from one client on RedisStore with the defaults (a Redis of its own)', function () {
   this.timeout(60_000);
@@ -126,7 +117,7 @@ describe('a flood from one client on RedisStore with the defaults (a Redis of it
     expect(decisions.filter((d) => d.source === 'store')).to.have.length(2);
     expect((await commandCalls(admin)).evalsha, 'check script calls').to.equal(2);
     // Each one is the store's own answer at its time, source aside (a denial records nothing).
-    for (const d of decisions) expect(fields(d)).to.deep.equal(fields(await other.check('c', { timestamp: d.timestamp })));
+    for (const d of decisions) expect(decisionFields(d)).to.deep.equal(decisionFields(await other.check('c', { timestamp: d.timestamp })));
   });
 
   it('once a lease that took the last units is spent, a request is denied here as the store would deny it, with no store call', async () => {
@@ -148,7 +139,7 @@ describe('a flood from one client on RedisStore with the defaults (a Redis of it
     // No check script ran (the heartbeat, an EVAL of its own, may).
     const calls = await commandCalls(admin);
     expect([calls.evalsha, calls.getrange], 'no store call').to.deep.equal([undefined, undefined]);
-    expect(fields(denied)).to.deep.equal(fields(await plain.check('c', { timestamp: denied.timestamp })));
+    expect(decisionFields(denied)).to.deep.equal(decisionFields(await plain.check('c', { timestamp: denied.timestamp })));
     // A unit given back (release) frees room that the lease's grant did not know of: the store decides again.
     await flooded.release('c', first[0]!);
     expect(await flooded.check('c')).to.include({ allowed: true, source: 'store', remaining: 0 });

@@ -7,6 +7,7 @@
  * Times inside are whole milliseconds (SPEC, "Time"); decisions come out in seconds, as the API
  * gives them.
  */
+import type { Decision } from '../../src/index';
 
 export interface ModelLimit {
   limit: number;
@@ -290,4 +291,9 @@ export function mostInAnyWindow(admitted: readonly { at: number; cost: number }[
     most = Math.max(most, inWindow);
   }
   return most;
+}
+
+/** Every field of a decision but `source` (and the store-only `granted`): what two ways of deciding must agree on. */
+export function decisionFields({ allowed, limit, windowSeconds, remaining, retryAfter, resetAfter, timestamp }: Decision): Partial<Decision> {
+  return { allowed, limit, windowSeconds, remaining, retryAfter, resetAfter, timestamp };
 }
