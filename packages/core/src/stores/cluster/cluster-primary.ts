@@ -1,10 +1,9 @@
 import type { Cluster, Worker } from 'node:cluster';
-import { randomInt } from 'node:crypto';
 import { ErrorCodes, typeError } from '../../errors';
-import type { Store } from '../../types';
-import { checkKnownKeys, checkPlainObject, describe } from '../../validate';
-import { MemoryStore, type MemoryStoreOptions } from '../memory-store';
-import { decode, encode, isProtocolMessage, PROTOCOL, type ClusterOp, type PrimaryMessage, type WorkerMessage } from './cluster-protocol';
+import { checkKnownKeys, checkPlainObject } from '../../validate';
+import type { MemoryStoreOptions } from '../memory-store';
+import type { PrimaryMessage } from './cluster-protocol';
+import { StoreServer, type Peer } from './store-server';
 
 /** Options of `ClusterStore.servePrimary`. */
 export interface ClusterPrimaryOptions {
@@ -21,117 +20,73 @@ export interface ClusterPrimaryOptions {
 }
 
 /**
- * The primary's side of ClusterStore: answers each worker's store calls from MemoryStores held
- * here, one per prefix, so every worker of the host shares one window per client. Calls are
- * answered in the order they arrive, each one atomic (MemoryStore decides synchronously).
+ * The node:cluster transport of ClusterStore's server: the primary answers its workers over their
+ * IPC channels (the windows and every call live in the shared StoreServer).
  */
 export class ClusterPrimary {
-  /** Changes on every serve, so workers can tell a restarted server (empty windows) from the old one. */
-  readonly epoch = randomInt(1, 2 ** 47);
   readonly #cluster: Cluster;
-  readonly #memoryOptions: MemoryStoreOptions;
-  readonly #stores = new Map<string, MemoryStore>();
-  readonly #onMessage = (worker: Worker, message: unknown): void => this.#handle(worker, message);
-  readonly #onOnline = (worker: Worker): void => this.#hello(worker);
-  #closed = false;
+  readonly #server: StoreServer;
+  /** One Peer per worker, made once (a message arrives with its worker on every call). */
+  readonly #peers = new WeakMap<Worker, Peer>();
+  readonly #onMessage = (worker: Worker, message: unknown): void => this.#server.handle(this.#peer(worker), message);
+  readonly #onOnline = (worker: Worker): void => this.#server.hello(this.#peer(worker));
 
   constructor(options: ClusterPrimaryOptions = {}) {
-    checkKnownKeys(checkPlainObject(options, 'ClusterStore.servePrimary options'), ['memory', 'cluster'], 'ClusterStore.servePrimary options');
-    const o = options;
+    const raw = checkPlainObject(options, 'ClusterStore.servePrimary options');
+    if (raw.path !== undefined) {
+      throw typeError(
+        ErrorCodes.INVALID_OPTION,
+        'slidegate: ClusterStore.servePrimary() serves node:cluster workers over IPC and takes no path; to serve over a socket (PM2, plain processes) call ClusterStore.serve({ path }) instead',
+      );
+    }
+    checkKnownKeys(raw, ['memory', 'cluster'], 'ClusterStore.servePrimary options');
+    const o = raw as ClusterPrimaryOptions;
     this.#cluster = o.cluster ?? loadCluster();
     if (this.#cluster.isPrimary !== true) {
       throw typeError(
         ErrorCodes.INVALID_OPTION,
-        'slidegate: ClusterStore.servePrimary() must be called in the node:cluster primary (cluster.isPrimary); workers pass new ClusterStore() to their limiter',
+        'slidegate: ClusterStore.servePrimary() must be called in the node:cluster primary (cluster.isPrimary); workers pass new ClusterStore() to their limiter. Under PM2 (whose primary runs no application code) serve a socket instead: ClusterStore.serve({ path }) in one process, new ClusterStore({ path }) in the others',
       );
     }
     if (o.memory !== undefined) checkPlainObject(o.memory, 'ClusterStore.servePrimary options.memory');
-    this.#memoryOptions = { ...o.memory };
+    this.#server = new StoreServer(o.memory ?? {}, () => this.#workers().map((w) => this.#peer(w)));
     this.#cluster.on('message', this.#onMessage);
     this.#cluster.on('online', this.#onOnline);
     // Workers forked before serving began learn now; those forked later on 'online'.
-    for (const worker of Object.values(this.#cluster.workers ?? {})) if (worker !== undefined) this.#hello(worker);
+    for (const worker of this.#workers()) this.#server.hello(this.#peer(worker));
+  }
+
+  /** Changes on every serve, so workers can tell a restarted server (empty windows) from the old one. */
+  get epoch(): number {
+    return this.#server.epoch;
   }
 
   /** True once close() was called. */
   get closed(): boolean {
-    return this.#closed;
+    return this.#server.closed;
   }
 
   /** Clients held across every prefix (for tests and metrics). */
   get size(): number {
-    let size = 0;
-    for (const store of this.#stores.values()) size += store.size;
-    return size;
+    return this.#server.size;
   }
 
   /** Stops serving: workers' calls fail (their limiters fall back) until the next servePrimary(). */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#server.closed) return;
     this.#cluster.off('message', this.#onMessage);
     this.#cluster.off('online', this.#onOnline);
-    for (const worker of this.#workers()) send(worker, { slidegate: PROTOCOL, kind: 'bye' });
-    const stores = [...this.#stores.values()];
-    this.#stores.clear();
-    await Promise.all(stores.map((s) => s.close()));
+    await this.#server.close();
   }
 
-  #hello(worker: Worker): void {
-    send(worker, { slidegate: PROTOCOL, kind: 'hello', epoch: this.epoch });
+  #peer(worker: Worker): Peer {
+    let peer = this.#peers.get(worker);
+    if (peer === undefined) this.#peers.set(worker, (peer = { send: (message) => send(worker, message) }));
+    return peer;
   }
 
   #workers(): Worker[] {
     return Object.values(this.#cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
-  }
-
-  #handle(worker: Worker, message: unknown): void {
-    if (this.#closed || !isProtocolMessage(message)) return;
-    const m = message as WorkerMessage;
-    if (m.kind === 'ping') {
-      this.#hello(worker);
-      return;
-    }
-    if (m.kind !== 'call') return;
-    this.#call(m.prefix, m.op, m.payload).then(
-      (result) => send(worker, { slidegate: PROTOCOL, kind: 'reply', id: m.id, payload: encode(result) }),
-      (error: unknown) => send(worker, { slidegate: PROTOCOL, kind: 'reply', id: m.id, error: error instanceof Error ? error.message : String(error) }),
-    );
-  }
-
-  async #call(prefix: string, op: ClusterOp, payload: string): Promise<unknown> {
-    if (typeof prefix !== 'string') throw new TypeError(`bad prefix ${describe(prefix)}`);
-    const store = this.#store(prefix);
-    const args = decode<unknown[]>(payload);
-    switch (op) {
-      case 'check':
-        return store.checkSync(args[0] as Parameters<Store['check']>[0]);
-      case 'release':
-        return store.release(...(args as Parameters<Store['release']>));
-      case 'reset':
-        return store.reset(args[0] as string);
-      case 'getLimit':
-        return store.getLimit(args[0] as string);
-      case 'setLimit': {
-        await store.setLimit(args[0] as Parameters<Store['setLimit']>[0]);
-        const clientId = (args[0] as { clientId: string }).clientId;
-        for (const w of this.#workers()) send(w, { slidegate: PROTOCOL, kind: 'limit', prefix, clientId });
-        return undefined;
-      }
-      case 'shareFactor':
-        return store.shareFactor(args[0] as Parameters<MemoryStore['shareFactor']>[0]);
-      case 'heartbeat':
-        // Every connected worker is an instance that shares the limits.
-        return Math.max(1, this.#workers().length);
-      default:
-        throw new TypeError(`unknown ClusterStore call ${describe(op)}`);
-    }
-  }
-
-  #store(prefix: string): MemoryStore {
-    let store = this.#stores.get(prefix);
-    if (store === undefined) this.#stores.set(prefix, (store = new MemoryStore(this.#memoryOptions)));
-    return store;
   }
 }
 
