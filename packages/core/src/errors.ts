@@ -24,6 +24,8 @@ export const ErrorCodes = {
   STORE_BUSY: 'ERR_SLIDEGATE_STORE_BUSY',
   /** An ioredis client configured so that a decision could wait in a queue or be counted twice. */
   UNSAFE_REDIS_CLIENT: 'ERR_SLIDEGATE_UNSAFE_REDIS_CLIENT',
+  /** ClusterStore.serve: another live server already listens on the path, or the path is not a socket. */
+  ADDRESS_IN_USE: 'ERR_SLIDEGATE_ADDRESS_IN_USE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

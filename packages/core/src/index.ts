@@ -9,6 +9,7 @@ export {
 } from './stores/redis-store';
 export { ClusterStore, type ClusterStoreOptions } from './stores/cluster-store';
 export { ClusterPrimary, type ClusterPrimaryOptions } from './stores/cluster/cluster-primary';
+export { ClusterSocketServer, type ClusterSocketServerOptions } from './stores/cluster/socket-server';
 export { parseOptions, DEFAULT_ALGORITHM } from './options';
 export {
   ErrorCodes,
