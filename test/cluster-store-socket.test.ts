@@ -257,4 +257,35 @@ describe('ClusterStore over a socket: plain processes on one host share every wi
     expect(heaviestWindow(admitted(run.reports, 'new'))).to.be.at.most(LIMIT);
     expect(heaviestWindow(admitted(run.reports, 'gap')), 'rounds that ended in the gap admitted only from the old server').to.be.at.most(LIMIT);
   });
+
+  it('the server frozen (SIGSTOP): with default settings every decision answers within 250 ms, in fallback; thawed, decisions return to the store within 5 s', async () => {
+    const server = await startServer();
+    const store = new ClusterStore({ path: socketPath });
+    // Default settings, but for leases and the denial cache: every decision here asks the server.
+    const limiter = new RateLimiter({ limit: 1000, windowSeconds: 60, store, lease: false, denialCache: false });
+    try {
+      await until(() => store.served, 'the store to connect');
+      expect((await limiter.check('k')).source).to.equal('store');
+      server.kill('SIGSTOP');
+      const slowest = { ms: 0, sources: new Set<string>() };
+      for (let i = 0; i < 20; i++) {
+        const started = Date.now();
+        const d = await limiter.check('k');
+        slowest.ms = Math.max(slowest.ms, Date.now() - started);
+        slowest.sources.add(d.source);
+      }
+      expect([...slowest.sources], 'decisions while the server is frozen').to.deep.equal(['fallback']);
+      expect(slowest.ms, 'the slowest decision, ms').to.be.below(250);
+      server.kill('SIGCONT');
+      const thawed = Date.now();
+      while ((await limiter.check('k')).source !== 'store') {
+        expect(Date.now() - thawed, 'ms until decisions return to the store').to.be.below(5000);
+        await sleep(20);
+      }
+    } finally {
+      if (server.signalCode === null && server.exitCode === null) server.kill('SIGCONT');
+      await limiter.close();
+      await store.close();
+    }
+  });
 });
