@@ -65,26 +65,63 @@ local releaseClock = ARG(10)                -- lease release: newest time (ms) t
  * Resolves the client's own limit (its config hash), else the defaults; then its bucket width g
  * (time.ts bucketWidth), the TTL and the clock. A script whose state says the client had no config
  * when it was last written (noConfig) skips the config read: SET_LIMIT clears that mark on every
- * state key of the client when it writes a config.
+ * state key of the client when it writes a config. A client with no state at all (fresh: new, or
+ * forgotten) is asked EXISTS first: most have no config, and EXISTS answers that for half of what
+ * HMGET's reply of nils costs Redis. `ttlArg` is the TTL as given to redis.call (in a batch, text
+ * made once: a number is formatted with sprintf on every call).
  */
 const RESOLVE = `
 local L, W
 if not noConfig then
-  local cfg = redis.call('HMGET', CONFIG_KEY, 'L', 'W')
-  if cfg[1] and cfg[2] then
-    L, W = tonumber(cfg[1]), tonumber(cfg[2])
-  else
+  if fresh and redis.call('EXISTS', CONFIG_KEY) == 0 then
     noConfig = true
+  else
+    local cfg = redis.call('HMGET', CONFIG_KEY, 'L', 'W')
+    if cfg[1] and cfg[2] then
+      L, W = tonumber(cfg[1]), tonumber(cfg[2])
+    else
+      noConfig = true
+    end
   end
 end
-if noConfig then L, W = NUMBER(defaultLimit), NUMBER(defaultWindow) end
+local Wms, g, ttl, ttlArg
+if noConfig then
+  DEFAULT_LIMIT()
+else
+  Wms = W * 1000
+  ${bucketWidthLua('g', 'Wms')}
+  ttl = Wms + g + ${LATE_ARRIVAL_GRACE_MS}
+  ttlArg = ttl
+end
 if limitFactor and limitFactor ~= '1' then L = math.floor(L * tonumber(limitFactor)) end
-local Wms = W * 1000
-local g
-${bucketWidthLua('g', 'Wms')}
-local ttl = Wms + g + ${LATE_ARRIVAL_GRACE_MS}
 ${requestTimeLua('NUMBER')}
 `;
+
+/** DEFAULT_LIMIT() in a script of its own: L, W and what follows from them, from the defaults. */
+const DEFAULT_LIMIT_SINGLE = `L, W = tonumber(defaultLimit), tonumber(defaultWindow)
+  Wms = W * 1000
+  ${bucketWidthLua('g', 'Wms')}
+  ttl = Wms + g + ${LATE_ARRIVAL_GRACE_MS}
+  ttlArg = ttl`;
+
+/**
+ * DEFAULT_LIMIT() in a batch: its entries mostly share their four first arguments (s: their offset),
+ * so what follows from the defaults is worked out once per batch (per run of entries with the same s).
+ */
+const DEFAULT_LIMIT_BATCH = `if defaultsAt ~= s then resolveDefaults(s) end
+  L, W, Wms, g, ttl, ttlArg = dL, dW, dWms, dG, dTtl, dTtlArg`;
+
+/** Batch level: the defaults of the entries whose first four arguments sit at offset s. */
+const BATCH_DEFAULTS = `local defaultsAt, dL, dW, dWms, dG, dTtl, dTtlArg = nil, 0, 0, 0, 0, 0, ''
+local function resolveDefaults(s)
+  local bucketArg = cachedNumber(batchArgs[s + 4])
+  dL, dW = cachedNumber(batchArgs[s + 2]), cachedNumber(batchArgs[s + 3])
+  dWms = dW * 1000
+  ${bucketWidthLua('dG', 'dWms')}
+  dTtl = dWms + dG + ${LATE_ARRIVAL_GRACE_MS}
+  dTtlArg = string.format('%.0f', dTtl)
+  defaultsAt = s
+end`;
 
 /** The reply of every check script (see the conventions above). */
 const REPLY = `return struct.pack('<Bddddddd', allowed and 1 or 0, L, W, remaining, retryAfter, resetAfter, e, granted)
@@ -147,25 +184,14 @@ movedBody = table.concat(movedBody)
 `;
 }
 
-const WINDOW_STATE = `
-local key = KEY(1)
+/**
+ * The window value being read and the reader of its pairs: declared once (in a batch, once for all
+ * its entries: a closure made per entry costs Redis more than most of a check), set by WINDOW_STATE.
+ */
+const WINDOW_READER = `
 local HEADER, PAIR, READ, NO_CONFIG = ${WINDOW_HEADER_BYTES}, ${WINDOW_PAIR_BYTES}, ${WINDOW_READ_BYTES}, ${WINDOW_NO_CONFIG}
 local unpack, pack = struct.unpack, struct.pack
--- String arguments: redis.call() would format numbers with sprintf('%.14g') on every run.
-local raw = LOAD_WINDOW(key) -- bytes 0 .. HEADER + READ - 1
-local clock, total, storedG, head, noConfig = -1, 0, 0, HEADER, false
-local chunkAt, chunk, valueEnd = 0, raw, nil
-if #raw >= HEADER then
-  clock, total, storedG, head = unpack('<dddI4', raw)
-  if head >= NO_CONFIG then head, noConfig = head - NO_CONFIG, true end
-  if #raw < HEADER + READ then valueEnd = #raw end
-else
-  raw = ''
-  chunk, valueEnd = '', HEADER
-end
--- True while raw holds the whole value (a release changes it in raw, and marks it dirty: to be written).
-local whole = valueEnd ~= nil
-local dirty = false
+local key, chunkAt, chunk, valueEnd
 -- The pair at byte offset pos: bucket, units; nil past the end. backward: fetch the chunk ending at pos.
 local function pairAt(pos, backward)
   if pos < HEADER or (valueEnd and pos + PAIR > valueEnd) then return nil end
@@ -179,6 +205,25 @@ local function pairAt(pos, backward)
   end
   return unpack('<dd', chunk, pos - chunkAt + 1)
 end
+`;
+
+const WINDOW_STATE = `
+key = KEY(1)
+-- String arguments: redis.call() would format numbers with sprintf('%.14g') on every run.
+local raw = LOAD_WINDOW(key) -- bytes 0 .. HEADER + READ - 1
+local clock, total, storedG, head, noConfig, fresh = -1, 0, 0, HEADER, false, false
+chunkAt, chunk, valueEnd = 0, raw, nil
+if #raw >= HEADER then
+  clock, total, storedG, head = unpack('<dddI4', raw)
+  if head >= NO_CONFIG then head, noConfig = head - NO_CONFIG, true end
+  if #raw < HEADER + READ then valueEnd = #raw end
+else
+  raw = ''
+  chunk, valueEnd, fresh = '', HEADER, true
+end
+-- True while raw holds the whole value (a release changes it in raw, and marks it dirty: to be written).
+local whole = valueEnd ~= nil
+local dirty = false
 `;
 
 /**
@@ -216,7 +261,7 @@ if releaseAt and clock >= 0 then
       else
         chunk = ''
         redis.call('SETRANGE', key, 0, pack('<dddI4', clock, total, storedG, noConfig and head + NO_CONFIG or head))
-        redis.call('PEXPIRE', key, ttl)
+        redis.call('PEXPIRE', key, ttlArg)
       end
     end
   end
@@ -238,7 +283,7 @@ end
  */
 const WINDOW_FLUSH = `
 if dirty then
-  SAVE_WINDOW(key, pack('<dddI4', clock, total, storedG, noConfig and head + NO_CONFIG or head) .. string.sub(raw, HEADER + 1), ttl)
+  SAVE_WINDOW(key, pack('<dddI4', clock, total, storedG, noConfig and head + NO_CONFIG or head) .. string.sub(raw, HEADER + 1), ttlArg)
 end
 `;
 
@@ -249,7 +294,7 @@ if clock >= 0 and storedG ~= g then
   if not whole then value = redis.call('GET', key) end
   ${rebucketLua('value', 'head', 'storedG', 'clock', 'g', '-1/0')}
   raw = pack('<dddI4', clock, movedTotal, g, noConfig and HEADER + NO_CONFIG or HEADER) .. movedBody
-  SAVE_WINDOW(key, raw, ttl)
+  SAVE_WINDOW(key, raw, ttlArg)
   chunk, chunkAt, valueEnd, whole, head, total, storedG, dirty = raw, 0, #raw, true, HEADER, movedTotal, g, false
 end
 `;
@@ -317,7 +362,7 @@ if allowed then
         body = redis.call('GETRANGE', key, firstLive, bodyEnd - 1)
       end
     end
-    SAVE_WINDOW(key, pack('<dddI4', e, newTotal, g, newHead) .. body .. pack('<dd', bucket, mergeUnits or units), ttl)
+    SAVE_WINDOW(key, pack('<dddI4', e, newTotal, g, newHead) .. body .. pack('<dd', bucket, mergeUnits or units), ttlArg)
     dirty = false
   else
     redis.call('SETRANGE', key, 0, pack('<dddI4', e, newTotal, g, firstLive + newHead - HEADER))
@@ -326,7 +371,7 @@ if allowed then
     else
       redis.call('APPEND', key, pack('<dd', bucket, units))
     end
-    redis.call('PEXPIRE', key, ttl)
+    redis.call('PEXPIRE', key, ttlArg)
   end
 else
   remaining = L - used
@@ -379,9 +424,11 @@ ${CHECK_ARGS}${WINDOW_STATE}${RESOLVE}${WINDOW_RELEASE}${WINDOW_FLUSH}return 0`;
 const LOG_STATE = `
 local log, metaKey = KEY(1), KEY(3)
 local clock, seq, total, noConfig = -1, 0, 0, false
+local fresh = true
 do
   local meta = redis.call('GET', metaKey)
   if meta then
+    fresh = false
     local c, s, n, mark = string.match(meta, '^(%d+) (%d+) (%d+)(.*)$')
     clock, seq, total, noConfig = tonumber(c), tonumber(s), tonumber(n), mark == ' n'
   end
@@ -542,9 +589,11 @@ end
 const COUNTER_STATE = `
 local key = KEY(1)
 local clock, index, previous, current, noConfig = -1, 0, 0, 0, false
+local fresh = true
 do
   local state = redis.call('GET', key)
   if state then
+    fresh = false
     local c, i, p, n, mark = string.match(state, '^(%d+) (%-?%d+) (%d+) (%d+)(.*)$')
     clock, index, previous, current, noConfig = tonumber(c), tonumber(i), tonumber(p), tonumber(n), mark == ' n'
   end
@@ -700,10 +749,11 @@ return 1
  * offsets (no tables per entry), and the conversions are cached for the batch: its entries mostly
  * share their defaults and timestamp, and tonumber() (strtod) is among the dearest steps of a check.
  */
-function asScript(body: string): string {
-  return body
+function asScript(body: string, prelude = ''): string {
+  return (prelude + body)
+    .replace(/\bDEFAULT_LIMIT\(\)/g, DEFAULT_LIMIT_SINGLE)
     .replace(/\bLOAD_WINDOW\(key\)/g, `redis.call('GETRANGE', key, '0', '${WINDOW_FIRST_READ - 1}')`)
-    .replace(/\bSAVE_WINDOW\(key, (.*), ttl\)$/gm, "redis.call('SET', key, $1, 'PX', ttl)")
+    .replace(/\bSAVE_WINDOW\(key, (.*), ttlArg\)$/gm, "redis.call('SET', key, $1, 'PX', ttlArg)")
     .replace(/\bKEY\((\d+)\)/g, 'KEYS[$1]')
     .replace(/\bARG\((\d+)\)/g, 'ARGV[$1]')
     .replace(/\bNUMBER\(/g, 'tonumber(');
@@ -717,6 +767,7 @@ export const ALWAYS_SENT_ARGS = 4;
 
 function asBatchEntry(body: string, numberOfKeys: number): string {
   return body
+    .replace(/\bDEFAULT_LIMIT\(\)/g, DEFAULT_LIMIT_BATCH)
     // Inlined rather than called: they run for every entry, and a Lua call costs more than the test.
     .replace(
       /^local raw = LOAD_WINDOW\(key\).*$/m,
@@ -729,14 +780,14 @@ else
 end`,
     )
     .replace(
-      /^(\s*)SAVE_WINDOW\(key, (.*), ttl\)$/gm,
+      /^(\s*)SAVE_WINDOW\(key, (.*), ttlArg\)$/gm,
       (_match, indent: string, value: string) =>
         `${indent}local saved = ${value}\n` +
         `${indent}if batchKeys[k + ${numberOfKeys + 1}] == key and #saved < ${WINDOW_FIRST_READ} then -- read whole by the next entry (see WINDOW_STATE)\n` +
-        `${indent}  carriedKey, carriedValue, carriedTtl = key, saved, ttl\n` +
+        `${indent}  carriedKey, carriedValue, carriedTtl = key, saved, ttlArg\n` +
         `${indent}else\n` +
         `${indent}  -- Written before the hand-on is dropped: if the write fails, what was handed on is still written.\n` +
-        `${indent}  redis.call('SET', key, saved, 'PX', ttl)\n` +
+        `${indent}  redis.call('SET', key, saved, 'PX', ttlArg)\n` +
         `${indent}  carriedKey = nil\n` +
         `${indent}end`,
     )
@@ -760,7 +811,7 @@ export const BATCH_ENTRY_ERROR = 2;
  * Reply: the entries' replies back to back: a decision (CHECK_REPLY_BYTES) or BATCH_ENTRY_ERROR,
  * a uint32 length and the error's message.
  */
-function batchCheckScript(body: string, numberOfKeys: number): string {
+function batchCheckScript(body: string, numberOfKeys: number, prelude = ''): string {
   const carries = body.includes('LOAD_WINDOW');
   return `local batchKeys, batchArgs = KEYS, ARGV
 local numbers = {}
@@ -772,8 +823,10 @@ local function cachedNumber(text)
   end
   return n
 end
--- k, a: offsets of the entry's keys and arguments; s: of its first four arguments (a, or the first entry's).
+${BATCH_DEFAULTS}
+${asBatchEntry(prelude, numberOfKeys)}
 ${carries ? CARRIED_WINDOW : ''}
+-- k, a: offsets of the entry's keys and arguments; s: of its first four arguments (a, or the first entry's).
 local function checkOne(k, a, s, argc)
 ${asBatchEntry(body, numberOfKeys)}
 end
@@ -810,9 +863,9 @@ local function flushWindow()
   end
 end`;
 
-export const SLIDING_WINDOW_CHECK = asScript(SLIDING_WINDOW_CHECK_BODY);
-export const SLIDING_WINDOW_RELEASE = asScript(SLIDING_WINDOW_RELEASE_BODY);
-export const SLIDING_WINDOW_CHECK_BATCH = batchCheckScript(SLIDING_WINDOW_CHECK_BODY, 2);
+export const SLIDING_WINDOW_CHECK = asScript(SLIDING_WINDOW_CHECK_BODY, WINDOW_READER);
+export const SLIDING_WINDOW_RELEASE = asScript(SLIDING_WINDOW_RELEASE_BODY, WINDOW_READER);
+export const SLIDING_WINDOW_CHECK_BATCH = batchCheckScript(SLIDING_WINDOW_CHECK_BODY, 2, WINDOW_READER);
 export const SLIDING_LOG_CHECK = asScript(SLIDING_LOG_CHECK_BODY);
 export const SLIDING_LOG_RELEASE = asScript(SLIDING_LOG_RELEASE_BODY);
 export const SLIDING_LOG_CHECK_BATCH = batchCheckScript(SLIDING_LOG_CHECK_BODY, 3);
