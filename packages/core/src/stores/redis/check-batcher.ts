@@ -4,6 +4,8 @@ import type { Algorithm, StoreDecision } from '../../types';
 import {
   BATCH_ENTRY_ERROR,
   CHECK_REPLY_BYTES,
+  CHECK_REPLY_SHORT_BYTES,
+  REPLY_SHORT,
   SLIDING_COUNTER_CHECK,
   SLIDING_COUNTER_CHECK_BATCH,
   SLIDING_LOG_CHECK,
@@ -145,8 +147,8 @@ export class CheckBatcher {
 
   async #sendOne(algorithm: Algorithm, keys: ScriptArg[], args: ScriptArg[]): Promise<StoreDecision> {
     const reply = await this.#call(SCRIPTS[algorithm].single, [...keys, ...args], keys.length);
-    if (!Buffer.isBuffer(reply) || reply.length !== CHECK_REPLY_BYTES) throw badReply(reply);
-    return decodeDecision(reply, 0);
+    if (!Buffer.isBuffer(reply) || reply.length !== replyBytes(reply, 0)) throw badReply(reply);
+    return decodeDecision(reply, 0, args);
   }
 
   #sendBatch(algorithm: Algorithm, batch: PendingCheck[]): void {
@@ -200,9 +202,9 @@ function settleBatch(batch: PendingCheck[], reply: unknown, command: string): vo
       offset += 5 + length;
       // Worded as the single call's failure would be, so errors are classified the same way (WRONGTYPE...).
       entry.reject(new StoreError(`slidegate: RedisStore ${command} failed: ${message}`, { cause: new Error(message) }));
-    } else if (offset + CHECK_REPLY_BYTES <= reply.length) {
-      entry.resolve(decodeDecision(reply, offset));
-      offset += CHECK_REPLY_BYTES;
+    } else if (offset < reply.length && offset + replyBytes(reply, offset) <= reply.length) {
+      entry.resolve(decodeDecision(reply, offset, entry.args));
+      offset += replyBytes(reply, offset);
     } else {
       entry.reject(badReply(reply));
     }
@@ -213,12 +215,32 @@ function badReply(reply: unknown): StoreError {
   return new StoreError(`slidegate: RedisStore got an unexpected script reply: ${JSON.stringify(reply)}`, { code: ErrorCodes.STORE_BAD_REPLY });
 }
 
+/** Length of the decision at `offset`: a short reply, or a full one. */
+function replyBytes(reply: Buffer, offset: number): number {
+  return reply[offset] === REPLY_SHORT ? CHECK_REPLY_SHORT_BYTES : CHECK_REPLY_BYTES;
+}
+
 /**
  * A check script's reply at `offset`: struct '<Bddddddd' (see scripts.ts) = allowed, limit,
  * windowSeconds, remaining, retryAfter (ms; -1 = Infinity), resetAfter (ms), timestamp (ms),
- * granted. Times come back in seconds, as `Decision` carries them.
+ * granted; or the short reply of a plain allowed check, '<Bdd' = REPLY_SHORT, remaining, resetAfter
+ * (ms), whose limit, window and timestamp are the request's own (`args`: CHECK_ARGS). Times come
+ * back in seconds, as `Decision` carries them.
  */
-function decodeDecision(reply: Buffer, offset: number): StoreDecision {
+function decodeDecision(reply: Buffer, offset: number, args: ScriptArg[]): StoreDecision {
+  if (reply[offset] === REPLY_SHORT) {
+    return {
+      allowed: true,
+      limit: Number(args[1]),
+      windowSeconds: Number(args[2]),
+      remaining: reply.readDoubleLE(offset + 1),
+      retryAfter: 0,
+      resetAfter: reply.readDoubleLE(offset + 9) / 1000,
+      timestamp: Number(args[0]) / 1000,
+      source: 'store',
+      granted: 0,
+    };
+  }
   const retryAfter = reply.readDoubleLE(offset + 25);
   return {
     allowed: reply[offset] === 1,

@@ -11,7 +11,8 @@ import { DEFAULT_BUCKETS_PER_WINDOW, LATE_ARRIVAL_GRACE_MS } from '../../time';
  * - Reply: one binary string (a table reply costs Redis more to convert than a packed string):
  *   struct '<Bddddddd' = allowed (1/0), limit, windowSeconds, remaining, retryAfter in ms (-1 =
  *   Infinity), resetAfter in ms, timestamp (effective e, ms), granted: whole numbers, as doubles
- *   (packed with less work than 'i8', exact to 2^53). Every field comes from one snapshot.
+ *   (packed with less work than 'i8', exact to 2^53). Every field comes from one snapshot. A plain
+ *   allowed check gets a short reply (see REPLY).
  * - A denial writes nothing (a lease release before it may, and so may moving a client's counts
  *   to a new bucket width, which changes no decision). Every write of a counting key sets a
  *   relative TTL of the client's window plus its bucket plus the late-arrival grace (PX W_ms + g +
@@ -42,8 +43,12 @@ else
 end`;
 }
 
-/** Size in bytes of a check script's reply (see REPLY). */
+/** Size in bytes of a check script's full reply (see REPLY). */
 export const CHECK_REPLY_BYTES = 57;
+/** First byte of a short reply (see REPLY); a full reply starts with 0 or 1. */
+export const REPLY_SHORT = 3;
+/** Size in bytes of a short reply. */
+export const CHECK_REPLY_SHORT_BYTES = 17;
 
 /**
  * ARGV of every check script (KEYS differ per algorithm and are listed with each script). Trailing
@@ -123,8 +128,16 @@ local function resolveDefaults(s)
   defaultsAt = s
 end`;
 
-/** The reply of every check script (see the conventions above). */
-const REPLY = `return struct.pack('<Bddddddd', allowed and 1 or 0, L, W, remaining, retryAfter, resetAfter, e, granted)
+/**
+ * The reply of every check script (see the conventions above). A plain allowed check (the request's
+ * defaults for L and W, decided at its own timestamp, nothing granted) gets a short reply instead:
+ * struct '<Bdd' = REPLY_SHORT, remaining, resetAfter in ms; the caller fills in the rest from its
+ * request. Packing three fields costs Redis half of eight.
+ */
+const REPLY = `if allowed and granted == 0 and noConfig and e == t and argTimestamp ~= '' and not (limitFactor and limitFactor ~= '1') then
+  return struct.pack('<Bdd', ${REPLY_SHORT}, remaining, resetAfter)
+end
+return struct.pack('<Bddddddd', allowed and 1 or 0, L, W, remaining, retryAfter, resetAfter, e, granted)
 `;
 
 // ---- 'sliding-window': a packed string of buckets, front-pruned ---------------------------------
@@ -808,7 +821,7 @@ export const BATCH_ENTRY_ERROR = 2;
  * KEYS: numberOfKeys keys per entry, entries in order (a Cluster batch holds one slot's entries).
  * ARGV: per entry, its argument count then its arguments (CHECK_ARGS); count 0 = the first entry's
  * first four arguments and nothing more (the usual case: one limiter, one second, no lease).
- * Reply: the entries' replies back to back: a decision (CHECK_REPLY_BYTES) or BATCH_ENTRY_ERROR,
+ * Reply: the entries' replies back to back: a decision (CHECK_REPLY_BYTES, or CHECK_REPLY_SHORT_BYTES) or BATCH_ENTRY_ERROR,
  * a uint32 length and the error's message.
  */
 function batchCheckScript(body: string, numberOfKeys: number, prelude = ''): string {
