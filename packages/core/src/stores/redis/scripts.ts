@@ -58,13 +58,16 @@ const CHECK_ARGS = `
 local argTimestamp = ARG(1)                 -- whole ms, or '' to take Redis TIME (clock: 'redis')
 local defaultLimit = ARG(2)                 -- the limiter's default L, for a client with no config
 local defaultWindow = ARG(3)                -- the limiter's default W in seconds
-local bucketArg = NUMBER(ARG(4))            -- the limiter's bucketMs option; 0: the default ceil(W_ms / 60)
-local cost = NUMBER(ARG(5) or 1)            -- units the request needs, >= 1 (0 for a release-only call); absent: 1
-local limitFactor = ARG(6)                  -- effective L = floor(L * factor); absent: 1 (L unchanged)
-local extra = tonumber(ARG(7) or 0)         -- lease: units to grant beyond cost, as far as they fit; absent: 0
-local releaseAt = ARG(8)                    -- lease release: effective time (ms) of the unspent units; absent: none
-local releaseUnits = tonumber(ARG(9) or 0)  -- lease release: unspent units to remove; absent: 0
-local releaseClock = ARG(10)                -- lease release: newest time (ms) the lease decided; the clock moves up to it; absent: none
+-- ARG(4): the limiter's bucketMs option; 0: the default ceil(W_ms / 60) (read where it is needed: RESOLVE)
+local cost, limitFactor, extra, releaseAt, releaseUnits, releaseClock = 1, nil, 0, nil, 0, nil
+if ARGC > 4 then
+  cost = NUMBER(ARG(5) or 1)                -- units the request needs, >= 1 (0 for a release-only call); absent: 1
+  limitFactor = ARG(6)                      -- effective L = floor(L * factor); absent: 1 (L unchanged)
+  extra = tonumber(ARG(7) or 0)             -- lease: units to grant beyond cost, as far as they fit; absent: 0
+  releaseAt = ARG(8)                        -- lease release: effective time (ms) of the unspent units; absent: none
+  releaseUnits = tonumber(ARG(9) or 0)      -- lease release: unspent units to remove; absent: 0
+  releaseClock = ARG(10)                    -- lease release: newest time (ms) the lease decided; the clock moves up to it; absent: none
+end
 `;
 /**
  * Resolves the client's own limit (its config hash), else the defaults; then its bucket width g
@@ -93,6 +96,7 @@ local Wms, g, ttl, ttlArg
 if noConfig then
   DEFAULT_LIMIT()
 else
+  local bucketArg = NUMBER(ARG(4))
   Wms = W * 1000
   ${bucketWidthLua('g', 'Wms')}
   ttl = Wms + g + ${LATE_ARRIVAL_GRACE_MS}
@@ -104,6 +108,7 @@ ${requestTimeLua('NUMBER')}
 
 /** DEFAULT_LIMIT() in a script of its own: L, W and what follows from them, from the defaults. */
 const DEFAULT_LIMIT_SINGLE = `L, W = tonumber(defaultLimit), tonumber(defaultWindow)
+  local bucketArg = tonumber(ARGV[4])
   Wms = W * 1000
   ${bucketWidthLua('g', 'Wms')}
   ttl = Wms + g + ${LATE_ARRIVAL_GRACE_MS}
@@ -316,12 +321,31 @@ end
 const WINDOW_CHECK = `
 local e = t
 if clock > e then e = clock end
-local horizon = math.floor((e - Wms + 1) / g) - 1
+-- floor(x) as x - x % 1 (exact for every double; no C call).
+local horizon = (e - Wms + 1) / g
+horizon = horizon - horizon % 1 - 1
+-- A value held whole (and not pruned in place) has its first two pairs read in one unpack: most
+-- checks need no other but the last.
+local b1, n1, b2, n2
+if whole and head == HEADER then
+  if valueEnd >= HEADER + 2 * PAIR then
+    b1, n1, b2, n2 = unpack('<dddd', raw, HEADER + 1)
+  elseif valueEnd >= HEADER + PAIR then
+    b1, n1 = unpack('<dd', raw, HEADER + 1)
+  end
+end
 -- Buckets at or before the horizon no longer count at e; they are dropped only if this request is
 -- recorded (a denial must keep what a late request at the clock still counts).
 local firstLive, stale, oldest, oldestUnits = head, 0, nil, 0
 while true do
-  local b, n = pairAt(firstLive)
+  local b, n
+  if firstLive == HEADER and b1 then
+    b, n = b1, n1
+  elseif firstLive == HEADER + PAIR and b2 then
+    b, n = b2, n2
+  else
+    b, n = pairAt(firstLive)
+  end
   if not b then break end
   if b > horizon then oldest, oldestUnits = b, n break end
   stale = stale + n
@@ -345,7 +369,8 @@ if allowed then
   if extra > 0 then granted = math.min(extra, L - used - cost) end
   local units = cost + granted
   local newTotal = used + units
-  local bucket = math.floor(e / g)
+  local bucket = e / g
+  bucket = bucket - bucket % 1
   resetAfter = ((oldest or bucket) + 1) * g + Wms - 1 - e
   remaining = L - newTotal
   if remaining < 0 then remaining = 0 end
@@ -355,7 +380,14 @@ if allowed then
   -- Merge into the last pair when it is this bucket (pairs sit at or before the clock's bucket).
   local mergeUnits = nil
   if live > 0 then
-    local b, n = pairAt(last, true)
+    local b, n
+    if last == HEADER and b1 then
+      b, n = b1, n1
+    elseif last == HEADER + PAIR and b2 then
+      b, n = b2, n2
+    else
+      b, n = pairAt(last, true)
+    end
     if b == bucket then mergeUnits = n + units end
   end
   local newHead = HEADER
@@ -768,6 +800,7 @@ function asScript(body: string, prelude = ''): string {
     .replace(/\bLOAD_WINDOW\(key\)/g, `redis.call('GETRANGE', key, '0', '${WINDOW_FIRST_READ - 1}')`)
     .replace(/\bSAVE_WINDOW\(key, (.*), ttlArg\)$/gm, "redis.call('SET', key, $1, 'PX', ttlArg)")
     .replace(/\bKEY\((\d+)\)/g, 'KEYS[$1]')
+    .replace(/\bARGC\b/g, '#ARGV')
     .replace(/\bARG\((\d+)\)/g, 'ARGV[$1]')
     .replace(/\bNUMBER\(/g, 'tonumber(');
 }
@@ -805,6 +838,7 @@ end`,
         `${indent}end`,
     )
     .replace(/\bKEY\((\d+)\)/g, 'batchKeys[k + $1]')
+    .replace(/\bARGC\b/g, 'argc')
     .replace(/\bARG\((\d+)\)/g, (_match, n: string) => (Number(n) <= ALWAYS_SENT_ARGS ? `batchArgs[s + ${n}]` : `(argc >= ${n} and batchArgs[a + ${n}] or nil)`))
     .replace(/\bNUMBER\(/g, 'cachedNumber(');
 }
