@@ -156,15 +156,12 @@ export class CheckBatcher {
     const keys: ScriptArg[] = [];
     const args: ScriptArg[] = [];
     const [first] = batch as [PendingCheck];
-    for (const entry of batch) {
+    for (const [i, entry] of batch.entries()) {
       for (const key of entry.keys) keys.push(key);
       const a = entry.args;
-      // Count 0: the same timestamp, default limit and window, and bucketMs as the first entry, and nothing more.
-      if (entry !== first && a.length === SHARED_ARGS && a[0] === first.args[0] && a[1] === first.args[1] && a[2] === first.args[2] && a[3] === first.args[3]) {
-        args.push(0);
-        continue;
-      }
-      args.push(a.length);
+      // Left out: the same timestamp, default limit and window, and bucketMs as the first entry, and nothing more.
+      if (entry !== first && a.length === SHARED_ARGS && a[0] === first.args[0] && a[1] === first.args[1] && a[2] === first.args[2] && a[3] === first.args[3]) continue;
+      args.push(i + 1, a.length);
       for (const arg of a) args.push(arg);
     }
     const numberOfKeys = keys.length;

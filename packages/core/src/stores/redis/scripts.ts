@@ -397,17 +397,20 @@ if allowed then
     -- value keeps its exact size, where APPEND would over-allocate), else when the dead front is
     -- at least as long as the live part. The kept body ends before the last pair when that pair
     -- is replaced by the merged one.
-    local body = ''
+    local body = nil
     if live > 0 then
       local bodyEnd = valueEnd
       if mergeUnits then bodyEnd = last end
-      if whole then
-        body = string.sub(raw, firstLive + 1, bodyEnd)
-      elseif bodyEnd > firstLive then
-        body = redis.call('GETRANGE', key, firstLive, bodyEnd - 1)
+      if bodyEnd > firstLive then
+        if whole then
+          body = string.sub(raw, firstLive + 1, bodyEnd)
+        else
+          body = redis.call('GETRANGE', key, firstLive, bodyEnd - 1)
+        end
       end
     end
-    SAVE_WINDOW(key, pack('<dddI4', e, newTotal, g, newHead) .. body .. pack('<dd', bucket, mergeUnits or units), ttlArg)
+    -- With no body (a new client, or one bucket that takes this request too): one pack, no concatenation.
+    SAVE_WINDOW(key, body and pack('<dddI4', e, newTotal, g, newHead) .. body .. pack('<dd', bucket, mergeUnits or units) or pack('<dddI4dd', e, newTotal, g, newHead, bucket, mergeUnits or units), ttlArg)
     dirty = false
   else
     redis.call('SETRANGE', key, 0, pack('<dddI4', e, newTotal, g, firstLive + newHead - HEADER))
@@ -807,7 +810,7 @@ function asScript(body: string, prelude = ''): string {
 
 /**
  * Every check has at least the first four arguments of CHECK_ARGS (timestamp, default limit and
- * window, bucketMs); in a batch, an entry whose four equal the first entry's sends none of them (argc 0).
+ * window, bucketMs); in a batch, an entry whose four equal the first entry's sends none of them.
  */
 export const ALWAYS_SENT_ARGS = 4;
 
@@ -853,8 +856,10 @@ export const BATCH_ENTRY_ERROR = 2;
  * the state the previous left. Entries are independent: one that fails (WRONGTYPE, say) is reported
  * in its place, as its own EVALSHA would fail, and the others go on.
  * KEYS: numberOfKeys keys per entry, entries in order (a Cluster batch holds one slot's entries).
- * ARGV: per entry, its argument count then its arguments (CHECK_ARGS); count 0 = the first entry's
- * first four arguments and nothing more (the usual case: one limiter, one second, no lease).
+ * ARGV: for each entry with arguments of its own, in order: its number (1-based), its argument count,
+ * then its arguments (CHECK_ARGS). The first entry always has its own; an entry left out has the
+ * first entry's first four arguments and nothing more (the usual case: one limiter, one second, no
+ * lease), and costs no argument at all.
  * Reply: the entries' replies back to back: a decision (CHECK_REPLY_BYTES, or CHECK_REPLY_SHORT_BYTES) or BATCH_ENTRY_ERROR,
  * a uint32 length and the error's message.
  */
@@ -873,21 +878,27 @@ end
 ${BATCH_DEFAULTS}
 ${asBatchEntry(prelude, numberOfKeys)}
 ${carries ? CARRIED_WINDOW : ''}
--- k, a: offsets of the entry's keys and arguments; s: of its first four arguments (a, or the first entry's).
+-- k, a: offsets of the entry's keys and of its argument count; s: of its first four arguments (a, or the first entry's).
 local function checkOne(k, a, s, argc)
 ${asBatchEntry(body, numberOfKeys)}
 end
-local replies, k, a = {}, 0, 1
+-- nextEntry: the next entry with arguments of its own; a: the offset of its count.
+local replies, k, a, nextEntry = {}, 0, 2, 1
 for i = 1, #batchKeys / ${numberOfKeys} do
-  local argc = cachedNumber(batchArgs[a])
-  local ok, reply = pcall(checkOne, k, a, argc == 0 and 1 or a, argc)
+  local argc, s = 0, 2
+  if i == nextEntry then argc, s = cachedNumber(batchArgs[a]), a end
+  local ok, reply = pcall(checkOne, k, a, s, argc)
   if not ok then
     local message = type(reply) == 'table' and (reply.err or 'ERR unknown') or tostring(reply)
     reply = struct.pack('<BI4', ${BATCH_ENTRY_ERROR}, #message) .. message
   end
   replies[i] = reply
   k = k + ${numberOfKeys}
-  a = a + 1 + argc
+  if i == nextEntry then
+    local following = batchArgs[a + argc + 1]
+    a = a + argc + 2
+    nextEntry = following and cachedNumber(following)
+  end
 end
 ${carries ? 'flushWindow()\n' : ''}return table.concat(replies)
 `;
