@@ -75,13 +75,14 @@ end
  * when it was last written (noConfig) skips the config read: SET_LIMIT clears that mark on every
  * state key of the client when it writes a config. A client with no state at all (fresh: new, or
  * forgotten) is asked EXISTS first: most have no config, and EXISTS answers that for half of what
- * HMGET's reply of nils costs Redis. `ttlArg` is the TTL as given to redis.call (in a batch, text
+ * HMGET's reply of nils costs Redis (in a batch, one EXISTS may answer for all the entries after
+ * it: see BATCH_CONFIG_ABSENT). `ttlArg` is the TTL as given to redis.call (in a batch, text
  * made once: a number is formatted with sprintf on every call).
  */
 const RESOLVE = `
 local L, W
 if not noConfig then
-  if fresh and redis.call('EXISTS', CONFIG_KEY) == 0 then
+  if fresh and CONFIG_ABSENT() then
     noConfig = true
   else
     local cfg = redis.call('HMGET', CONFIG_KEY, 'L', 'W')
@@ -120,6 +121,35 @@ const DEFAULT_LIMIT_SINGLE = `L, W = tonumber(defaultLimit), tonumber(defaultWin
  */
 const DEFAULT_LIMIT_BATCH = `if defaultsAt ~= s then resolveDefaults(s) end
   L, W, Wms, g, ttl, ttlArg = dL, dW, dWms, dG, dTtl, dTtlArg`;
+
+/**
+ * Batch level: CONFIG_ABSENT() of the entry whose keys sit at offset k, true when its config key does
+ * not exist. No check writes a config, so what EXISTS says holds for the whole batch: from the second
+ * client with no state on, one EXISTS over the config keys of every entry from there to the end
+ * answers for all of them when none exists (many new clients at once), at a fraction of an EXISTS
+ * each; when one does, each asks its own, as the first did.
+ */
+function batchConfigAbsent(numberOfKeys: number): string {
+  return `local listed = unpack
+local absentFrom, freshSeen, probed = nil, 0, false
+local function configAbsent(k)
+  if absentFrom and k >= absentFrom then return true end
+  freshSeen = freshSeen + 1
+  if freshSeen >= 2 and not probed then
+    probed = true
+    local configKeys, n = {}, 0
+    for j = k + 2, #batchKeys, ${numberOfKeys} do
+      n = n + 1
+      configKeys[n] = batchKeys[j]
+    end
+    if redis.call('EXISTS', listed(configKeys)) == 0 then
+      absentFrom = k
+      return true
+    end
+  end
+  return redis.call('EXISTS', batchKeys[k + 2]) == 0
+end`;
+}
 
 /** Batch level: the defaults of the entries whose first four arguments sit at offset s. */
 const BATCH_DEFAULTS = `local defaultsAt, dL, dW, dWms, dG, dTtl, dTtlArg = nil, 0, 0, 0, 0, 0, ''
@@ -800,6 +830,7 @@ return 1
 function asScript(body: string, prelude = ''): string {
   return (prelude + body)
     .replace(/\bDEFAULT_LIMIT\(\)/g, DEFAULT_LIMIT_SINGLE)
+    .replace(/\bCONFIG_ABSENT\(\)/g, "redis.call('EXISTS', CONFIG_KEY) == 0")
     .replace(/\bLOAD_WINDOW\(key\)/g, `redis.call('GETRANGE', key, '0', '${WINDOW_FIRST_READ - 1}')`)
     .replace(/\bSAVE_WINDOW\(key, (.*), ttlArg\)$/gm, "redis.call('SET', key, $1, 'PX', ttlArg)")
     .replace(/\bKEY\((\d+)\)/g, 'KEYS[$1]')
@@ -817,6 +848,7 @@ export const ALWAYS_SENT_ARGS = 4;
 function asBatchEntry(body: string, numberOfKeys: number): string {
   return body
     .replace(/\bDEFAULT_LIMIT\(\)/g, DEFAULT_LIMIT_BATCH)
+    .replace(/\bCONFIG_ABSENT\(\)/g, 'configAbsent(k)')
     // Inlined rather than called: they run for every entry, and a Lua call costs more than the test.
     .replace(
       /^local raw = LOAD_WINDOW\(key\).*$/m,
@@ -876,6 +908,7 @@ local function cachedNumber(text)
   return n
 end
 ${BATCH_DEFAULTS}
+${batchConfigAbsent(numberOfKeys)}
 ${asBatchEntry(prelude, numberOfKeys)}
 ${carries ? CARRIED_WINDOW : ''}
 -- k, a: offsets of the entry's keys and of its argument count; s: of its first four arguments (a, or the first entry's).
