@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import proxyAddr from 'proxy-addr';
 
@@ -35,6 +35,11 @@ export function compileTrust(value: TrustProxy, name: string): Trust {
 /** The Node request behind the context: `c.env.incoming` on @hono/node-server; undefined elsewhere. */
 export function incomingOf(c: Context): IncomingMessage | undefined {
   return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+}
+
+/** The Node response behind the context: `c.env.outgoing` on @hono/node-server (HTTP/2's has the same header API). */
+export function outgoingOf(c: Context): ServerResponse | undefined {
+  return (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
 }
 
 /**

@@ -1,6 +1,6 @@
-import { HttpLimiter, TRUST_PROXY_SETTINGS, trustsAnyProxy, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimitControls, type RequestAccess } from '@slidegate/core';
+import { HttpLimiter, setNodeHeaders, TRUST_PROXY_SETTINGS, trustsAnyProxy, type HttpOutcome, type HttpRateLimitOptions, type RateLimitInfo, type RateLimitControls, type RequestAccess } from '@slidegate/core';
 import type { Context, MiddlewareHandler, Next } from 'hono';
-import { clientAddress, compileTrust, incomingOf, type Trust, type TrustProxy } from './client-address';
+import { clientAddress, compileTrust, incomingOf, outgoingOf, type Trust, type TrustProxy } from './client-address';
 
 /** Sends the limited response yourself (through `c.text`, `c.json` or `c.body`, which keep the headers set). */
 export type HonoLimitHandler = (c: Context, next: Next, info: RateLimitInfo) => Response | Promise<Response>;
@@ -73,7 +73,12 @@ function apply(
   next: Next,
 ): Promise<Response | void> {
   if (outcome.kind === 'pass') return next();
-  for (const header of outcome.headers) c.header(header.key, header.value, header.append ? APPEND : undefined);
+  // On @hono/node-server the lines go on the Node response, which @hono/node-server merges with the head of
+  // whatever Response the app returns: c.header() would make Hono build a Web Headers object for every
+  // response, and a handler's own `new Response()` (or a proxied fetch) would go out without them.
+  const outgoing = outgoingOf(c);
+  if (outgoing !== undefined) setNodeHeaders(outgoing, outcome.headers);
+  else for (const header of outcome.headers) c.header(header.key, header.value, header.append ? APPEND : undefined);
   if (outcome.info !== undefined) c.set('rateLimit', outcome.info);
   if (outcome.kind === 'allowed') {
     if (settle === undefined) return next();
@@ -83,7 +88,7 @@ function apply(
     return next().then(() => void settle.settle(c, c, info, c.res.status));
   }
   if (handler !== undefined && outcome.info !== undefined) return Promise.resolve(handler(c, next, outcome.info));
-  c.header('content-type', outcome.body.contentType);
   c.status(outcome.statusCode as Parameters<Context['status']>[0]);
-  return Promise.resolve(c.body(outcome.body.text));
+  // The content type as an argument, not c.header(): no Headers object when nothing else set one.
+  return Promise.resolve(c.body(outcome.body.text, undefined, { 'content-type': outcome.body.contentType }));
 }

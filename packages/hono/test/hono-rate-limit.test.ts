@@ -90,6 +90,35 @@ describe('@slidegate/hono behaviour', () => {
     expect(Object.keys(none).filter((name) => name.includes('ratelimit'))).to.deep.equal([]);
   });
 
+  it("headers reach responses a handler builds itself (new Response), a custom handler's, and app.request()'s", async () => {
+    // A frozen clock at a whole second: the first unit's 1 s bucket counts until 60.999 s later, so t=61.
+    const limiterOptions = { now: () => 1_700_000_000 };
+    const app = new Hono();
+    app.use(limited({ limit: 2, windowSeconds: 60, name: 'own', limiterOptions, handler: () => new Response('slow down', { status: 429 }) }));
+    app.get('/', () => new Response('raw', { headers: { 'x-own': 'yes' } }));
+    const server = serve(app);
+    const [raw, denied, limitedAgain] = [await request(server).get('/'), await request(server).get('/'), await request(server).get('/')];
+    expect([raw.text, raw.headers['x-own'], raw.headers.ratelimit]).to.deep.equal(['raw', 'yes', '"own"; r=1; t=61']);
+    expect(raw.headers['ratelimit-policy']).to.match(/^"own"; q=2; w=60; pk=:[^:]+:$/);
+    expect([denied.status, denied.headers.ratelimit]).to.deep.equal([200, '"own"; r=0; t=61']);
+    expect([limitedAgain.status, limitedAgain.text, limitedAgain.headers.ratelimit, limitedAgain.headers['retry-after']]).to.deep.equal([429, 'slow down', '"own"; r=0; t=61', '61']);
+    // Without a Node response (app.request(), other runtimes) through c.header(): the same lines, and the 429.
+    const keyed = new Hono();
+    keyed.use(limited({ limit: 1, windowSeconds: 60, name: 'keyed', limiterOptions, keyGenerator: () => 'k' }), limited({ limit: 5, windowSeconds: 60, name: 'second', limiterOptions, keyGenerator: () => 'k' }));
+    keyed.get('/', (c) => c.text('ok'));
+    const first = await keyed.request('/');
+    expect([first.status, first.headers.get('ratelimit')]).to.deep.equal([200, '"keyed"; r=0; t=61, "second"; r=4; t=61']);
+    expect(first.headers.get('ratelimit-policy')).to.match(/^"keyed"; q=1; w=60; pk=:[^:]+:, "second"; q=5; w=60; pk=:[^:]+:$/);
+    const second = await keyed.request('/');
+    expect([second.status, await second.text(), second.headers.get('content-type'), second.headers.get('ratelimit'), second.headers.get('retry-after')]).to.deep.equal([
+      429,
+      'Too many requests, please try again later.',
+      'text/plain; charset=utf-8',
+      '"keyed"; r=0; t=61',
+      '61',
+    ]);
+  });
+
   it("c.get('rateLimit') holds the decision; app-wide and per-route limits stack", async () => {
     const seen: Array<RateLimitInfo | undefined> = [];
     const app = new Hono();
