@@ -18,8 +18,14 @@ export function fixedHeadersStep(framework, headers = FIXED_DRAFT8_HEADERS) {
     };
   }
   if (framework === 'hono') {
+    // On the Node response, as @slidegate/hono sets them on @hono/node-server: c.header() would cost a Web
+    // Headers object a response (bench/tools/hono-path.mjs compares the two).
     return (c, next) => {
-      for (const [name, value] of headers) c.header(name, value);
+      const outgoing = c.env?.outgoing;
+      for (const [name, value] of headers) {
+        if (outgoing === undefined) c.header(name, value);
+        else outgoing.setHeader(name, value);
+      }
       return next();
     };
   }
