@@ -27,11 +27,25 @@ export async function evalScript(
   options: { binary?: boolean; numberOfKeys?: number } = {},
 ): Promise<unknown> {
   const numberOfKeys = options.numberOfKeys ?? script.numberOfKeys;
-  const send = { key: numberOfKeys > 0 ? String(keysAndArgs[0]) : undefined, binary: options.binary === true };
+  // Built once, as strings: every client turns numbers into text anyway, and ioredis does it at
+  // a cost that shows on a batch of hundreds of arguments.
+  const command: string[] = new Array<string>(3 + keysAndArgs.length);
+  command[0] = 'EVALSHA';
+  command[1] = script.sha;
+  command[2] = String(numberOfKeys);
+  for (let i = 0; i < keysAndArgs.length; i++) {
+    const arg = keysAndArgs[i] as RedisCommandArg;
+    command[3 + i] = typeof arg === 'string' ? arg : String(arg);
+  }
+  const send = { key: numberOfKeys > 0 ? command[3] : undefined, binary: options.binary === true };
   try {
-    return await redis.send(['EVALSHA', script.sha, numberOfKeys, ...keysAndArgs], send);
+    return await redis.send(command, send);
   } catch (error) {
     if (!(error instanceof Error) || !error.message.includes('NOSCRIPT')) throw error;
-    return redis.send(['EVAL', script.lua, numberOfKeys, ...keysAndArgs], send);
+    // A fresh array: a client may still hold the first one.
+    const evalCommand = command.slice();
+    evalCommand[0] = 'EVAL';
+    evalCommand[1] = script.lua;
+    return redis.send(evalCommand, send);
   }
 }
