@@ -15,7 +15,8 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 const args = parseArgs(process.argv.slice(2));
 const quick = args.quick === true || process.env.BENCH_QUICK === '1';
-const OUT = typeof args.out === 'string' ? path.resolve(args.out) : quick ? path.join(HERE, '..', '.tmp', 'bench-quick') : HERE;
+// A partial run (--redis-per-client-only) is never written over the committed figures either.
+const OUT = typeof args.out === 'string' ? path.resolve(args.out) : quick || args.redisPerClientOnly === true ? path.join(HERE, '..', '.tmp', 'bench-quick') : HERE;
 const RESULTS = path.join(OUT, 'results');
 const REPORT = path.join(OUT, 'REPORT.md');
 const shown = (file) => path.relative(process.cwd(), file) || '.';
