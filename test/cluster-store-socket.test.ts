@@ -229,7 +229,7 @@ describe('ClusterStore over a socket: plain processes on one host share every wi
     await run.stop();
     expect(sum(run.reports, 'fallback'), 'decisions before the server').to.be.greaterThan(0);
     // In real time: nothing is admitted before the server process was started.
-    const firstAllowedAt = Math.min(...run.reports.map((r) => r.firstAllowedAt ?? Infinity));
+    const firstAllowedAt = run.reports.reduce((first, r) => Math.min(first, r.firstAllowedAt ?? Infinity), Infinity);
     expect(firstAllowedAt, 'nothing admitted before the server').to.be.at.least(startedAt);
     expect(joinedAt - servingAt, 'ms from serving until every process admits (reconnection backs off to 1 s)').to.be.below(2500);
     expect(heaviestWindow(admitted(run.reports))).to.equal(LIMIT);

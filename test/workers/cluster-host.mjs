@@ -103,6 +103,8 @@ async function worker() {
           if (d.source === 'lease') round.lease++;
         }
         process.send({ round });
+        // A round all in fallback answered at once: pause, so the IPC channel carries load, not a flood of reports.
+        if (round.fallback === decisions.length) await new Promise((resolve) => setTimeout(resolve, 5));
       }),
     );
     if (until === Infinity) until = Date.now() + job.durationMs;
