@@ -120,7 +120,11 @@ describe('leases on RedisStore (one process)', function () {
     const sync = outcomes.filter((o) => o.sync);
     expect(sync.length, 'outcomes given without a promise').to.be.greaterThan(20);
     for (const { outcome } of sync) expect(outcome.kind === 'allowed' && source(outcome)).to.equal('lease');
-    for (const { outcome } of outcomes.filter((o) => !o.sync)) expect(outcome.kind === 'allowed' && source(outcome)).to.equal('store');
+    // Those given with a promise waited for Redis: their own store call, or a refill that the lease
+    // ran out before (this loop never lets its answer in until then), then spent from the lease.
+    const waited = outcomes.filter((o) => !o.sync);
+    expect(waited.length, 'outcomes given with a promise').to.be.at.most(12);
+    for (const { outcome } of waited) expect(outcome.kind === 'allowed' && source(outcome)).to.be.oneOf(['store', 'lease']);
     const direct = leased.tryCheckSync(http.keyFor('hot'));
     expect(direct).to.include({ allowed: true, source: 'lease', remaining: 1000 - 41 });
     // Every unit spent without a promise is recorded in Redis (the unspent rest goes back on close, if still young enough).

@@ -266,7 +266,7 @@ export class RateLimiter {
   /** A decision this instance makes without the store: from the client's lease, or its remembered denial. */
   #decideLocally(clientId: string, timestamp: number, cost: number, limitFactor: number): Decision | undefined {
     // A lease first: its units are recorded in the store, so spending them is exact even while a denial of another cost is remembered.
-    const spent = this.#leases?.trySpend(clientId, timestamp, cost);
+    const spent = this.#leases?.trySpend(clientId, timestamp, cost, limitFactor);
     if (spent !== undefined) {
       this.#denials?.forgetAllowed(clientId);
       return spent;

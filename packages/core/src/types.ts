@@ -90,7 +90,10 @@ export interface StoreCheckRequest {
    * W that applies to it; `undefined` (or absent) for the default ceil(W_ms / 60).
    */
   bucketMs?: number | undefined;
-  /** Units that must all be granted for the request to be allowed. */
+  /**
+   * Units that must all be granted for the request to be allowed. 0 for a lease refill, which
+   * decides no request: it records `extra` as far as the window allows, as any grant does.
+   */
   cost: number;
   /** The limiter's default limit, used when the client has none of its own. */
   defaults: ClientLimit;

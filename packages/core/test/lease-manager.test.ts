@@ -169,6 +169,65 @@ describe('leases: behaviour on one and several instances', function () {
     });
   });
 
+  describe('refill', () => {
+    /**
+     * A hot client paced as a busy server's requests are (one every 50 us, the event loop turning
+     * between them), on a store with a round trip of 1 ms or more: how many decisions waited for the
+     * store (those not answered at once, in the same turn of the event loop), and the most units the
+     * instance held beyond what it had admitted.
+     */
+    async function pacedHotClient(lease: { maxUnits: number }, decisions: number) {
+      const shared = track(memoryStore());
+      const store = new CountingStore(shared, 1);
+      const limiter = track(new RateLimiter({ limit: 1_000_000, windowSeconds: 60, store, lease }));
+      // The same store without leases, to read what it holds for the client.
+      const reader = track(new RateLimiter({ limit: 1_000_000, windowSeconds: 60, store: shared, lease: false }));
+      let waited = 0;
+      let mostHeld = 0;
+      let allowed = 0;
+      let last = 0;
+      for (let i = 0; i < decisions; i++) {
+        await new Promise((resolve) => setImmediate(resolve));
+        while (performance.now() - last < 0.05);
+        last = performance.now();
+        let answered = false;
+        const pending = limiter.check('hot', { timestamp: T }).then((d) => ((answered = true), d));
+        for (let tick = 0; tick < 5; tick++) await Promise.resolve();
+        if (!answered) waited++;
+        const d = await pending;
+        if (d.allowed) allowed++;
+        const recorded = 1_000_000 - (await reader.peek('hot', { timestamp: T })).remaining;
+        mostHeld = Math.max(mostHeld, recorded - allowed);
+      }
+      return { waited, mostHeld, allowed, checks: store.checks };
+    }
+
+    it('a hot client is served while its next lease is fetched: after the first few leases, no request waits for the store', async () => {
+      const { waited, allowed, checks } = await pacedHotClient({ maxUnits: 1000 }, 8000);
+      expect(allowed).to.equal(8000);
+      // Leases that double up to 1000 units; without refills each of these calls would make a request wait.
+      expect(checks, 'store calls').to.be.within(12, 40);
+      // The first leases, while they double and the round trip is learnt.
+      expect(waited, 'decisions that waited for the store').to.be.at.most(9);
+    });
+
+    it('an instance never holds more than maxUnits of a client, refills included', async () => {
+      const { mostHeld, checks } = await pacedHotClient({ maxUnits: 50 }, 2000);
+      expect(checks, 'store calls').to.be.greaterThan(20);
+      expect(mostHeld, 'units recorded in the store and not yet admitted').to.be.within(1, 50);
+    });
+
+    it('no refill for a lease that took the last units: a client at its limit costs no call for it', async () => {
+      const store = new CountingStore(track(memoryStore()), 0);
+      const limiter = track(new RateLimiter({ limit: 100, windowSeconds: 60, store, lease: { maxUnits: 1000, share: 1 }, denialCache: true }));
+      const decisions: Decision[] = [];
+      for (let i = 0; i < 300; i++) decisions.push(await limiter.check('hot', { timestamp: T }));
+      expect(decisions.filter((d) => d.allowed)).to.have.length(100);
+      // The leases double up to the last units; the denials that follow are known here (the denial cache).
+      expect(store.checks, 'store calls').to.be.at.most(9);
+    });
+  });
+
   describe('giving units back', () => {
     it('an idle lease returns to the store after idleMs: another limiter on the same store can use the units', async () => {
       const shared = track(memoryStore());

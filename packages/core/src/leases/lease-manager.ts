@@ -71,6 +71,15 @@ class LeaseEntry {
   /** Bumped when the client's limit changes, so an acquisition in flight at that moment grants nothing. */
   generation = 0;
   acquiring = false;
+  /**
+   * The low-water mark: once a spend leaves this many units or fewer, the next lease is fetched
+   * while this one is still spent (a refill). -1: no refill for this lease.
+   */
+  refillAt = -1;
+  /** A refill is in flight: requests the lease still covers spend meanwhile, the others wait for it. */
+  refilling = false;
+  /** Units decided per real ms over the lease before the last store call: with the round trip, sizes the low-water mark. */
+  realUnitsPerMs = 0;
   waiters: Waiter[] = [];
   head = 0;
   waitingUnits = 0;
@@ -123,6 +132,10 @@ export class LeaseManager {
   #seenBefore = new Set<string>();
   #seenSinceMs = -Infinity;
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** Leases can be refilled before they run out: 'sliding-window' outside policy mode, whose leases last to the end of a bucket. */
+  readonly #refills: boolean;
+  /** The store's round trip in real ms (the longest of late, see #roundTrip): how early a refill must start. */
+  #roundTripMs = -1;
   readonly #unsubscribe: () => void;
   #sweepTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -135,6 +148,7 @@ export class LeaseManager {
     this.#options = options.lease;
     this.#denials = options.denials;
     this.#exactWindow = options.algorithm !== 'sliding-counter' && !isPolicyDefaults(options.defaults);
+    this.#refills = options.algorithm === 'sliding-window' && !isPolicyDefaults(options.defaults);
     this.#logicalNow = options.now === defaultNow ? undefined : options.now;
     this.#unsubscribe = this.#store.onLimitChange((clientId) => {
       if (clientId === undefined) this.invalidateAll();
@@ -158,14 +172,16 @@ export class LeaseManager {
       entry = new LeaseEntry();
       this.#entries.set(clientId, entry);
       this.#startSweeping();
-    } else if (entry.acquiring) {
+    } else if (entry.acquiring || (entry.refilling && (entry.head < entry.waiters.length || !this.#canSpend(entry, timestamp, cost, nowMs)))) {
+      // Behind a store call for the client: an acquisition, or a refill that this lease cannot cover
+      // the request until (and behind requests already waiting for it, in arrival order).
       if (entry.waiters.length - entry.head >= MAX_WAITERS_PER_CLIENT) return this.#direct(clientId, timestamp, cost, limitFactor);
       return new Promise<Decision>((resolve, reject) => {
         entry!.waiters.push({ timestamp, cost, limitFactor, resolve, reject });
         entry!.waitingUnits += cost;
       });
     } else if (this.#canSpend(entry, timestamp, cost, nowMs)) {
-      return Promise.resolve(spend(entry, timestamp, cost, nowMs));
+      return Promise.resolve(this.#spend(clientId, entry, timestamp, cost, limitFactor, nowMs));
     } else {
       const full = this.#fullDenial(clientId, entry, timestamp, cost, limitFactor, nowMs);
       if (full !== undefined) return Promise.resolve(full);
@@ -176,12 +192,13 @@ export class LeaseManager {
   /**
    * Spends from the client's lease at once when it covers the request, else `undefined` (then
    * `decide` must ask the store). Lets callers that observe every decision skip a promise tick.
+   * `limitFactor` is the one a refill this spend starts asks with.
    */
-  trySpend(clientId: string, timestamp: number, cost: number): Decision | undefined {
+  trySpend(clientId: string, timestamp: number, cost: number, limitFactor = 1): Decision | undefined {
     const entry = this.#entries.get(clientId);
-    if (entry === undefined || entry.acquiring) return undefined;
+    if (entry === undefined || entry.acquiring || entry.head < entry.waiters.length) return undefined;
     const nowMs = this.#now();
-    return this.#canSpend(entry, timestamp, cost, nowMs) ? spend(entry, timestamp, cost, nowMs) : undefined;
+    return this.#canSpend(entry, timestamp, cost, nowMs) ? this.#spend(clientId, entry, timestamp, cost, limitFactor, nowMs) : undefined;
   }
 
   /** The client's leased units on this instance not yet spent (recorded as used in the store). */
@@ -209,8 +226,8 @@ export class LeaseManager {
     entry.fullUntil = 0;
     entry.clock = -1;
     entry.storeClock = -1;
-    // An acquisition in flight keeps the entry for its waiters; its grant is given back (generation).
-    if (!entry.acquiring) this.#entries.delete(clientId);
+    // An acquisition or refill in flight keeps the entry for its waiters; its grant is given back (generation).
+    if (!entry.acquiring && !entry.refilling) this.#entries.delete(clientId);
   }
 
   /**
@@ -246,7 +263,8 @@ export class LeaseManager {
     // Leases past their spending age are given back while a release is still surely safe.
     const retireAtMs = LEASE_SPEND_MS - this.#sweepIntervalMs();
     for (const [clientId, entry] of this.#entries) {
-      if (entry.acquiring) continue;
+      // A store call in flight will leave a lease to the entry: it stays until its answer.
+      if (entry.acquiring || entry.refilling) continue;
       const idle = nowMs - entry.lastUsedMs >= idleMs || nowMs < entry.lastUsedMs;
       if (entry.units > 0 && (idle || this.#ageMs(entry, nowMs) >= retireAtMs)) this.#giveBack(clientId, entry, nowMs);
       if (idle && entry.units === 0) {
@@ -299,8 +317,7 @@ export class LeaseManager {
           share: this.#options.share,
         });
     entry.acquiring = true;
-    entry.spent = 0;
-    entry.acquiredAtMs = nowMs;
+    this.#startCall(entry, nowMs);
     const generation = entry.generation;
     const sentAtLogicalMs = this.#logicalMs;
     const call = this.#store
@@ -329,6 +346,7 @@ export class LeaseManager {
     limitFactor: number,
   ): Decision {
     entry.acquiring = false;
+    entry.refillAt = -1;
     const granted = decision.granted > 0 ? decision.granted : 0;
     if (decision.source !== 'store') {
       // A fallback decision holds no shared record to lease from: pass it through, and let the
@@ -338,6 +356,7 @@ export class LeaseManager {
       return decision;
     }
     const now = this.#now();
+    this.#roundTrip(now - sentAtMs);
     if (decision.allowed) entry.spent = cost;
     // The store's effective time in ms (exact: decisions carry ms as seconds / 1000).
     const at = Math.round(decision.timestamp * 1000);
@@ -361,6 +380,7 @@ export class LeaseManager {
       entry.sentAtLogicalMs = sentAtLogicalMs;
       entry.fullUntil = decision.remaining === 0 ? entry.resetAt : 0;
       entry.fullFactor = limitFactor;
+      entry.refillAt = this.#lowWater(entry);
     } else {
       // Denied: the release already happened in the same call, nothing is leased any more.
       entry.storeRemaining = decision.remaining;
@@ -372,6 +392,133 @@ export class LeaseManager {
     if (!decision.allowed) this.#denials?.remember(clientId, result, cost, limitFactor);
     this.#drain(clientId, entry, now, decision.allowed ? undefined : { decision: result, timestamp, cost });
     return result;
+  }
+
+  /** Spends from the lease, and starts its refill when the spend took it down to its low-water mark. */
+  #spend(clientId: string, entry: LeaseEntry, timestamp: number, cost: number, limitFactor: number, nowMs: number): Decision {
+    const decision = spend(entry, timestamp, cost, nowMs);
+    if (entry.units <= entry.refillAt && !entry.refilling) this.#refill(clientId, entry, limitFactor, nowMs);
+    return decision;
+  }
+
+  /**
+   * Fetches the client's next lease while the current one is still spent, so that a hot client's
+   * requests need not wait for the store: a store call of cost 0 at the lease's clock (it decides
+   * nothing, and grants `extra` only as far as the window allows, as any grant), sized as an
+   * acquisition would be, less the units still held, so an instance never holds more than one lease
+   * would (bounds in docs/leases.md). Its units are recorded in the bucket of the lease's clock,
+   * the lease's own, and join the lease; it keeps the lease's other figures up to date.
+   */
+  #refill(clientId: string, entry: LeaseEntry, limitFactor: number, nowMs: number): void {
+    // One refill a lease: the one it makes sets its own mark.
+    entry.refillAt = -1;
+    if (this.#closed) return;
+    const at = entry.clock;
+    // Units the client will not spend before the lease's bucket ends need no company: the request
+    // past it acquires anyway.
+    if (entry.unitsPerMs > 0 && entry.units >= entry.unitsPerMs * (entry.spendUntil - at)) return;
+    this.#measureRate(entry, at);
+    // Sized as the acquisition once these units are spent would be: they will be, during the round trip.
+    const size = leaseSize({
+      remaining: entry.storeRemaining + entry.units,
+      cost: 0,
+      spent: entry.spent + entry.units,
+      waiting: entry.waitingUnits,
+      elapsedMs: nowMs - entry.acquiredAtMs,
+      horizonMs: Math.min(this.#options.idleMs, LEASE_SPEND_MS),
+      spendMs: this.#spendMs(at, entry.windowSeconds),
+      unitsPerMs: entry.unitsPerMs,
+      maxUnits: this.#options.maxUnits,
+      share: this.#options.share,
+    });
+    const extra = Math.min(size - entry.units, entry.storeRemaining);
+    if (extra <= 0) return;
+    entry.refilling = true;
+    this.#startCall(entry, nowMs);
+    const generation = entry.generation;
+    const sentAtLogicalMs = this.#logicalMs;
+    const call = this.#store
+      .check({ clientId, timestamp: at, cost: 0, defaults: this.#defaults, algorithm: this.#algorithm, bucketMs: this.#bucketMs, extra, limitFactor })
+      .then(
+        (decision) => this.#refilled(clientId, entry, decision, generation, nowMs, sentAtLogicalMs, limitFactor),
+        () => {
+          // As an acquisition that failed: nothing was granted; the requests waiting for it go on their own.
+          entry.refilling = false;
+          this.#drain(clientId, entry, this.#now(), undefined);
+        },
+      );
+    this.#track(call);
+  }
+
+  #refilled(clientId: string, entry: LeaseEntry, decision: StoreDecision, generation: number, sentAtMs: number, sentAtLogicalMs: number, limitFactor: number): void {
+    entry.refilling = false;
+    const now = this.#now();
+    const granted = decision.granted > 0 ? decision.granted : 0;
+    const at = Math.round(decision.timestamp * 1000);
+    if (decision.source === 'store') this.#roundTrip(now - sentAtMs);
+    if (
+      decision.source === 'store' &&
+      decision.allowed &&
+      generation === entry.generation &&
+      !this.#closed &&
+      decision.limit === entry.limit &&
+      decision.windowSeconds === entry.windowSeconds &&
+      this.#bucketEnd(decision, at) === this.#bucketEnd(decision, entry.at)
+    ) {
+      // The new units sit in the lease's bucket: they join it, and the lease takes the refill's
+      // figures (its count as of now, every unit held here counted as used) and its age (the store
+      // wrote the client's record after the refill was sent, so every unit held is recorded at least
+      // as long from then on).
+      entry.units += granted;
+      entry.at = at;
+      if (at > entry.clock) entry.clock = at;
+      if (at > entry.storeClock) entry.storeClock = at;
+      entry.resetAt = at + Math.round(decision.resetAfter * 1000);
+      entry.resetAfter = decision.resetAfter;
+      entry.spendUntil = Math.min(this.#bucketEnd(decision, at), entry.resetAt - 1);
+      entry.storeRemaining = decision.remaining;
+      entry.sentAtMs = sentAtMs;
+      entry.sentAtLogicalMs = sentAtLogicalMs;
+      entry.fullUntil = decision.remaining === 0 ? entry.resetAt : 0;
+      entry.fullFactor = limitFactor;
+      entry.refillAt = this.#lowWater(entry);
+    } else if (granted > 0) {
+      // Another bucket (another instance moved the client's clock past this lease's), another limit,
+      // or nothing to lease any more: the units go back; the lease goes on as it was.
+      this.#release(clientId, { at, units: granted });
+    }
+    this.#drain(clientId, entry, now, undefined);
+  }
+
+  /** A store call for the lease starts: what was spent since the last one becomes the client's real-time rate. */
+  #startCall(entry: LeaseEntry, nowMs: number): void {
+    const elapsed = nowMs - entry.acquiredAtMs;
+    entry.realUnitsPerMs = elapsed > 0 && elapsed < Infinity ? entry.spent / elapsed : 0;
+    entry.spent = 0;
+    entry.acquiredAtMs = nowMs;
+  }
+
+  /**
+   * The lease's low-water mark: the units the client spends, at its real-time rate, in about two of
+   * the store's round trips (so the refill lands before they run out), at most half the lease (so
+   * that a refill, which tops the lease up to what one acquisition would hold, is worth its call).
+   * -1 (no refill) for a lease that took what the store had left, where a refill would get nothing.
+   */
+  #lowWater(entry: LeaseEntry): number {
+    if (!this.#refills || this.#closed || entry.units < 1 || entry.storeRemaining <= 0) return -1;
+    const half = Math.floor(entry.units / 2);
+    if (this.#roundTripMs < 0) return half;
+    return Math.min(half, Math.ceil(entry.realUnitsPerMs * this.#roundTripMs * 2));
+  }
+
+  /**
+   * Folds one store call's round trip (real ms) into the estimate: a longer one is taken at once, a
+   * shorter one only by an eighth of the difference (a refill too early costs a call, one too late
+   * makes requests wait).
+   */
+  #roundTrip(ms: number): void {
+    if (!(ms >= 0)) return;
+    this.#roundTripMs = ms >= this.#roundTripMs ? ms : this.#roundTripMs + (ms - this.#roundTripMs) / 8;
   }
 
   /**
@@ -387,6 +534,7 @@ export class LeaseManager {
       const waiter = waiters[entry.head] as Waiter;
       if (this.#canSpend(entry, waiter.timestamp, waiter.cost, nowMs)) {
         this.#dequeue(entry, waiter);
+        // No refill from here: whether demand goes on past the requests that waited, the next one tells.
         waiter.resolve(spend(entry, waiter.timestamp, waiter.cost, nowMs));
       } else if (denial !== undefined && waiter.timestamp === denial.timestamp && waiter.cost === denial.cost) {
         this.#dequeue(entry, waiter);
@@ -399,6 +547,9 @@ export class LeaseManager {
       ) {
         this.#dequeue(entry, waiter);
         waiter.resolve(cached);
+      } else if (entry.refilling) {
+        // A refill this spending started: the rest wait for it.
+        break;
       } else {
         this.#dequeue(entry, waiter);
         this.#acquire(clientId, entry, waiter.timestamp, waiter.cost, waiter.limitFactor, nowMs).then(waiter.resolve, waiter.reject);
