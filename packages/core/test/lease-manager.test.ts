@@ -203,18 +203,28 @@ describe('leases: behaviour on one and several instances', function () {
     }
 
     it('a hot client is served while its next lease is fetched: after the first few leases, no request waits for the store', async () => {
-      const { waited, allowed, checks } = await pacedHotClient({ maxUnits: 1000 }, 8000);
-      expect(allowed).to.equal(8000);
+      const { waited, allowed, checks } = await pacedHotClient({ maxUnits: 1000 }, 16_000);
+      expect(allowed).to.equal(16_000);
       // Leases that double up to 1000 units; without refills each of these calls would make a request wait.
-      expect(checks, 'store calls').to.be.within(12, 40);
-      // The first leases, while they double and the round trip is learnt.
-      expect(waited, 'decisions that waited for the store').to.be.at.most(9);
+      expect(checks, 'store calls').to.be.within(20, 60);
+      // The first leases, while they double and the round trip is learnt (6), and a refill or two
+      // that a stall of this process made late.
+      expect(waited, 'decisions that waited for the store').to.be.at.most(12);
     });
 
     it('an instance never holds more than maxUnits of a client, refills included', async () => {
       const { mostHeld, checks } = await pacedHotClient({ maxUnits: 50 }, 2000);
       expect(checks, 'store calls').to.be.greaterThan(20);
       expect(mostHeld, 'units recorded in the store and not yet admitted').to.be.within(1, 50);
+    });
+
+    it('a caller that never lets the event loop turn while it spends gets next to no refills: one store call a lease, as without', async () => {
+      const store = new CountingStore(track(memoryStore()), 1);
+      const limiter = track(new RateLimiter({ limit: 1_000_000, windowSeconds: 60, store, lease: { maxUnits: 100 } }));
+      // Awaits of answers already there: a refill's answer is only read once the lease has run out.
+      for (let i = 0; i < 20_000; i++) await limiter.check('hot', { timestamp: T });
+      // 200 leases of 100 units, and the few while they doubled; refills that each split a lease in two would make about 300.
+      expect(store.checks, 'store calls').to.be.within(200, 225);
     });
 
     it('no refill for a lease that took the last units: a client at its limit costs no call for it', async () => {
@@ -260,12 +270,17 @@ describe('leases: behaviour on one and several instances', function () {
       // 1 ms buckets (both limiters: one store, one bucket width): units leave exactly W after their time.
       const leasing = track(new RateLimiter({ limit: 50, windowSeconds: 10, store: dead, lease: true, bucketMs: 1 }));
       const plain = track(new RateLimiter({ limit: 50, windowSeconds: 10, store: shared, bucketMs: 1 }));
-      for (let i = 0; i < 8; i++) await leasing.check('c', { timestamp: T });
+      // Back to back until this instance holds units (a lease or its refill may end exactly at a request).
+      let n = 0;
+      do {
+        await leasing.check('c', { timestamp: T });
+        n++;
+      } while (n < 8 || ((await plain.peek('c', { timestamp: T })).remaining === 50 - n && n < 30));
       await leasing.close();
-      const lost = 50 - 8 - 1 - (await plain.check('c', { timestamp: T })).remaining;
+      const lost = 50 - n - 1 - (await plain.check('c', { timestamp: T })).remaining;
       expect(lost).to.be.greaterThan(0);
-      // Under-admission only, for the rest of the window: 8 + lost + 1 are still in (T+9-10, T+9].
-      expect((await plain.check('c', { timestamp: T + 9 })).remaining).to.equal(50 - 8 - lost - 2);
+      // Under-admission only, for the rest of the window: n + lost + 1 are still in (T+9-10, T+9].
+      expect((await plain.check('c', { timestamp: T + 9 })).remaining).to.equal(50 - n - lost - 2);
       // At T+10 everything recorded at T has left: only this instance's own requests count.
       expect((await plain.check('c', { timestamp: T + 10 })).remaining).to.equal(50 - 2);
     });

@@ -80,6 +80,10 @@ class LeaseEntry {
   refilling = false;
   /** Units decided per real ms over the lease before the last store call: with the round trip, sizes the low-water mark. */
   realUnitsPerMs = 0;
+  /** Refills in a row that came in after the lease had run out (requests waited anyway). */
+  lateRefills = 0;
+  /** Leases to go without a refill, after late ones: 2^lateRefills - 1. */
+  refillSkips = 0;
   waiters: Waiter[] = [];
   head = 0;
   waitingUnits = 0;
@@ -380,7 +384,8 @@ export class LeaseManager {
       entry.sentAtLogicalMs = sentAtLogicalMs;
       entry.fullUntil = decision.remaining === 0 ? entry.resetAt : 0;
       entry.fullFactor = limitFactor;
-      entry.refillAt = this.#lowWater(entry);
+      if (entry.refillSkips > 0) entry.refillSkips--;
+      else entry.refillAt = this.#lowWater(entry);
     } else {
       // Denied: the release already happened in the same call, nothing is leased any more.
       entry.storeRemaining = decision.remaining;
@@ -456,6 +461,16 @@ export class LeaseManager {
     const granted = decision.granted > 0 ? decision.granted : 0;
     const at = Math.round(decision.timestamp * 1000);
     if (decision.source === 'store') this.#roundTrip(now - sentAtMs);
+    // In by the time the lease ran out, or after: a caller that never lets the event loop turn while
+    // it spends (a loop of awaits on answers already there) reads the answer only once it has to wait,
+    // and then a refill only splits the lease in two calls. Refills late in a row are tried ever less
+    // often (1, 3, 7 ... leases skipped); one in time resets that.
+    if (entry.units === 0 && entry.head < entry.waiters.length) {
+      entry.lateRefills = Math.min(entry.lateRefills + 1, 6);
+      entry.refillSkips = 2 ** entry.lateRefills - 1;
+    } else {
+      entry.lateRefills = 0;
+    }
     if (
       decision.source === 'store' &&
       decision.allowed &&
@@ -481,7 +496,7 @@ export class LeaseManager {
       entry.sentAtLogicalMs = sentAtLogicalMs;
       entry.fullUntil = decision.remaining === 0 ? entry.resetAt : 0;
       entry.fullFactor = limitFactor;
-      entry.refillAt = this.#lowWater(entry);
+      entry.refillAt = entry.refillSkips > 0 ? -1 : this.#lowWater(entry);
     } else if (granted > 0) {
       // Another bucket (another instance moved the client's clock past this lease's), another limit,
       // or nothing to lease any more: the units go back; the lease goes on as it was.
