@@ -36,12 +36,15 @@ describe('fault: a Redis outage logs one line per error code and one on recovery
       await sleep(10_000);
       await server.restart();
       let counts: Counts | undefined;
-      for (let i = 0; i < 50 && counts?.lastSource !== 'store'; i++) {
+      // Back on the store: decided there, or from a lease (granted by the store after the restart:
+      // a lease is spent at most 300 ms after its grant, and the outage lasted 10 s). With refills,
+      // a client this steady is decided from leases but for one request a bucket.
+      for (let i = 0; i < 50 && (counts === undefined || counts.lastSource === 'fallback'); i++) {
         await sleep(100);
         child.send('counts');
         counts = (await next()) as Counts;
       }
-      expect(counts?.lastSource, 'decisions are back on the store').to.equal('store');
+      expect(counts?.lastSource, 'decisions are back on the store').to.be.oneOf(['store', 'lease']);
       // The recovery is reported once the store has answered for 2 s in a row.
       for (let i = 0; i < 50 && !stderr.includes('SLIDEGATE_STORE_RECOVERED'); i++) await sleep(100);
       child.send('stop');
