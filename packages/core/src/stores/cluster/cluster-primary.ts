@@ -3,7 +3,7 @@ import { ErrorCodes, typeError } from '../../errors';
 import { checkKnownKeys, checkPlainObject } from '../../validate';
 import type { MemoryStoreOptions } from '../memory-store';
 import type { PrimaryMessage } from './cluster-protocol';
-import { StoreServer, type Peer } from './store-server';
+import { StoreServerTransport, type Peer } from './store-server';
 
 /** Options of `ClusterStore.servePrimary`. */
 export interface ClusterPrimaryOptions {
@@ -23,13 +23,12 @@ export interface ClusterPrimaryOptions {
  * The node:cluster transport of ClusterStore's server: the primary answers its workers over their
  * IPC channels (the windows and every call live in the shared StoreServer).
  */
-export class ClusterPrimary {
+export class ClusterPrimary extends StoreServerTransport {
   readonly #cluster: Cluster;
-  readonly #server: StoreServer;
   /** One Peer per worker, made once (a message arrives with its worker on every call). */
   readonly #peers = new WeakMap<Worker, Peer>();
-  readonly #onMessage = (worker: Worker, message: unknown): void => this.#server.handle(this.#peer(worker), message);
-  readonly #onOnline = (worker: Worker): void => this.#server.hello(this.#peer(worker));
+  readonly #onMessage = (worker: Worker, message: unknown): void => this.server.handle(this.#peer(worker), message);
+  readonly #onOnline = (worker: Worker): void => this.server.hello(this.#peer(worker));
 
   constructor(options: ClusterPrimaryOptions = {}) {
     const raw = checkPlainObject(options, 'ClusterStore.servePrimary options');
@@ -41,42 +40,32 @@ export class ClusterPrimary {
     }
     checkKnownKeys(raw, ['memory', 'cluster'], 'ClusterStore.servePrimary options');
     const o = raw as ClusterPrimaryOptions;
-    this.#cluster = o.cluster ?? loadCluster();
-    if (this.#cluster.isPrimary !== true) {
+    const cluster = o.cluster ?? loadCluster();
+    if (cluster.isPrimary !== true) {
       throw typeError(
         ErrorCodes.INVALID_OPTION,
         'slidegate: ClusterStore.servePrimary() must be called in the node:cluster primary (cluster.isPrimary); workers pass new ClusterStore() to their limiter. Under PM2 (whose primary runs no application code) serve a socket instead: ClusterStore.serve({ path }) in one process, new ClusterStore({ path }) in the others',
       );
     }
     if (o.memory !== undefined) checkPlainObject(o.memory, 'ClusterStore.servePrimary options.memory');
-    this.#server = new StoreServer(o.memory ?? {}, () => this.#workers().map((w) => this.#peer(w)));
+    super(o.memory ?? {});
+    this.#cluster = cluster;
     this.#cluster.on('message', this.#onMessage);
     this.#cluster.on('online', this.#onOnline);
     // Workers forked before serving began learn now; those forked later on 'online'.
-    for (const worker of this.#workers()) this.#server.hello(this.#peer(worker));
-  }
-
-  /** Changes on every serve, so workers can tell a restarted server (empty windows) from the old one. */
-  get epoch(): number {
-    return this.#server.epoch;
-  }
-
-  /** True once close() was called. */
-  get closed(): boolean {
-    return this.#server.closed;
-  }
-
-  /** Clients held across every prefix (for tests and metrics). */
-  get size(): number {
-    return this.#server.size;
+    for (const worker of this.#workers()) this.server.hello(this.#peer(worker));
   }
 
   /** Stops serving: workers' calls fail (their limiters fall back) until the next servePrimary(). */
   async close(): Promise<void> {
-    if (this.#server.closed) return;
+    if (this.server.closed) return;
     this.#cluster.off('message', this.#onMessage);
     this.#cluster.off('online', this.#onOnline);
-    await this.#server.close();
+    await this.server.close();
+  }
+
+  protected peers(): Peer[] {
+    return this.#workers().map((w) => this.#peer(w));
   }
 
   #peer(worker: Worker): Peer {

@@ -6,7 +6,7 @@ import type { MemoryStoreOptions } from '../memory-store';
 import type { PrimaryMessage } from './cluster-protocol';
 import { frame, LineReader } from './line-framing';
 import { checkSocketPath, isNamedPipe } from './socket-path';
-import { StoreServer, type Peer } from './store-server';
+import { StoreServerTransport, type Peer } from './store-server';
 
 /** Options of `ClusterStore.serve`. */
 export interface ClusterSocketServerOptions {
@@ -39,16 +39,15 @@ const CLOSE_GRACE_MS = 1000;
  * which holds the windows and answers the calls exactly as the node:cluster primary does; this class
  * only listens, frames messages as lines of JSON and tracks connections.
  */
-export class ClusterSocketServer {
+export class ClusterSocketServer extends StoreServerTransport {
   readonly path: string;
-  readonly #server: StoreServer;
   readonly #net: Server;
   readonly #peers = new Map<Socket, Peer>();
 
   /** Use `ClusterStore.serve()`, which also listens. */
   private constructor(path: string, memory: MemoryStoreOptions) {
+    super(memory);
     this.path = path;
-    this.#server = new StoreServer(memory, () => [...this.#peers.values()]);
     this.#net = createServer((socket) => this.#accept(socket));
   }
 
@@ -70,19 +69,8 @@ export class ClusterSocketServer {
     return server;
   }
 
-  /** Changes on every serve, so clients can tell a restarted server (empty windows) from the old one. */
-  get epoch(): number {
-    return this.#server.epoch;
-  }
-
-  /** True once close() was called. */
-  get closed(): boolean {
-    return this.#server.closed;
-  }
-
-  /** Clients held across every prefix (for tests and metrics). */
-  get size(): number {
-    return this.#server.size;
+  protected peers(): Peer[] {
+    return [...this.#peers.values()];
   }
 
   /** Processes connected now (each process's stores share one connection per path). */
@@ -95,8 +83,8 @@ export class ClusterSocketServer {
    * until a server serves the path again), hangs up, and removes the socket file.
    */
   async close(): Promise<void> {
-    if (this.#server.closed) return;
-    await this.#server.close();
+    if (this.server.closed) return;
+    await this.server.close();
     const stopped = new Promise<void>((resolve) => this.#net.close(() => resolve()));
     for (const socket of this.#peers.keys()) socket.end();
     const cutOff = setTimeout(() => {
@@ -150,7 +138,7 @@ export class ClusterSocketServer {
   }
 
   #accept(socket: Socket): void {
-    if (this.#server.closed) {
+    if (this.server.closed) {
       socket.destroy();
       return;
     }
@@ -163,14 +151,14 @@ export class ClusterSocketServer {
       },
     };
     this.#peers.set(socket, peer);
-    const reader = new LineReader((message) => this.#server.handle(peer, message));
+    const reader = new LineReader((message) => this.server.handle(peer, message));
     socket.on('data', (chunk: string) => {
       if (!reader.push(chunk)) socket.destroy();
     });
     // A process that died resets its connection: nothing to do but forget it, on 'close'.
     socket.on('error', () => undefined);
     socket.on('close', () => this.#peers.delete(socket));
-    this.#server.hello(peer);
+    this.server.hello(peer);
   }
 }
 

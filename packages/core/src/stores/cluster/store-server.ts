@@ -106,3 +106,33 @@ export class StoreServer {
     return store;
   }
 }
+
+/**
+ * A transport of StoreServer (node:cluster IPC, a socket): makes the server on the peers it lists,
+ * and shows what callers may read of it.
+ */
+export abstract class StoreServerTransport {
+  protected readonly server: StoreServer;
+
+  protected constructor(memoryOptions: MemoryStoreOptions) {
+    this.server = new StoreServer(memoryOptions, () => this.peers());
+  }
+
+  /** The peers connected now. */
+  protected abstract peers(): Peer[];
+
+  /** Changes on every serve, so clients can tell a restarted server (empty windows) from the old one. */
+  get epoch(): number {
+    return this.server.epoch;
+  }
+
+  /** True once close() was called. */
+  get closed(): boolean {
+    return this.server.closed;
+  }
+
+  /** Clients held across every prefix (for tests and metrics). */
+  get size(): number {
+    return this.server.size;
+  }
+}
