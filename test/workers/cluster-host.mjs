@@ -6,6 +6,7 @@
 // per worker round, then { done }).
 import cluster from 'node:cluster';
 import { ClusterStore, RateLimiter } from '@slidegate/core';
+import { decideRound } from './decision-round.mjs';
 
 const job = JSON.parse(process.argv[2]);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -89,22 +90,10 @@ async function worker() {
   while (Date.now() < until) {
     await Promise.all(
       lanes.map(async ({ name, limiter }) => {
-        const batch = [];
-        // Each decision with the real time it was answered at (a request's effective time may be older).
-        for (let i = 0; i < job.concurrency; i++) batch.push(limiter.check('hot').then((d) => [d, Date.now()]));
-        const decisions = await Promise.all(batch);
-        const round = { lane: name, allowed: [], firstAllowedAt: undefined, fallback: 0, denied: 0, lease: 0 };
-        for (const [d, answeredAt] of decisions) {
-          if (d.source === 'fallback') round.fallback++;
-          else if (d.allowed) {
-            round.allowed.push(Math.round(d.timestamp * 1000));
-            round.firstAllowedAt = Math.min(round.firstAllowedAt ?? Infinity, answeredAt);
-          } else round.denied++;
-          if (d.source === 'lease') round.lease++;
-        }
+        const round = { lane: name, ...(await decideRound(limiter, job.concurrency)) };
         process.send({ round });
         // A round all in fallback answered at once: pause, so the IPC channel carries load, not a flood of reports.
-        if (round.fallback === decisions.length) await new Promise((resolve) => setTimeout(resolve, 5));
+        if (round.fallback === job.concurrency) await new Promise((resolve) => setTimeout(resolve, 5));
       }),
     );
     if (until === Infinity) until = Date.now() + job.durationMs;

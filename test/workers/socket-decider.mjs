@@ -4,6 +4,7 @@
 // ({ round: { allowed: [ms...], firstAllowedAt, fallback, denied, lease } }), until the test says 'stop'.
 // Input: one JSON argument { path, limit, windowSeconds, concurrency, leaseUnits }.
 import { ClusterStore, RateLimiter } from '@slidegate/core';
+import { decideRound } from './decision-round.mjs';
 
 const job = JSON.parse(process.argv[2]);
 const store = new ClusterStore({ path: job.path });
@@ -22,18 +23,7 @@ process.on('message', (m) => {
   if (m === 'stop') stopped = true;
 });
 while (!stopped) {
-  const batch = [];
-  // Each decision with the real time it was answered at (a request's effective time may be older).
-  for (let i = 0; i < job.concurrency; i++) batch.push(limiter.check('hot').then((d) => [d, Date.now()]));
-  const round = { allowed: [], firstAllowedAt: undefined, fallback: 0, denied: 0, lease: 0 };
-  for (const [d, answeredAt] of await Promise.all(batch)) {
-    if (d.source === 'fallback') round.fallback++;
-    else if (d.allowed) {
-      round.allowed.push(Math.round(d.timestamp * 1000));
-      round.firstAllowedAt = Math.min(round.firstAllowedAt ?? Infinity, answeredAt);
-    } else round.denied++;
-    if (d.source === 'lease') round.lease++;
-  }
+  const round = await decideRound(limiter, job.concurrency);
   process.send({ round });
   // Let the socket and the other processes breathe: this is a load, not a spin. Fallback rounds answer at once.
   await new Promise((resolve) => setTimeout(resolve, round.fallback > 0 ? 5 : 0));
