@@ -126,20 +126,7 @@ export async function run({ quick, args, log }) {
     return {
       settings,
       raw: { perClient },
-      tables: [
-        {
-          title: `Every supported client: hot client, ${c} in flight, slidegate beside the same client's raw EVALSHA (each in its own process${settings.clientRounds > 1 ? `; the round of median ratio of ${settings.clientRounds}` : ''})`,
-          columns: [
-            { key: 'client', label: 'client', align: 'left' },
-            { key: 'raw_ops_per_s', label: 'raw EVALSHA/s' },
-            { key: 'slidegate_ops_per_s', label: 'slidegate decisions/s' },
-            { key: 'vs_own_raw', label: 'x own raw EVALSHA', digits: 2 },
-            { key: 'p99_us', label: 'slidegate p99 us', digits: 0 },
-            { key: 'store_share', label: 'share decided by Redis', digits: 3 },
-          ],
-          rows: perClient.map((r) => ({ ...r, ...(r.round_ratios ? { client: `${r.client} (rounds ${r.round_ratios.join(', ')})` } : {}) })),
-        },
-      ],
+      tables: [perClientTable(perClient, c, settings.clientRounds)],
       headline: { redis_clients_vs_own_raw: Object.fromEntries(perClient.map((r) => [r.client, r.vs_own_raw])) },
       notes: ['Per-client rows only (--redis-per-client-only).'],
     };
@@ -219,18 +206,7 @@ export async function run({ quick, args, log }) {
       ],
       rows,
     },
-    {
-      title: `Every supported client: hot client, ${c} in flight, slidegate beside the same client's raw EVALSHA (one row pair per client, each in its own process)`,
-      columns: [
-        { key: 'client', label: 'client', align: 'left' },
-        { key: 'raw_ops_per_s', label: 'raw EVALSHA/s' },
-        { key: 'slidegate_ops_per_s', label: 'slidegate decisions/s' },
-        { key: 'vs_own_raw', label: 'x own raw EVALSHA', digits: 2 },
-        { key: 'p99_us', label: 'slidegate p99 us', digits: 0 },
-        { key: 'store_share', label: 'share decided by Redis', digits: 3 },
-      ],
-      rows: perClient,
-    },
+    perClientTable(perClient, c, settings.clientRounds),
     {
       title: `Redis's own cost per decision (hot client, concurrency 64, ${settings.costDecisions.toLocaleString('en-US')} decisions, on a redis-server of its own)`,
       columns: [
@@ -286,5 +262,21 @@ export async function run({ quick, args, log }) {
       "Redis CPU per decision: growth of the usec counters of INFO commandstats (time Redis spent executing commands, including the calls inside scripts) divided by decisions, on a redis-server started for the row. On one machine where Node and Redis share the cores, this is what caps decisions/s once Redis saturates.",
       'RateLimiterRedis is a fixed window (points 1e9, duration 60 s); slidegate rows use limit 1e9 per 60 s, so every request is allowed and recorded.',
     ],
+  };
+}
+
+/** Each client's slidegate beside its own raw EVALSHA; with several rounds, the round of median ratio and every round's ratio. */
+function perClientTable(perClient, concurrency, rounds) {
+  return {
+    title: `Every supported client: hot client, ${concurrency} in flight, slidegate beside the same client's raw EVALSHA (one row pair per client, each in its own process${rounds > 1 ? `; the round of median ratio of ${rounds}` : ''})`,
+    columns: [
+      { key: 'client', label: 'client', align: 'left' },
+      { key: 'raw_ops_per_s', label: 'raw EVALSHA/s' },
+      { key: 'slidegate_ops_per_s', label: 'slidegate decisions/s' },
+      { key: 'vs_own_raw', label: 'x own raw EVALSHA', digits: 2 },
+      { key: 'p99_us', label: 'slidegate p99 us', digits: 0 },
+      { key: 'store_share', label: 'share decided by Redis', digits: 3 },
+    ],
+    rows: perClient.map((r) => ({ ...r, ...(r.round_ratios ? { client: `${r.client} (rounds ${r.round_ratios.join(', ')})` } : {}) })),
   };
 }
