@@ -26,6 +26,7 @@ interface Report {
   /** 'second': a round of the worker's second limiter ('two-stores'); absent: its first. */
   lane?: 'second';
   killedAt?: number;
+  killedWorker?: number;
   servedAt?: number;
   stoppedAt?: number;
   done?: boolean;
@@ -101,8 +102,9 @@ describe('ClusterStore: several processes on one host share every window (node:c
   it('a worker SIGKILLed mid-flight: what it admitted stays counted, no window goes over L', async () => {
     const job: Job = { ...BASE, scenario: 'kill', killAfterMs: 1200 };
     const reports = await runHost(job);
-    const killedAt = reports.find((r) => r.killedAt !== undefined)?.killedAt as number;
-    const fromKilled = reports.filter((r) => r.worker === 0).flatMap((r) => r.allowed ?? []);
+    const kill = reports.find((r) => r.killedAt !== undefined) as Required<Pick<Report, 'killedAt' | 'killedWorker'>>;
+    const killedAt = kill.killedAt;
+    const fromKilled = reports.filter((r) => r.worker === kill.killedWorker).flatMap((r) => r.allowed ?? []);
     expect(fromKilled.length, 'the killed worker had admitted requests').to.be.greaterThan(0);
     expect(Math.max(...fromKilled)).to.be.at.most(killedAt);
     const allowed = reports.flatMap((r) => r.allowed ?? []);

@@ -46,10 +46,16 @@ async function primary() {
   }
   if (job.scenario === 'kill') {
     await sleep(job.killAfterMs);
-    // Mid-flight: once the worker has admitted some of its own (a loaded machine starts workers slowly).
-    while ((admitted[0] ?? 0) < 5) await sleep(10);
-    workers[0].process.kill('SIGKILL');
-    report({ killedAt: Date.now() });
+    // Mid-flight: a worker that has admitted some of its own. Not a fixed one: under contention one
+    // worker may be denied for the whole run while the others' leases take the freed capacity.
+    let victim = -1;
+    while (victim < 0) {
+      if (workers.every((w) => w.isDead())) throw new Error('every worker ended before one had admitted 5 requests');
+      victim = workers.findIndex((w, i) => !w.isDead() && (admitted[i] ?? 0) >= 5);
+      if (victim < 0) await sleep(10);
+    }
+    workers[victim].process.kill('SIGKILL');
+    report({ killedAt: Date.now(), killedWorker: victim });
   }
   if (job.scenario === 'restart') {
     await sleep(500);
