@@ -92,7 +92,11 @@ describe('ClusterStore: several processes on one host share every window (node:c
     const reports = await runHost(BASE);
     const allowed = reports.flatMap((r) => r.allowed ?? []);
     expect(sum(reports, 'fallback'), 'no decision fell back').to.equal(0);
-    expect(new Set(reports.filter((r) => (r.allowed?.length ?? 0) > 0).map((r) => r.worker)).size, 'every worker admitted some').to.equal(4);
+    // Every worker decided on the shared store. Not every worker admitted some: under contention the worker
+    // that asks first after units free takes them all (up to maxUnits), and on a loaded machine one worker
+    // of four can be denied for a whole run. The window holds L across the workers either way.
+    const decided = reports.filter((r) => (r.allowed?.length ?? 0) + (r.denied ?? 0) > 0).map((r) => r.worker);
+    expect(new Set(decided).size, 'every worker decided on the store').to.equal(4);
     expect(heaviestWindow(allowed, BASE.windowSeconds * 1000), 'the most admitted in any window').to.equal(BASE.limit);
     // A lease is spent only within the bucket it was granted in (17 ms at W = 1 s), so a share of the
     // admitted requests, not most, are decided in the workers here; about 45% in local runs.
