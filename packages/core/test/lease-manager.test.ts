@@ -17,6 +17,8 @@ import {
   type StoreDecision,
   type StoreSetLimitRequest,
 } from '../src/index';
+import { LeaseManager } from '../src/leases/lease-manager';
+import { DEFAULT_LEASE_OPTIONS } from '../src/leases/lease-options';
 
 const T = 1_700_000_000;
 
@@ -155,6 +157,21 @@ describe('leases: behaviour on one and several instances', function () {
       }
       const perDecision = (store.checks + store.releases) / decisions;
       expect(perDecision, `${store.checks} checks + ${store.releases} releases for ${decisions} decisions`).to.be.at.most(0.05);
+    });
+
+    it('a client back after more than idleMs is decided without a lease entry: it would be swept before its next request', async () => {
+      const store = new CountingStore(track(memoryStore()));
+      const defaults = { limit: 1000, windowSeconds: 60 };
+      const manager = track(new LeaseManager({ store, algorithm: 'sliding-window', bucketMs: undefined, defaults, lease: { ...DEFAULT_LEASE_OPTIONS, idleMs: 40 }, now: () => Date.now() / 1000 }));
+      for (let i = 0; i < 4; i++) {
+        await manager.decide('every-60ms', T * 1000 + i, 1, 1);
+        expect(manager.size, `entries after request ${i + 1}, 60 ms apart`).to.equal(0);
+        await sleep(60); // more than idleMs (40), less than two of them
+      }
+      await manager.decide('back-to-back', T * 1000, 1, 1);
+      await manager.decide('back-to-back', T * 1000, 1, 1);
+      expect(manager.size, 'a client seen again within idleMs is tracked for a lease').to.equal(1);
+      expect(store.checks).to.equal(6);
     });
 
     it('a cold client (one request now and then) costs one store call per request and no release', async () => {

@@ -131,9 +131,9 @@ export class LeaseManager {
   /** The injected clock in ms as of the last #now(). */
   #logicalMs = 0;
   readonly #entries = new Map<string, LeaseEntry>();
-  /** Clients decided without an entry in the current and the previous idleMs (see #seenRecently). */
-  #seen = new Set<string>();
-  #seenBefore = new Set<string>();
+  /** When clients decided without an entry were last seen, in the current and the previous idleMs (see #seenRecently). */
+  #seen = new Map<string, number>();
+  #seenBefore = new Map<string, number>();
   #seenSinceMs = -Infinity;
   readonly #inFlight = new Set<Promise<unknown>>();
   /** Leases can be refilled before they run out: 'sliding-window' outside policy mode, whose leases last to the end of a bucket. */
@@ -695,21 +695,24 @@ export class LeaseManager {
   }
 
   /**
-   * True when the client was decided here within the last idleMs or so (two generations of idleMs
-   * each); marks it seen either way. Costs a set insertion per request of a cold client, instead of
-   * an entry, a lease call and a sweep.
+   * True when the client was decided here within the last idleMs; marks it seen either way. Costs a
+   * map write per request of a cold client, instead of an entry, a lease call and a sweep. A client
+   * that comes back less often (many clients, each a few times a second) would have its entry swept
+   * as idle before its next request, and never hold a lease: it asks the store directly.
    */
   #seenRecently(clientId: string, nowMs: number): boolean {
-    if (nowMs - this.#seenSinceMs >= this.#options.idleMs) {
+    const { idleMs } = this.#options;
+    if (nowMs - this.#seenSinceMs >= idleMs) {
+      // Two generations of idleMs each: every client seen within the last idleMs is in one of them.
       const older = this.#seenBefore;
       this.#seenBefore = this.#seen;
       older.clear();
       this.#seen = older;
       this.#seenSinceMs = nowMs;
     }
-    if (this.#seen.has(clientId) || this.#seenBefore.has(clientId)) return true;
-    this.#seen.add(clientId);
-    return false;
+    const lastMs = this.#seen.get(clientId) ?? this.#seenBefore.get(clientId);
+    this.#seen.set(clientId, nowMs);
+    return lastMs !== undefined && nowMs - lastMs < idleMs;
   }
 
   /**
