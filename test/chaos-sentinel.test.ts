@@ -19,6 +19,16 @@ import {
 // Sentinel failover: 1 master, 1 replica, 3 sentinels on free ports; the master is SIGKILLed, the
 // sentinels promote the replica, and ioredis (through the sentinels) follows the new master.
 
+/** Redis replicates asynchronously: waits until the replica has what the master holds (vip's limit), or the failover loses it. */
+async function replicated(group: SentinelGroup): Promise<void> {
+  const master = new Redis({ host: group.master.host, port: group.master.port });
+  try {
+    expect(await master.call('WAIT', 1, 2000), 'replicas that acknowledged the limit').to.equal(1);
+  } finally {
+    master.disconnect();
+  }
+}
+
 describe('chaos: Sentinel failover with a load running (real master, replica and 3 sentinels)', function () {
   this.timeout(60_000);
   const unhandled = new UnhandledRejections();
@@ -37,13 +47,7 @@ describe('chaos: Sentinel failover with a load running (real master, replica and
     rig = makeRig(group.client({ ...SAFE_REDIS_OPTIONS }), 'sentinel');
     await ready(rig.client);
     await rig.limiter.updateLimit('vip', VIP_LIMIT, WINDOW);
-    // Redis replicates asynchronously: wait until the replica has vip's limit, or the failover loses it.
-    const master = new Redis({ host: group.master.host, port: group.master.port });
-    try {
-      expect(await master.call('WAIT', 1, 2000), 'replicas that acknowledged the limit').to.equal(1);
-    } finally {
-      master.disconnect();
-    }
+    await replicated(group);
     rig.load.start();
     await sleep(300);
     const { promoted } = await group.killMaster();
@@ -72,6 +76,7 @@ describe('chaos: Sentinel failover with a load running (real master, replica and
     try {
       expect(nodeRig.store.clientName).to.equal('node-redis 5 sentinel');
       await nodeRig.limiter.updateLimit('vip', VIP_LIMIT, WINDOW);
+      await replicated(group);
       nodeRig.load.start();
       await sleep(300);
       await group.killMaster();
