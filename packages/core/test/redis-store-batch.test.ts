@@ -151,6 +151,39 @@ describe('RedisStore batches the checks made in one turn of the event loop', fun
     );
   });
 
+  it("runs of a hot client's plain checks (the same time and defaults, cost 1), over several turns and past the limit, decide exactly as one by one", async () => {
+    // Mostly plain checks of one or two clients at the same ms, so batches hold long runs, broken now
+    // and then by a new ms, another cost, a lease, a client with a limit of its own, or the limit itself.
+    const check = fc.record({
+      client: fc.constantFrom('hot', 'hot', 'hot', 'other', 'configured'),
+      step: fc.constantFrom(0, 0, 0, 0, 0, 1, 400, 2_000),
+      cost: fc.constantFrom(1, 1, 1, 1, 1, 1, 2),
+      extra: fc.constantFrom(0, 0, 0, 0, 0, 0, 3),
+      limit: fc.constantFrom(20, 20, 20, 7),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.array(check, { minLength: 1, maxLength: 40 }), { minLength: 1, maxLength: 3 }), async (turns) => {
+        const batched = new RedisStore({ client, prefix: prefix() });
+        const single = new RedisStore({ client, prefix: prefix(), maxBatch: 1 });
+        for (const store of [batched, single]) await store.setLimit({ clientId: 'configured', limit: { limit: 9, windowSeconds: 5 }, defaults: { limit: 20, windowSeconds: 10 }, algorithm: 'sliding-window' });
+        let t = T0;
+        for (const turn of turns) {
+          const requests = turn.map((c): StoreCheckRequest => {
+            t += c.step;
+            return { ...request(c.client, 'sliding-window', t, c.cost, c.limit), extra: c.extra };
+          });
+          const together = await Promise.all(requests.map((r) => batched.check(r)));
+          const oneByOne: Decision[] = [];
+          for (const r of requests) oneByOne.push(await single.check(r));
+          expect(together.map(fields)).to.deep.equal(oneByOne.map(fields));
+          expect(await statesUnder(client, batched.prefix)).to.deep.equal(await statesUnder(client, single.prefix));
+        }
+        await Promise.all([batched.close(), single.close()]);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it('a failing entry amid a run of one client hands on what it was handed: the others decide as one by one, and Redis holds the same', async () => {
     const batched = new RedisStore({ client, prefix: prefix() });
     const single = new RedisStore({ client, prefix: prefix(), maxBatch: 1 });

@@ -170,6 +170,7 @@ end`;
  * request. Packing three fields costs Redis half of eight.
  */
 const REPLY = `if allowed and granted == 0 and noConfig and e == t and argTimestamp ~= '' and not (limitFactor and limitFactor ~= '1') then
+  RUN_STARTS()
   return struct.pack('<Bdd', ${REPLY_SHORT}, remaining, resetAfter)
 end
 return struct.pack('<Bddddddd', allowed and 1 or 0, L, W, remaining, retryAfter, resetAfter, e, granted)
@@ -829,6 +830,7 @@ return 1
  */
 function asScript(body: string, prelude = ''): string {
   return (prelude + body)
+    .replace(/^\s*RUN_STARTS\(\)\n/m, '')
     .replace(/\bDEFAULT_LIMIT\(\)/g, DEFAULT_LIMIT_SINGLE)
     .replace(/\bCONFIG_ABSENT\(\)/g, "redis.call('EXISTS', CONFIG_KEY) == 0")
     .replace(/\bLOAD_WINDOW\(key\)/g, `redis.call('GETRANGE', key, '0', '${WINDOW_FIRST_READ - 1}')`)
@@ -847,6 +849,8 @@ export const ALWAYS_SENT_ARGS = 4;
 
 function asBatchEntry(body: string, numberOfKeys: number): string {
   return body
+    // A plain allowed check whose value is handed on in memory may start a run (see HOT_RUN).
+    .replace(/^(\s*)RUN_STARTS\(\)$/m, (_match, indent: string) => (body.includes('LOAD_WINDOW') ? `${indent}if carriedKey == key then startRun(key, CONFIG_KEY, s, L, L - remaining, resetAfter) end` : ''))
     .replace(/\bDEFAULT_LIMIT\(\)/g, DEFAULT_LIMIT_BATCH)
     .replace(/\bCONFIG_ABSENT\(\)/g, 'configAbsent(k)')
     // Inlined rather than called: they run for every entry, and a Lua call costs more than the test.
@@ -910,7 +914,7 @@ end
 ${BATCH_DEFAULTS}
 ${batchConfigAbsent(numberOfKeys)}
 ${asBatchEntry(prelude, numberOfKeys)}
-${carries ? CARRIED_WINDOW : ''}
+${carries ? CARRIED_WINDOW + HOT_RUN : ''}
 -- k, a: offsets of the entry's keys and of its argument count; s: of its first four arguments (a, or the first entry's).
 local function checkOne(k, a, s, argc)
 ${asBatchEntry(body, numberOfKeys)}
@@ -920,10 +924,14 @@ local replies, k, a, nextEntry = {}, 0, 2, 1
 for i = 1, #batchKeys / ${numberOfKeys} do
   local argc, s = 0, 2
   if i == nextEntry then argc, s = cachedNumber(batchArgs[a]), a end
-  local ok, reply = pcall(checkOne, k, a, s, argc)
-  if not ok then
-    local message = type(reply) == 'table' and (reply.err or 'ERR unknown') or tostring(reply)
-    reply = struct.pack('<BI4', ${BATCH_ENTRY_ERROR}, #message) .. message
+  local reply
+${carries ? RUN_ENTRY : ''}  if not reply then
+    local ok
+    ok, reply = pcall(checkOne, k, a, s, argc)
+    if not ok then
+      local message = type(reply) == 'table' and (reply.err or 'ERR unknown') or tostring(reply)
+      reply = struct.pack('<BI4', ${BATCH_ENTRY_ERROR}, #message) .. message
+    end
   end
   replies[i] = reply
   k = k + ${numberOfKeys}
@@ -933,7 +941,7 @@ for i = 1, #batchKeys / ${numberOfKeys} do
     nextEntry = following and cachedNumber(following)
   end
 end
-${carries ? 'flushWindow()\n' : ''}return table.concat(replies)
+${carries ? 'endRun()\nflushWindow()\n' : ''}return table.concat(replies)
 `;
 }
 
@@ -953,6 +961,46 @@ local function flushWindow()
     carriedKey = nil
   end
 end`;
+
+/**
+ * A hot client's run: after a plain allowed check (a short reply) whose value is handed on, the
+ * entries that follow for the same client with the same four first arguments and nothing more
+ * (cost 1, no lease, no release: what a hot client's requests in flight send) see exactly the
+ * state it left: the same time and bucket, the same oldest bucket, one more unit used each. So
+ * each is decided by a count, not by the whole check: allowed while the count fits L, with the
+ * same resetAfter, its units added to the handed-on value once, when the run ends. The first that
+ * does not fit, or any other entry, ends the run and goes through the whole check.
+ */
+const HOT_RUN = `
+local runKey, runConfigKey, runS, runL, runUsed, runResetAfter, runPending = nil, nil, 0, 0, 0, 0, 0
+local function startRun(key, configKey, s, L, used, resetAfter)
+  runKey, runConfigKey, runS, runL, runUsed, runResetAfter, runPending = key, configKey, s, L, used, resetAfter, 0
+end
+-- Adds the run's units to the handed-on value: to the header's total and to its last pair (the bucket of the run's time).
+local function endRun()
+  if runPending > 0 then
+    local value = carriedValue
+    local clock, total, g, head = unpack('<dddI4', value)
+    local b, n = unpack('<dd', value, #value - PAIR + 1)
+    carriedValue = pack('<dddI4', clock, total + runPending, g, head) .. string.sub(value, HEADER + 1, #value - PAIR) .. pack('<dd', b, n + runPending)
+    runPending = 0
+  end
+  runKey = nil
+end
+`;
+
+/** In the batch loop: the entry decided as part of a run, or the run ended (reply stays nil). */
+const RUN_ENTRY = `  if runKey then
+    if argc <= ${ALWAYS_SENT_ARGS} and batchKeys[k + 1] == runKey and batchKeys[k + 2] == runConfigKey and runUsed + 1 <= runL
+      and (s == runS or (batchArgs[s + 1] == batchArgs[runS + 1] and batchArgs[s + 2] == batchArgs[runS + 2] and batchArgs[s + 3] == batchArgs[runS + 3] and batchArgs[s + 4] == batchArgs[runS + 4])) then
+      runUsed = runUsed + 1
+      runPending = runPending + 1
+      reply = pack('<Bdd', ${REPLY_SHORT}, runL - runUsed, runResetAfter)
+    else
+      endRun()
+    end
+  end
+`;
 
 export const SLIDING_WINDOW_CHECK = asScript(SLIDING_WINDOW_CHECK_BODY, WINDOW_READER);
 export const SLIDING_WINDOW_RELEASE = asScript(SLIDING_WINDOW_RELEASE_BODY, WINDOW_READER);
