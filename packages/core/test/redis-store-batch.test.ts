@@ -184,6 +184,27 @@ describe('RedisStore batches the checks made in one turn of the event loop', fun
     );
   });
 
+  it('a hot client with a full window (a value too large to hand on, changed in place) decides its runs exactly as one by one, up to and past its limit', async () => {
+    const batched = new RedisStore({ client, prefix: prefix() });
+    const single = new RedisStore({ client, prefix: prefix(), maxBatch: 1 });
+    const key = clientKeys(batched.prefix, 'full').slidingWindow;
+    let denied = 0;
+    // 10 s windows have 167 ms buckets, so one turn a bucket: the value passes 540 bytes (what is
+    // handed on) after about 32 turns, the limit is reached at turn 49, and turns 50 to 59 are denied.
+    for (let turn = 0; turn < 62; turn++) {
+      const requests = Array.from({ length: 6 }, () => request('full', 'sliding-window', T0 + turn * 170, 1, 300));
+      const together = await Promise.all(requests.map((r) => batched.check(r)));
+      const oneByOne: Decision[] = [];
+      for (const r of requests) oneByOne.push(await single.check(r));
+      expect(together.map(fields), `turn ${turn}`).to.deep.equal(oneByOne.map(fields));
+      expect(await statesUnder(client, batched.prefix), `turn ${turn}`).to.deep.equal(await statesUnder(client, single.prefix));
+      denied += together.filter((d) => !d.allowed).length;
+      if (turn === 45) expect((await client.getBuffer(key))?.length, 'the value outgrew what is handed on').to.be.greaterThan(540);
+    }
+    expect(denied).to.equal(60);
+    await Promise.all([batched.close(), single.close()]);
+  });
+
   it('a failing entry amid a run of one client hands on what it was handed: the others decide as one by one, and Redis holds the same', async () => {
     const batched = new RedisStore({ client, prefix: prefix() });
     const single = new RedisStore({ client, prefix: prefix(), maxBatch: 1 });

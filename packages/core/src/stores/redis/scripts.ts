@@ -451,6 +451,7 @@ if allowed then
       redis.call('APPEND', key, pack('<dd', bucket, units))
     end
     redis.call('PEXPIRE', key, ttlArg)
+    WRITTEN_IN_PLACE(e, newTotal, g, firstLive + newHead - HEADER, mergeUnits and last or valueEnd, bucket, mergeUnits or units)
   end
 else
   remaining = L - used
@@ -831,6 +832,7 @@ return 1
 function asScript(body: string, prelude = ''): string {
   return (prelude + body)
     .replace(/^\s*RUN_STARTS\(\)\n/m, '')
+    .replace(/^\s*WRITTEN_IN_PLACE\(.*\)\n/m, '')
     .replace(/\bDEFAULT_LIMIT\(\)/g, DEFAULT_LIMIT_SINGLE)
     .replace(/\bCONFIG_ABSENT\(\)/g, "redis.call('EXISTS', CONFIG_KEY) == 0")
     .replace(/\bLOAD_WINDOW\(key\)/g, `redis.call('GETRANGE', key, '0', '${WINDOW_FIRST_READ - 1}')`)
@@ -850,7 +852,10 @@ export const ALWAYS_SENT_ARGS = 4;
 function asBatchEntry(body: string, numberOfKeys: number): string {
   return body
     // A plain allowed check whose value is handed on in memory may start a run (see HOT_RUN).
-    .replace(/^(\s*)RUN_STARTS\(\)$/m, (_match, indent: string) => (body.includes('LOAD_WINDOW') ? `${indent}if carriedKey == key then startRun(key, CONFIG_KEY, s, L, L - remaining, resetAfter) end` : ''))
+    .replace(/^(\s*)RUN_STARTS\(\)$/m, (_match, indent: string) =>
+      body.includes('LOAD_WINDOW') ? `${indent}if carriedKey == key or placedKey == key then startRun(key, CONFIG_KEY, s, L, L - remaining, resetAfter) end` : '',
+    )
+    .replace(/^(\s*)WRITTEN_IN_PLACE\((.*)\)$/m, (_match, indent: string, fields: string) => `${indent}placed(key, ${fields})`)
     .replace(/\bDEFAULT_LIMIT\(\)/g, DEFAULT_LIMIT_BATCH)
     .replace(/\bCONFIG_ABSENT\(\)/g, 'configAbsent(k)')
     // Inlined rather than called: they run for every entry, and a Lua call costs more than the test.
@@ -927,7 +932,7 @@ for i = 1, #batchKeys / ${numberOfKeys} do
   local reply
 ${carries ? RUN_ENTRY : ''}  if not reply then
     local ok
-    ok, reply = pcall(checkOne, k, a, s, argc)
+${carries ? '    placedKey = nil\n' : ''}    ok, reply = pcall(checkOne, k, a, s, argc)
     if not ok then
       local message = type(reply) == 'table' and (reply.err or 'ERR unknown') or tostring(reply)
       reply = struct.pack('<BI4', ${BATCH_ENTRY_ERROR}, #message) .. message
@@ -973,16 +978,28 @@ end`;
  */
 const HOT_RUN = `
 local runKey, runConfigKey, runS, runL, runUsed, runResetAfter, runPending = nil, nil, 0, 0, 0, 0, 0
+-- A value too large to hand on, written in place by the entry before: its header and its last pair.
+local placedKey, placedClock, placedTotal, placedG, placedHead, placedAt, placedBucket, placedUnits
+local function placed(key, clock, total, g, head, at, bucket, units)
+  placedKey, placedClock, placedTotal, placedG, placedHead, placedAt, placedBucket, placedUnits = key, clock, total, g, head, at, bucket, units
+end
+local runPlaced = false
 local function startRun(key, configKey, s, L, used, resetAfter)
   runKey, runConfigKey, runS, runL, runUsed, runResetAfter, runPending = key, configKey, s, L, used, resetAfter, 0
+  runPlaced = placedKey == key and carriedKey ~= key
 end
--- Adds the run's units to the handed-on value: to the header's total and to its last pair (the bucket of the run's time).
+-- Adds the run's units to the client's value: to the header's total and to its last pair (the bucket of the run's time).
 local function endRun()
   if runPending > 0 then
-    local value = carriedValue
-    local clock, total, g, head = unpack('<dddI4', value)
-    local b, n = unpack('<dd', value, #value - PAIR + 1)
-    carriedValue = pack('<dddI4', clock, total + runPending, g, head) .. string.sub(value, HEADER + 1, #value - PAIR) .. pack('<dd', b, n + runPending)
+    if runPlaced then
+      redis.call('SETRANGE', runKey, 0, pack('<dddI4', placedClock, placedTotal + runPending, placedG, placedHead))
+      redis.call('SETRANGE', runKey, placedAt, pack('<dd', placedBucket, placedUnits + runPending))
+    else
+      local value = carriedValue
+      local clock, total, g, head = unpack('<dddI4', value)
+      local b, n = unpack('<dd', value, #value - PAIR + 1)
+      carriedValue = pack('<dddI4', clock, total + runPending, g, head) .. string.sub(value, HEADER + 1, #value - PAIR) .. pack('<dd', b, n + runPending)
+    end
     runPending = 0
   end
   runKey = nil
