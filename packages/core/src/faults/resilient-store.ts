@@ -15,6 +15,7 @@ import type {
 } from '../types';
 import type { Breaker, BreakerPermit } from './circuit-breaker';
 import { classifyStoreError } from './store-errors';
+import { DeadlineQueue } from './deadline-queue';
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, joinHeartbeat, type HeartbeatMembership } from './process-heartbeat';
 
 /** Options of `ResilientStore` (filled in by `parseOptions`). */
@@ -64,6 +65,7 @@ export class ResilientStore implements Store {
   readonly #limits: LRUCache<string, ClientLimit>;
   #local: MemoryStore | undefined;
   readonly #listeners = new Set<(clientId: string | undefined) => void>();
+  readonly #deadlineQueues = new Map<number, DeadlineQueue>();
   readonly #unsubscribe: () => void;
   /** This process's heartbeat on the store, shared with the other limiters of the store ('local' mode). */
   readonly #heartbeat: HeartbeatMembership | undefined;
@@ -105,13 +107,17 @@ export class ResilientStore implements Store {
   check(request: StoreCheckRequest): Promise<StoreDecision> {
     const permit = this.#acquire();
     if (permit === 'denied') return this.#fallback(request, true);
-    return this.#guard(permit, 'check', this.#callCheck(request), (late) => this.#countLate(late, request.cost)).then(
+    return this.#guard(
+      permit,
+      'check',
+      this.#callCheck(request),
       (outcome) => {
         if (!outcome.ok) return this.#fallback(request, outcome.storeFailure);
         const decision = outcome.value;
         if (request.limitFactor === 1) this.#remember(request.clientId, decision, request.defaults);
         return decision;
       },
+      (late) => this.#countLate(late, request.cost),
     );
   }
 
@@ -120,7 +126,7 @@ export class ResilientStore implements Store {
     // It is never retried: a second release could remove units of admitted requests.
     const permit = this.#acquire();
     if (permit === 'denied') return Promise.resolve();
-    return this.#guard(permit, 'release', call(() => this.inner.release(clientId, algorithm, release, defaults))).then(() => undefined);
+    return this.#guard(permit, 'release', call(() => this.inner.release(clientId, algorithm, release, defaults)), () => undefined);
   }
 
   async getLimit(clientId: string): Promise<ClientLimit | undefined> {
@@ -165,67 +171,60 @@ export class ResilientStore implements Store {
   }
 
   /**
-   * Races `promise` against the deadline and reports the outcome to the breaker. Never rejects.
-   * The promise is always observed, so a call that rejects after its deadline is no unhandled
+   * Races `promise` against the deadline, reports the outcome to the breaker, and settles with what
+   * `settle` makes of the outcome (one promise per call: the mapping is not a further `then`). The
+   * promise is always observed, so a call that rejects after its deadline is no unhandled
    * rejection; `onLate` sees a value that arrived after the deadline.
    */
-  #guard<T>(
+  #guard<T, R>(
     permit: BreakerPermit,
     operation: string,
     promise: Promise<T>,
+    settle: (outcome: Outcome<T>) => R | PromiseLike<R>,
     onLate?: (value: T) => void,
     timeoutMs = this.#options.timeoutMs,
-  ): Promise<Outcome<T>> {
-    return new Promise<Outcome<T>>((resolve) => {
-      let done = false;
-      const expire = (): void => {
-        if (done) return;
-        done = true;
+  ): Promise<R> {
+    const deadlines = this.#deadlinesFor(timeoutMs);
+    return new Promise<R>((resolve, reject) => {
+      const finish = (outcome: Outcome<T>): void => {
+        try {
+          resolve(settle(outcome));
+        } catch (error) {
+          reject(error instanceof Error ? error : new Error(String(error)));
+        }
+      };
+      const deadline = deadlines.add(() => {
         const error = new StoreTimeoutError(timeoutMs, operation);
         this.#tell(permit, error);
         this.#report(error);
-        resolve({ ok: false, error, storeFailure: true });
-      };
-      // Timers run before I/O in each turn of the event loop: after a stall (GC, a busy CPU) the
-      // answer may already sit in the socket. setImmediate lets this turn's I/O be read first, so
-      // a stall of our own process is not mistaken for a slow store. A timer that fires late by a
-      // whole timeout means such a stall, which may also have held the request itself back (a
-      // store that batches sends at the end of the tick): the store gets one more timeout.
-      let armedAt = performance.now();
-      let rearmed = false;
-      const onTimer = (): void => {
-        if (!rearmed && performance.now() - armedAt >= 2 * timeoutMs) {
-          rearmed = true;
-          armedAt = performance.now();
-          timer = setTimeout(onTimer, timeoutMs);
-          return;
-        }
-        setImmediate(expire);
-      };
-      let timer = setTimeout(onTimer, timeoutMs);
+        finish({ ok: false, error, storeFailure: true });
+      });
       promise.then(
         (value) => {
-          if (done) {
+          if (!deadlines.settle(deadline)) {
             onLate?.(value);
             return;
           }
-          done = true;
-          clearTimeout(timer);
           this.#tell(permit, undefined);
           if (this.#degraded) this.#recovered();
-          resolve({ ok: true, value });
+          finish({ ok: true, value });
         },
         (cause: unknown) => {
-          if (done) return;
-          done = true;
-          clearTimeout(timer);
+          if (!deadlines.settle(deadline)) return;
           const { error, storeFailure } = classifyStoreError(cause, operation);
           this.#tell(permit, storeFailure ? error : undefined);
           this.#report(error);
-          resolve({ ok: false, error, storeFailure });
+          finish({ ok: false, error, storeFailure });
         },
       );
     });
+  }
+
+  /** The deadlines of calls with this timeout (checks and releases share one; limit reads and writes another). */
+  #deadlinesFor(timeoutMs: number): DeadlineQueue {
+    let queue = this.#deadlineQueues.get(timeoutMs);
+    if (queue === undefined) this.#deadlineQueues.set(timeoutMs, (queue = new DeadlineQueue(timeoutMs)));
+    return queue;
   }
 
   /** A guarded call whose failure is the caller's to see (limit reads and writes). */
@@ -238,9 +237,17 @@ export class ResilientStore implements Store {
     }
     // Limit reads and writes are not decisions: no 250 ms budget, and a write (which fsyncs with
     // appendfsync always) may take longer than a check. They still never hang.
-    const outcome = await this.#guard(permit, operation, call(fn), undefined, Math.max(this.#options.timeoutMs, CONFIG_TIMEOUT_MS));
-    if (!outcome.ok) throw outcome.error;
-    return outcome.value;
+    return this.#guard(
+      permit,
+      operation,
+      call(fn),
+      (outcome) => {
+        if (!outcome.ok) throw outcome.error;
+        return outcome.value;
+      },
+      undefined,
+      Math.max(this.#options.timeoutMs, CONFIG_TIMEOUT_MS),
+    );
   }
 
   /** The breaker's permit; a plug-in breaker that throws is treated as closed rather than crash a decision. */
