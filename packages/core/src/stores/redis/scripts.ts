@@ -851,7 +851,7 @@ export const ALWAYS_SENT_ARGS = 4;
 
 function asBatchEntry(body: string, numberOfKeys: number): string {
   return body
-    // A plain allowed check whose value is handed on in memory may start a run (see HOT_RUN).
+    // A plain allowed check whose value was handed on or written in place starts a run (see HOT_RUN).
     .replace(/^(\s*)RUN_STARTS\(\)$/m, (_match, indent: string) =>
       body.includes('LOAD_WINDOW') ? `${indent}if carriedKey == key or placedKey == key then startRun(key, CONFIG_KEY, s, L, L - remaining, resetAfter) end` : '',
     )
@@ -968,13 +968,14 @@ local function flushWindow()
 end`;
 
 /**
- * A hot client's run: after a plain allowed check (a short reply) whose value is handed on, the
- * entries that follow for the same client with the same four first arguments and nothing more
- * (cost 1, no lease, no release: what a hot client's requests in flight send) see exactly the
- * state it left: the same time and bucket, the same oldest bucket, one more unit used each. So
- * each is decided by a count, not by the whole check: allowed while the count fits L, with the
- * same resetAfter, its units added to the handed-on value once, when the run ends. The first that
- * does not fit, or any other entry, ends the run and goes through the whole check.
+ * A hot client's run: after a plain allowed check (a short reply), the entries that follow for
+ * the same client with the same four first arguments and nothing more (cost 1, no lease, no
+ * release: what a hot client's requests in flight send) see exactly the state it left: the same
+ * time and bucket, the same oldest bucket, one more unit used each. So each is decided by a
+ * count, not by the whole check: allowed while the count fits L, with the same resetAfter. The
+ * run's units are added once, when it ends: to the value handed on in memory, or, for a value too
+ * large to hand on (written in place), with two SETRANGEs. The first entry that does not fit, or
+ * any other entry, ends the run and goes through the whole check.
  */
 const HOT_RUN = `
 local runKey, runConfigKey, runS, runL, runUsed, runResetAfter, runPending = nil, nil, 0, 0, 0, 0, 0
