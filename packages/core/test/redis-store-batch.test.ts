@@ -139,12 +139,7 @@ describe('RedisStore batches the checks made in one turn of the event loop', fun
             release: c.release === null ? undefined : { at: t - c.release.back, units: c.release.units },
           };
         });
-        const together = await Promise.all(requests.map((r) => batched.check(r)));
-        const oneByOne: Decision[] = [];
-        for (const r of requests) oneByOne.push(await single.check(r));
-        expect(together.map(fields)).to.deep.equal(oneByOne.map(fields));
-        // What is left in Redis is the same too (a run of one client's entries writes once, at its end).
-        expect(await statesUnder(client, batched.prefix)).to.deep.equal(await statesUnder(client, single.prefix));
+        await decideBothWays(client, batched, single, requests);
         await Promise.all([batched.close(), single.close()]);
       }),
       { numRuns: 60 },
@@ -172,11 +167,7 @@ describe('RedisStore batches the checks made in one turn of the event loop', fun
             t += c.step;
             return { ...request(c.client, 'sliding-window', t, c.cost, c.limit), extra: c.extra };
           });
-          const together = await Promise.all(requests.map((r) => batched.check(r)));
-          const oneByOne: Decision[] = [];
-          for (const r of requests) oneByOne.push(await single.check(r));
-          expect(together.map(fields)).to.deep.equal(oneByOne.map(fields));
-          expect(await statesUnder(client, batched.prefix)).to.deep.equal(await statesUnder(client, single.prefix));
+          await decideBothWays(client, batched, single, requests);
         }
         await Promise.all([batched.close(), single.close()]);
       }),
@@ -193,11 +184,7 @@ describe('RedisStore batches the checks made in one turn of the event loop', fun
     // handed on) after about 32 turns, the limit is reached at turn 49, and turns 50 to 59 are denied.
     for (let turn = 0; turn < 62; turn++) {
       const requests = Array.from({ length: 6 }, () => request('full', 'sliding-window', T0 + turn * 170, 1, 300));
-      const together = await Promise.all(requests.map((r) => batched.check(r)));
-      const oneByOne: Decision[] = [];
-      for (const r of requests) oneByOne.push(await single.check(r));
-      expect(together.map(fields), `turn ${turn}`).to.deep.equal(oneByOne.map(fields));
-      expect(await statesUnder(client, batched.prefix), `turn ${turn}`).to.deep.equal(await statesUnder(client, single.prefix));
+      const together = await decideBothWays(client, batched, single, requests, `turn ${turn}`);
       denied += together.filter((d) => !d.allowed).length;
       if (turn === 45) expect((await client.getBuffer(key))?.length, 'the value outgrew what is handed on').to.be.greaterThan(540);
     }
@@ -278,6 +265,19 @@ describe('RedisStore batches the checks made in one turn of the event loop', fun
     await store.close();
   });
 });
+
+/**
+ * Decides `requests` on `batched` all at once (one batch) and on `single` one by one, and expects the same
+ * decisions and the same state left in Redis (a run of one client's entries writes once, at its end).
+ */
+async function decideBothWays(client: Redis, batched: RedisStore, single: RedisStore, requests: StoreCheckRequest[], label = ''): Promise<Decision[]> {
+  const together = await Promise.all(requests.map((r) => batched.check(r)));
+  const oneByOne: Decision[] = [];
+  for (const r of requests) oneByOne.push(await single.check(r));
+  expect(together.map(fields), label).to.deep.equal(oneByOne.map(fields));
+  expect(await statesUnder(client, batched.prefix), label).to.deep.equal(await statesUnder(client, single.prefix));
+  return together;
+}
 
 /** Every key under a prefix (with the prefix cut off) and its state: value or members, and whether it expires. */
 async function statesUnder(client: Redis, prefix: string): Promise<Record<string, unknown>> {
