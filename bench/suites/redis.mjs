@@ -43,6 +43,8 @@ export async function run({ quick, args, log }) {
         plan.push({ subject: 'slidegate', label: `slidegate RedisStore '${algorithm}'`, algorithm, clients: 1, concurrency, autoPipelining });
       }
       plan.push({ subject: 'slidegate', label: "slidegate RedisStore 'sliding-window'", algorithm: 'sliding-window', clients: settings.distinctClients, concurrency, autoPipelining });
+      // A client hot for a minute already: its window holds a count in each of its 60 one-second buckets.
+      plan.push({ subject: 'slidegate', label: "slidegate RedisStore 'sliding-window', full window (60 buckets)", algorithm: 'sliding-window', fullWindow: true, clients: 1, concurrency, autoPipelining });
       // The store's defaults (leases on): what an application gets, beside the one-script-call-a-decision rows.
       for (const clients of [1, settings.distinctClients]) {
         plan.push({ subject: 'slidegate', label: "slidegate RedisStore 'sliding-window', default options (leases)", algorithm: 'sliding-window', lease: true, clients, concurrency, autoPipelining });
@@ -78,7 +80,7 @@ export async function run({ quick, args, log }) {
   const rawBest = best((r) => r.subject === 'raw-evalsha' && r.concurrency === c);
   const rlflexBest = best((r) => r.subject === 'rlflex' && r.concurrency === c);
   const ours = (clients, maxBatch) =>
-    best((r) => r.subject === 'slidegate' && r.algorithm === 'sliding-window' && r.clients === clients && r.concurrency === c && r.store_share === 1 && r.maxBatch === maxBatch && !r.lease);
+    best((r) => r.subject === 'slidegate' && r.algorithm === 'sliding-window' && r.clients === clients && r.concurrency === c && r.store_share === 1 && r.maxBatch === maxBatch && !r.lease && !r.fullWindow);
   const oursHot = ours(1, undefined);
   const oursDistinct = ours(settings.distinctClients, undefined);
   const oursHotUnbatched = ours(1, 1);
