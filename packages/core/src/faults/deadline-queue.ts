@@ -24,7 +24,7 @@ const COMPACT_AFTER = 1024;
  * (a store that batches sends at the end of the tick): it gets one more timeout.
  */
 export class DeadlineQueue {
-  readonly #timeoutMs: number;
+  readonly timeoutMs: number;
   #deadlines: Deadline[] = [];
   #front = 0;
   /** Deadlines neither settled nor expired (some may wait on setImmediate, out of the array). */
@@ -32,7 +32,7 @@ export class DeadlineQueue {
   #timer: NodeJS.Timeout | undefined;
 
   constructor(timeoutMs: number) {
-    this.#timeoutMs = timeoutMs;
+    this.timeoutMs = timeoutMs;
   }
 
   /** A deadline `timeoutMs` from now; `onExpire` runs if it passes before `settle()`. */
@@ -40,7 +40,7 @@ export class DeadlineQueue {
     const deadline: Deadline = { armedAt: performance.now(), rearmed: false, state: 'pending', onExpire };
     this.#deadlines.push(deadline);
     this.#pending++;
-    this.#timer ??= setTimeout(this.#fire, this.#timeoutMs);
+    this.#timer ??= setTimeout(this.#fire, this.timeoutMs);
     return deadline;
   }
 
@@ -48,20 +48,20 @@ export class DeadlineQueue {
   settle(deadline: Deadline): boolean {
     if (deadline.state !== 'pending') return false;
     deadline.state = 'settled';
-    if (--this.#pending === 0) {
-      this.#clear();
-    } else {
-      // Calls mostly settle in order: drop the settled front now, so the array stays as short as what is in flight.
-      const deadlines = this.#deadlines;
-      while (this.#front < deadlines.length && (deadlines[this.#front] as Deadline).state !== 'pending') this.#front++;
-      if (this.#front >= COMPACT_AFTER && this.#front * 2 >= deadlines.length) this.#compact();
-    }
+    // Calls mostly settle in order: the settled front goes now, so the array stays as short as what is in flight.
+    if (--this.#pending === 0) this.#clear();
+    else this.#skipAnswered();
     return true;
   }
 
-  #compact(): void {
-    this.#deadlines = this.#deadlines.slice(this.#front);
-    this.#front = 0;
+  /** Moves the front past deadlines no longer pending, and drops them from the array once they are many. */
+  #skipAnswered(): void {
+    const deadlines = this.#deadlines;
+    while (this.#front < deadlines.length && (deadlines[this.#front] as Deadline).state !== 'pending') this.#front++;
+    if (this.#front >= COMPACT_AFTER && this.#front * 2 >= deadlines.length) {
+      this.#deadlines = deadlines.slice(this.#front);
+      this.#front = 0;
+    }
   }
 
   /** Nothing pending: no timer keeps the process alive. */
@@ -75,27 +75,22 @@ export class DeadlineQueue {
   readonly #fire = (): void => {
     this.#timer = undefined;
     const now = performance.now();
-    const timeoutMs = this.#timeoutMs;
-    const deadlines = this.#deadlines;
+    const timeoutMs = this.timeoutMs;
     const due: Deadline[] = [];
-    while (this.#front < deadlines.length) {
-      const deadline = deadlines[this.#front] as Deadline;
-      if (deadline.state !== 'pending') {
-        this.#front++;
-        continue;
-      }
-      if (now < deadline.armedAt + timeoutMs) break;
+    for (;;) {
+      this.#skipAnswered();
+      const deadline = this.#deadlines[this.#front];
+      if (deadline === undefined || now < deadline.armedAt + timeoutMs) break;
       this.#front++;
       if (!deadline.rearmed && now - deadline.armedAt >= 2 * timeoutMs) {
         // Every deadline behind it was armed no later than now, so the order still holds.
         deadline.rearmed = true;
         deadline.armedAt = now;
-        deadlines.push(deadline);
+        this.#deadlines.push(deadline);
       } else {
         due.push(deadline);
       }
     }
-    if (this.#front >= COMPACT_AFTER && this.#front * 2 >= deadlines.length) this.#compact();
     const next = this.#deadlines[this.#front];
     if (next !== undefined) this.#timer = setTimeout(this.#fire, Math.max(1, Math.ceil(next.armedAt + timeoutMs - now)));
     if (due.length > 0) setImmediate(() => this.#expire(due));

@@ -65,7 +65,10 @@ export class ResilientStore implements Store {
   readonly #limits: LRUCache<string, ClientLimit>;
   #local: MemoryStore | undefined;
   readonly #listeners = new Set<(clientId: string | undefined) => void>();
-  readonly #deadlineQueues = new Map<number, DeadlineQueue>();
+  /** Deadlines of checks and releases. */
+  readonly #callDeadlines: DeadlineQueue;
+  /** Deadlines of limit reads and writes, which may take longer (at least CONFIG_TIMEOUT_MS). */
+  readonly #configDeadlines: DeadlineQueue;
   readonly #unsubscribe: () => void;
   /** This process's heartbeat on the store, shared with the other limiters of the store ('local' mode). */
   readonly #heartbeat: HeartbeatMembership | undefined;
@@ -84,6 +87,8 @@ export class ResilientStore implements Store {
     this.#options = options;
     this.#breaker = options.breaker;
     this.#limits = new LRUCache({ max: options.maxClients ?? DEFAULT_MAX_CLIENTS });
+    this.#callDeadlines = new DeadlineQueue(options.timeoutMs);
+    this.#configDeadlines = new DeadlineQueue(Math.max(options.timeoutMs, CONFIG_TIMEOUT_MS));
     this.#unsubscribe = inner.onLimitChange((clientId) => this.#limitChanged(clientId));
     if (options.failureMode === 'local' && typeof inner.heartbeat === 'function') {
       this.#heartbeat = joinHeartbeat(inner, { intervalMs: options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS, timeoutMs: options.timeoutMs });
@@ -182,9 +187,8 @@ export class ResilientStore implements Store {
     promise: Promise<T>,
     settle: (outcome: Outcome<T>) => R | PromiseLike<R>,
     onLate?: (value: T) => void,
-    timeoutMs = this.#options.timeoutMs,
+    deadlines = this.#callDeadlines,
   ): Promise<R> {
-    const deadlines = this.#deadlinesFor(timeoutMs);
     return new Promise<R>((resolve, reject) => {
       const finish = (outcome: Outcome<T>): void => {
         try {
@@ -194,7 +198,7 @@ export class ResilientStore implements Store {
         }
       };
       const deadline = deadlines.add(() => {
-        const error = new StoreTimeoutError(timeoutMs, operation);
+        const error = new StoreTimeoutError(deadlines.timeoutMs, operation);
         this.#tell(permit, error);
         this.#report(error);
         finish({ ok: false, error, storeFailure: true });
@@ -220,13 +224,6 @@ export class ResilientStore implements Store {
     });
   }
 
-  /** The deadlines of calls with this timeout (checks and releases share one; limit reads and writes another). */
-  #deadlinesFor(timeoutMs: number): DeadlineQueue {
-    let queue = this.#deadlineQueues.get(timeoutMs);
-    if (queue === undefined) this.#deadlineQueues.set(timeoutMs, (queue = new DeadlineQueue(timeoutMs)));
-    return queue;
-  }
-
   /** A guarded call whose failure is the caller's to see (limit reads and writes). */
   async #strict<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     const permit = this.#acquire();
@@ -246,7 +243,7 @@ export class ResilientStore implements Store {
         return outcome.value;
       },
       undefined,
-      Math.max(this.#options.timeoutMs, CONFIG_TIMEOUT_MS),
+      this.#configDeadlines,
     );
   }
 
